@@ -1,0 +1,39 @@
+"""Errors a user can cause and fix. The CLI prints them as one line; anything else is a bug."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class GancoreError(Exception):
+    """A problem with the user's input: a recipe, a name, a file, a value."""
+
+
+class UnknownNameError(GancoreError, KeyError):
+    """A registry name (or kind) that nothing registered."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class DuplicateNameError(GancoreError):
+    """Two plugins registered the same kind and name."""
+
+
+class PluginError(GancoreError):
+    """A plugin failed to load or register (raised only in strict mode)."""
+
+
+def unknown_name_message(what: str, name: str, available: Iterable[str]) -> str:
+    """`unknown normalization 'spectal'; did you mean 'spectral'? (available: ...)`."""
+    names = sorted(available)
+    message = f"unknown {what} {name!r}"
+    close = difflib.get_close_matches(str(name), names, n=3, cutoff=0.6)
+    if close:
+        message += "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+    if names:
+        message += f" (available: {', '.join(names)})"
+    else:
+        message += f" (no {what} is registered)"
+    return message

@@ -1,0 +1,181 @@
+"""Typed parameters: a pydantic model derived from a factory's signature.
+
+A factory declares its recipe parameters as keyword parameters with type hints and
+defaults. Descriptions come from ``Annotated[..., Field(description=...)]`` or from the
+docstring's ``Args:`` section. A parameter whose value names another registered part
+(a normalization, say) is annotated ``Annotated[str, Ref("normalization")]`` so that a
+typo is caught with the recipe's other errors, before anything is built.
+
+Parameters annotated with an injected type (``DataSpec``) are not recipe parameters:
+the engine passes them when it builds the part.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import typing
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic.fields import FieldInfo
+
+from ._errors import GancoreError
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Marks a string parameter that names a registered part of ``kind``."""
+
+    kind: str
+
+
+class ParamsBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+
+_ARG_LINE = re.compile(r"^\s{2,}(\w+)\s*(?:\([^)]*\))?\s*:\s*(.+)$")
+
+
+def _docstring_args(obj: Any) -> dict[str, str]:
+    """Descriptions from a Google-style ``Args:`` section (first line of each)."""
+    doc = inspect.getdoc(obj) or ""
+    out: dict[str, str] = {}
+    in_args = False
+    for line in doc.splitlines():
+        stripped = line.strip()
+        if stripped in ("Args:", "Arguments:", "Parameters:"):
+            in_args = True
+            continue
+        if in_args:
+            if stripped and not line.startswith(" "):
+                break  # next section
+            m = _ARG_LINE.match("  " + line if not line.startswith("  ") else line)
+            if m and not line.startswith("      "):
+                out[m.group(1)] = m.group(2).strip()
+    return out
+
+
+def _signature_target(factory: Callable) -> Callable:
+    return factory.__init__ if inspect.isclass(factory) else factory
+
+
+def injected_parameters(factory: Callable, injectable: dict[type, str]) -> dict[str, type]:
+    """Parameters the engine supplies (by annotation type), name -> type."""
+    hints = _hints(factory)
+    out = {}
+    for name, ann in hints.items():
+        base = typing.get_args(ann)[0] if typing.get_origin(ann) is typing.Annotated else ann
+        if isinstance(base, type) and base in injectable:
+            out[name] = base
+    return out
+
+
+def _hints(factory: Callable) -> dict[str, Any]:
+    target = _signature_target(factory)
+    try:
+        return typing.get_type_hints(target, include_extras=True)
+    except Exception as exc:  # a plugin's broken annotation is its author's bug, said plainly
+        raise TypeError(f"cannot read the type hints of {factory!r}: {exc}") from exc
+
+
+def params_model(
+    factory: Callable, title: str, *, skip: set[str] = frozenset(), injectable: dict[type, str] = {}
+) -> type[ParamsBase]:
+    """The pydantic model of a factory's recipe parameters."""
+    sig = inspect.signature(factory)
+    hints = _hints(factory)
+    docs = _docstring_args(factory) | (_docstring_args(factory.__init__) if inspect.isclass(factory) else {})
+    injected = injected_parameters(factory, injectable)
+    fields: dict[str, Any] = {}
+    for p in sig.parameters.values():
+        if p.name in skip or p.name in injected or p.name == "self":
+            continue
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        ann = hints.get(p.name, Any)
+        default = ... if p.default is inspect.Parameter.empty else p.default
+        info = _field_info(ann)
+        if info is not None and info.description is None and p.name in docs:
+            info.description = docs[p.name]
+        description = None if (info is not None and info.description) else docs.get(p.name)
+        fields[p.name] = (ann, Field(default, description=description))
+    return create_model(title, __base__=ParamsBase, **fields)
+
+
+def _field_info(ann: Any) -> FieldInfo | None:
+    if typing.get_origin(ann) is typing.Annotated:
+        for meta in typing.get_args(ann)[1:]:
+            if isinstance(meta, FieldInfo):
+                return meta
+    return None
+
+
+def refs_of(model: type[BaseModel]) -> dict[str, Ref]:
+    """Fields of a params model that name registered parts."""
+    out = {}
+    for name, f in model.model_fields.items():
+        for meta in f.metadata:
+            if isinstance(meta, Ref):
+                out[name] = meta
+    return out
+
+
+def describe(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """One row per parameter: name, type, default, description."""
+    rows = []
+    for name, f in model.model_fields.items():
+        rows.append(
+            {
+                "name": name,
+                "type": type_name(f.annotation),
+                "default": None if f.is_required() else _jsonable(f.default),
+                "required": f.is_required(),
+                "description": f.description or "",
+            }
+        )
+    return rows
+
+
+def type_name(ann: Any) -> str:
+    if ann is None or ann is type(None):
+        return "None"
+    origin = typing.get_origin(ann)
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in typing.get_args(ann))
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return " | ".join(type_name(a) for a in typing.get_args(ann))
+    if origin is not None:
+        args = ", ".join(type_name(a) for a in typing.get_args(ann))
+        return f"{getattr(origin, '__name__', str(origin))}[{args}]"
+    return getattr(ann, "__name__", str(ann))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return repr(value)
+
+
+def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    """``critic.hidden: Input should be a valid integer`` lines, one per error."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in (prefix.split(".") if prefix else []) + list(err["loc"]))
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown parameter"
+        lines.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(lines)
+
+
+def validate_params(model: type[ParamsBase], values: dict[str, Any], path: str) -> ParamsBase:
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise GancoreError(format_validation_error(exc, path)) from None

@@ -1,0 +1,259 @@
+"""The interfaces of a GAN's parts. Plugins implement them; the core only calls them.
+
+Networks (generators, critics) are plain ``torch.nn.Module``s with a small convention
+(see ``Generator`` and ``Critic`` below), so a user's own module works unregistered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor, nn
+
+
+# ---------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What networks need to know about the data; injected into factories that ask for it.
+
+    ``shape`` is one sample of the main field ``x``: ``(C, H, W)`` for images, ``(2,)`` for
+    points. ``fields`` gives every field's per-sample shape (``x``, ``label``, ``y``, ...).
+    """
+
+    shape: tuple[int, ...]
+    num_classes: int | None = None
+    fields: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.shape) == 3
+
+
+@dataclass
+class Dataset:
+    """A dataset held in memory: named tensors sharing their first dimension.
+
+    ``x`` is required (images in [-1, 1] as N x C x H x W, or points as N x D); ``label``
+    (int64, N) makes it conditional. Schemes with paired or unpaired data use further fields.
+    The engine moves every tensor to the training device once and indexes batches there.
+    """
+
+    tensors: dict[str, Tensor]
+    num_classes: int | None = None
+
+    def __post_init__(self) -> None:
+        if "x" not in self.tensors:
+            raise ValueError("a Dataset needs an 'x' tensor")
+        sizes = {name: t.shape[0] for name, t in self.tensors.items()}
+        if len(set(sizes.values())) != 1:
+            raise ValueError(f"dataset tensors differ in length: {sizes}")
+
+    def __len__(self) -> int:
+        return self.tensors["x"].shape[0]
+
+    @property
+    def spec(self) -> DataSpec:
+        return DataSpec(
+            shape=tuple(self.tensors["x"].shape[1:]),
+            num_classes=self.num_classes,
+            fields={k: tuple(v.shape[1:]) for k, v in self.tensors.items()},
+        )
+
+
+class Batches(Protocol):
+    """What a scheme draws its real data from: ``next()`` gives a dict of batch tensors."""
+
+    batch_size: int
+
+    def next(self) -> dict[str, Tensor]: ...
+
+
+# ---------------------------------------------------------------- networks
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """``forward(z, labels=None) -> samples``. Attributes: ``latent_dim`` (int) and, when
+    class-conditional, ``num_classes`` (int). Image-to-image generators take an image as
+    ``z`` and need no ``latent_dim``."""
+
+    def __call__(self, z: Tensor, labels: Tensor | None = None) -> Tensor: ...
+
+
+@runtime_checkable
+class Critic(Protocol):
+    """``forward(x, labels=None) -> scores`` of shape ``(N,)`` (``(N // pack,)`` for a
+    packed critic). ``num_classes`` when conditional; ``pack`` (default 1) when packing."""
+
+    def __call__(self, x: Tensor, labels: Tensor | None = None) -> Tensor: ...
+
+
+class Normalization:
+    """A normalization as two hooks a network calls while it builds its layers.
+
+    Activation norms (batch, layer, ...) return a module from ``layer`` and leave
+    ``wrap`` alone; weight reparametrisations (spectral, weight) do the reverse. So the
+    same architecture swaps BN, WN and SN by name.
+    """
+
+    def layer(self, num_features: int, *, spatial: bool) -> nn.Module:
+        """The normalization module placed after a linear/conv layer."""
+        return nn.Identity()
+
+    def wrap(self, module: nn.Module) -> nn.Module:
+        """The linear/conv layer itself, reparametrised if this norm does so."""
+        return module
+
+
+# ---------------------------------------------------------------- objectives
+
+
+class AdversarialLoss:
+    """The adversarial objectives, from critic scores (raw, before any sigmoid)."""
+
+    #: Whether ``generator`` needs the real scores (relativistic losses do). The scheme
+    #: then runs the critic on a real batch in the generator step too.
+    needs_real_in_generator_step: ClassVar[bool] = False
+
+    def critic(self, real: Tensor, fake: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def generator(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
+        raise NotImplementedError
+
+
+class Regularizer:
+    """A critic regularizer: a penalty added to the critic loss, and/or a constraint
+    applied to the critic after each of its optimizer steps (WGAN's clipping)."""
+
+    def penalty(
+        self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor
+    ) -> Tensor | None:
+        """A scalar added to the critic loss; ``critic`` has the labels bound already."""
+        return None
+
+    @torch.no_grad()
+    def after_critic_step(self, critic: nn.Module) -> None:
+        """Constrain the critic's weights in place."""
+
+
+class ImageLoss:
+    """A distance between two batches of images (or sequences), with its weight applied
+    by the scheme. Used by image-to-image schemes: L1, cycle, identity, feature, ..."""
+
+    def __call__(self, output: Tensor, target: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------- schemes
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A part a scheme takes from the recipe: the recipe's top-level table of the same name.
+
+    ``many`` slots are arrays of tables (``[[regularizers]]``); ``default`` names the
+    part used when the recipe leaves a single slot out.
+    """
+
+    kind: str
+    many: bool = False
+    required: bool = True
+    default: str | None = None
+    help: str = ""
+
+
+class Scheme(nn.Module):
+    """The training step. Owns the networks (as submodules, so ``state_dict`` checkpoints
+    them all) and the objectives; the engine owns the loop, the optimizers, EMA, devices,
+    logging and checkpoints.
+
+    A scheme class declares ``slots`` (which parts the recipe gives it, by kind) and takes
+    them, built, as keyword arguments of the same names, next to its own typed parameters.
+    """
+
+    slots: ClassVar[Mapping[str, Slot]] = {}
+    #: Networks (attribute names) whose weights get an exponential moving average.
+    ema_networks: ClassVar[tuple[str, ...]] = ("generator",)
+
+    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters per optimizer; the keys are the recipe's ``[optim.<key>]`` tables."""
+        raise NotImplementedError
+
+    def train_step(
+        self, batches: Batches, optimizers: Mapping[str, torch.optim.Optimizer], step: int
+    ) -> dict[str, Tensor]:
+        """One training step (for example n_critic critic updates, then one generator
+        update). Returns detached scalar tensors to log; the engine syncs them rarely."""
+        raise NotImplementedError
+
+    def sample(
+        self,
+        n: int,
+        *,
+        networks: Mapping[str, nn.Module] | None = None,
+        labels: Tensor | None = None,
+        batch: Mapping[str, Tensor] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """``n`` samples. ``networks`` replaces some networks by name (the engine passes
+        the EMA copies); ``batch`` gives source data to schemes that translate."""
+        raise NotImplementedError
+
+    def network(self, name: str, networks: Mapping[str, nn.Module] | None = None) -> nn.Module:
+        if networks and name in networks:
+            return networks[name]
+        return getattr(self, name)
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+class Metric:
+    """A sample-quality measure. ``compute`` receives real and generated data (dicts of
+    tensors with at least ``x``, and ``label`` where there is one) and returns named
+    floats. ``higher_is_better`` says how to read each value."""
+
+    def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor]) -> dict[str, float]:
+        raise NotImplementedError
+
+
+INJECTABLE: dict[type, str] = {DataSpec: "spec"}
+"""Factory parameter types the engine supplies instead of the recipe."""
+
+KINDS: dict[str, str] = {
+    "generator": "maps latent codes (and labels) or images to samples",
+    "critic": "scores samples: the discriminator",
+    "loss": "adversarial objectives of critic and generator",
+    "regularizer": "critic penalty or weight constraint",
+    "normalization": "activation normalization or weight reparametrisation",
+    "image-loss": "distance between images, for image-to-image schemes",
+    "dataset": "training data held in memory",
+    "scheme": "the training step that wires networks and losses",
+    "metric": "sample-quality measure",
+    "features": "feature network for metrics",
+}
+"""Every kind of part, with what it is."""
+
+__all__ = [
+    "AdversarialLoss",
+    "Batches",
+    "Critic",
+    "DataSpec",
+    "Dataset",
+    "Generator",
+    "ImageLoss",
+    "INJECTABLE",
+    "KINDS",
+    "Metric",
+    "Normalization",
+    "Regularizer",
+    "Scheme",
+    "Slot",
+]
+

@@ -1,0 +1,203 @@
+"""Loading plugins from the ``gancore`` entry-point group, each on its own.
+
+A plugin that fails to import or to register is recorded (name, version, error) and
+skipped, so one broken package never takes the CLI down; ``GANCORE_STRICT_PLUGINS=1``
+makes that an error instead. A plugin's registrations are staged and committed only
+when its hook returns, so a plugin that fails half-way leaves nothing behind.
+
+Environment:
+  GANCORE_BLOCK_PLUGINS=a,b          plugins (entry-point names) not to load
+  GANCORE_DISABLE_PLUGIN_AUTOLOAD=1  load only the first-party plugins
+  GANCORE_STRICT_PLUGINS=1           a failing plugin is an error
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+from ._errors import DuplicateNameError, PluginError
+from ._hooks import PROJECT, HookSpecs
+from ._registry import Registry
+
+FIRST_PARTY_DIST = "gancore"
+ENTRY_POINT_GROUP = "gancore"
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    version: str
+    distribution: str
+    status: str  # loaded | failed | blocked | disabled
+    error: str = ""
+    first_party: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "distribution": self.distribution,
+            "status": self.status,
+            "error": self.error,
+            "first_party": self.first_party,
+        }
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def blocked_from_env() -> set[str]:
+    raw = os.environ.get("GANCORE_BLOCK_PLUGINS", "")
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+class _Staging:
+    """The ``register`` callbacks one plugin receives; committed when its hook returns."""
+
+    def __init__(self, registry: Registry, plugin: str) -> None:
+        self.registry, self.plugin = registry, plugin
+        self.parts: list[tuple[Any, ...]] = []
+        self.recipes: list[tuple[Any, ...]] = []
+
+    def part(self, kind: str, name: str, factory: Any, summary: str | None = None) -> None:
+        self.parts.append((kind, name, factory, summary))
+
+    def recipe(self, name: str, path: Any, summary: str = "") -> None:
+        self.recipes.append((name, path, summary))
+
+    def commit(self) -> None:
+        # Check everything first, so a failing plugin registers nothing at all.
+        trial = Registry(dict(self.registry.parts), dict(self.registry.recipes))
+        for kind, name, factory, summary in self.parts:
+            trial.add(kind, name, factory, self.plugin, summary)
+        for name, path, summary in self.recipes:
+            trial.add_recipe(name, path, self.plugin, summary or _recipe_summary(path))
+        self.registry.parts, self.registry.recipes = trial.parts, trial.recipes
+
+
+def _recipe_summary(path: Any) -> str:
+    import tomllib
+
+    try:
+        with open(path, "rb") if isinstance(path, (str, os.PathLike)) else path.open("rb") as fh:
+            return str(tomllib.load(fh).get("description", ""))
+    except (OSError, tomllib.TOMLDecodeError):
+        return ""
+
+
+class PluginHost:
+    """The plugin manager, the registry it fills, and what happened to each plugin."""
+
+    def __init__(
+        self,
+        *,
+        block: set[str] | None = None,
+        autoload: bool | None = None,
+        strict: bool | None = None,
+        entry_points: list[metadata.EntryPoint] | None = None,
+    ) -> None:
+        self.pm = pluggy.PluginManager(PROJECT)
+        self.pm.add_hookspecs(HookSpecs)
+        self.registry = Registry()
+        self.plugins: dict[str, PluginInfo] = {}
+        self.block = blocked_from_env() | set(block or ())
+        self.autoload = (not _env_flag("GANCORE_DISABLE_PLUGIN_AUTOLOAD")) if autoload is None else autoload
+        self.strict = _env_flag("GANCORE_STRICT_PLUGINS") if strict is None else strict
+        eps = entry_points if entry_points is not None else list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+        # First-party plugins first, then the rest by name: a clash is blamed on the newcomer.
+        eps.sort(key=lambda ep: (_dist_name(ep) != FIRST_PARTY_DIST, ep.name))
+        for ep in eps:
+            self._load(ep)
+
+    def _load(self, ep: metadata.EntryPoint) -> None:
+        dist = _dist_name(ep)
+        version = ep.dist.version if ep.dist is not None else ""
+        info = PluginInfo(ep.name, version, dist, "loaded", first_party=dist == FIRST_PARTY_DIST)
+        self.plugins[ep.name] = info
+        if ep.name in self.block:
+            info.status = "blocked"
+            self.pm.set_blocked(ep.name)
+            return
+        if not self.autoload and not info.first_party:
+            info.status = "disabled"
+            return
+        try:
+            module = ep.load()
+            self.pm.register(module, name=ep.name)
+        except Exception as exc:
+            self._failed(info, exc, "failed to load")
+            return
+        self.add_plugin_object(module, info)
+
+    def add_plugin_object(self, plugin: Any, info: PluginInfo) -> None:
+        """Run a registered plugin's hooks into the registry, all or nothing."""
+        staging = _Staging(self.registry, info.name)
+        try:
+            for hook, callback in (("register_parts", staging.part), ("register_recipes", staging.recipe)):
+                impl = getattr(plugin, hook, None)
+                if impl is not None and self.pm.parse_hookimpl_opts(plugin, hook) is not None:
+                    impl(register=callback)
+            staging.commit()
+        except DuplicateNameError as exc:
+            self._failed(info, exc, "failed to register")
+        except Exception as exc:
+            self._failed(info, exc, "failed to register")
+            if self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
+
+    def register(self, plugin: Any, name: str) -> PluginInfo:
+        """Register an in-process plugin object (a module or class with hook functions)."""
+        info = PluginInfo(name, "", "", "loaded")
+        self.plugins[name] = info
+        self.pm.register(plugin, name=name)
+        self.add_plugin_object(plugin, info)
+        return info
+
+    def _failed(self, info: PluginInfo, exc: Exception, what: str) -> None:
+        info.status = "failed"
+        info.error = f"{type(exc).__name__}: {exc}"
+        if os.environ.get("GANCORE_DEBUG"):
+            info.error += "\n" + traceback.format_exc()
+        if self.strict:
+            raise PluginError(f"plugin {info.name!r} ({info.distribution} {info.version}) {what}: {info.error}") from exc
+
+    def failures(self) -> list[PluginInfo]:
+        return [p for p in self.plugins.values() if p.status == "failed"]
+
+
+def _dist_name(ep: metadata.EntryPoint) -> str:
+    return ep.dist.name if ep.dist is not None else ""
+
+
+_host: PluginHost | None = None
+
+
+def host() -> PluginHost:
+    """The process-wide plugin host, loaded on first use."""
+    global _host
+    if _host is None:
+        _host = PluginHost()
+    return _host
+
+
+def reload(**kwargs: Any) -> PluginHost:
+    """Load the plugins again (with ``block``/``autoload``/``strict`` overrides)."""
+    global _host
+    _host = PluginHost(**kwargs)
+    return _host
+
+
+def registry() -> Registry:
+    return host().registry
+
+
+def build(kind: str, name: str, params: dict[str, Any] | None = None, /, **injected: Any) -> Any:
+    """Build a registered part: ``gancore.build("normalization", "spectral")``."""
+    return host().registry.build(kind, name, params, **injected)
