@@ -97,9 +97,7 @@ def params_model(
         ann = hints.get(p.name, Any)
         default = ... if p.default is inspect.Parameter.empty else p.default
         info = _field_info(ann)
-        if info is not None and info.description is None and p.name in docs:
-            info.description = docs[p.name]
-        description = None if (info is not None and info.description) else docs.get(p.name)
+        description = (info.description if info is not None else None) or docs.get(p.name)
         fields[p.name] = (ann, Field(default, description=description))
     return create_model(title, __base__=ParamsBase, **fields)
 

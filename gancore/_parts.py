@@ -178,6 +178,9 @@ class Scheme(nn.Module):
     """
 
     slots: ClassVar[Mapping[str, Slot]] = {}
+    #: Optimizer groups, each with its ``[optim.<group>]`` table; ``optimizer_groups``
+    #: returns their parameters.
+    groups: ClassVar[tuple[str, ...]] = ("generator", "critic")
     #: Networks (attribute names) whose weights get an exponential moving average.
     ema_networks: ClassVar[tuple[str, ...]] = ("generator",)
 
@@ -205,6 +208,9 @@ class Scheme(nn.Module):
         the EMA copies); ``batch`` gives source data to schemes that translate."""
         raise NotImplementedError
 
+    #: Whether ``sample`` needs a ``batch`` of source data (translation schemes).
+    needs_data_to_sample: ClassVar[bool] = False
+
     def network(self, name: str, networks: Mapping[str, nn.Module] | None = None) -> nn.Module:
         if networks and name in networks:
             return networks[name]
@@ -218,6 +224,13 @@ class Metric:
     """A sample-quality measure. ``compute`` receives real and generated data (dicts of
     tensors with at least ``x``, and ``label`` where there is one) and returns named
     floats. ``higher_is_better`` says how to read each value."""
+
+    higher_is_better: ClassVar[Mapping[str, bool]] = {}
+
+    @classmethod
+    def applies_to(cls, spec: DataSpec) -> bool:
+        """Whether ``gancore eval`` runs this metric by default on data of this shape."""
+        return False
 
     def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor]) -> dict[str, float]:
         raise NotImplementedError

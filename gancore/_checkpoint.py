@@ -1,0 +1,87 @@
+"""Checkpoints: written atomically, loaded without unpickling arbitrary objects.
+
+A checkpoint is a dict of tensors, numbers and strings saved with ``torch.save`` and read
+back with ``torch.load(weights_only=True)``, which refuses anything else. It is written to
+a temporary file in the same folder and renamed over the target, so a crash mid-write
+leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ._errors import GancoreError
+
+FORMAT = 1
+_NAME = re.compile(r"^step-(\d+)\.pt$")
+
+
+def save_atomic(obj: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise GancoreError(f"checkpoint not found: {path}") from None
+    except Exception as exc:  # truncated, not a checkpoint, or holding objects we refuse to unpickle
+        raise GancoreError(f"cannot load checkpoint {path}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise GancoreError(f"{path} is not a gancore checkpoint (format {FORMAT})")
+    return data
+
+
+def checkpoint_path(folder: Path, step: int) -> Path:
+    return folder / f"step-{step:07d}.pt"
+
+
+def list_checkpoints(folder: Path) -> list[tuple[int, Path]]:
+    """(step, path) pairs, oldest first."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for p in folder.iterdir():
+        m = _NAME.match(p.name)
+        if m:
+            found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
+def prune(folder: Path, keep: int) -> None:
+    for _, path in list_checkpoints(folder)[:-keep]:
+        path.unlink(missing_ok=True)
+
+
+def load_latest(folder: Path, map_location: Any = "cpu") -> dict[str, Any] | None:
+    """The newest checkpoint that loads; a damaged newest one falls back to the one before."""
+    errors = []
+    for _, path in reversed(list_checkpoints(folder)):
+        try:
+            data = load(path, map_location)
+        except GancoreError as exc:
+            errors.append(str(exc))
+            continue
+        for error in errors:
+            warnings.warn(f"skipped a damaged checkpoint: {error}", stacklevel=2)
+        return data
+    if errors:
+        raise GancoreError("no loadable checkpoint: " + "; ".join(errors))
+    return None

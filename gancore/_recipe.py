@@ -1,0 +1,329 @@
+"""Recipes: one TOML document naming the parts and the training settings.
+
+Validation happens in two passes, both before anything is built: the fixed sections
+(``train``, ``optim``, ``ema``, ``eval``) with pydantic, then every part against the
+registry (its name, its parameters, the names its parameters refer to). Each error
+names its path in the document, for example ``critic.norm``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ._errors import GancoreError, UnknownNameError, unknown_name_message
+from ._evaluate import metric_spec
+from ._params import format_validation_error
+from ._registry import Registry
+
+DEFAULT_RECIPE = "dcgan-mnist"
+"""What ``gancore train`` runs when no recipe is named."""
+
+FIXED_SECTIONS = ("description", "scheme", "data", "train", "optim", "ema", "eval")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TrainSettings(_Strict):
+    steps: Annotated[int, Field(ge=1, description="generator steps to train for")] = 2000
+    batch_size: Annotated[int, Field(ge=1, description="samples per batch")] = 64
+    seed: Annotated[int, Field(description="seed of every random draw; a CPU run repeats exactly")] = 0
+    device: Annotated[str, Field(description="auto, cpu, cuda or cuda:N")] = "auto"
+    amp: Annotated[Literal["off", "bf16"], Field(description="autocast the step to bfloat16 (CUDA)")] = "off"
+    log_every: Annotated[int, Field(ge=1, description="steps between metric lines")] = 50
+    sample_every: Annotated[int, Field(ge=0, description="steps between sample grids (0: only at the end)")] = 500
+    checkpoint_every: Annotated[int, Field(ge=0, description="steps between checkpoints (0: only at the end)")] = 1000
+    keep_checkpoints: Annotated[int, Field(ge=1, description="checkpoints kept on disk")] = 2
+    num_samples: Annotated[int, Field(ge=1, description="samples in each grid or scatter plot")] = 64
+
+
+OptimizerName = Literal["adam", "adamw", "rmsprop", "sgd"]
+
+
+class OptimSettings(_Strict):
+    name: OptimizerName = "adam"
+    lr: Annotated[float, Field(gt=0)] = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    eps: Annotated[float, Field(gt=0)] = 1e-8
+    momentum: Annotated[float, Field(ge=0)] = 0.0
+
+
+class OptimOverride(_Strict):
+    """Per-network settings (``[optim.critic]``); unset fields take ``[optim]``'s."""
+
+    name: OptimizerName | None = None
+    lr: Annotated[float, Field(gt=0)] | None = None
+    betas: tuple[float, float] | None = None
+    weight_decay: Annotated[float, Field(ge=0)] | None = None
+    eps: Annotated[float, Field(gt=0)] | None = None
+    momentum: Annotated[float, Field(ge=0)] | None = None
+
+
+class EmaSettings(_Strict):
+    decay: Annotated[float, Field(ge=0, lt=1, description="0 turns EMA off")] = 0.0
+    start: Annotated[int, Field(ge=0, description="first step that averages")] = 0
+
+
+class EvalSettings(_Strict):
+    every: Annotated[int, Field(ge=0, description="steps between evaluations (0: never during training)")] = 0
+    metrics: Annotated[list[str | dict[str, Any]], Field(description="metric names, or tables with a name and parameters")] = []
+    num_samples: Annotated[int, Field(ge=1, description="generated (and real) samples per evaluation")] = 2000
+
+
+class Settings(_Strict):
+    """The sections every recipe shares, whatever its scheme."""
+
+    description: str = ""
+    train: TrainSettings = TrainSettings()
+    optim: dict[str, Any] = {}
+    ema: EmaSettings = EmaSettings()
+    eval: EvalSettings = EvalSettings()
+
+
+def split_optim(raw: Mapping[str, Any], groups: tuple[str, ...]) -> dict[str, OptimSettings]:
+    """``[optim]`` defaults merged into each group's ``[optim.<group>]`` override."""
+    base_fields = {k: v for k, v in raw.items() if not isinstance(v, Mapping)}
+    per_group = {k: v for k, v in raw.items() if isinstance(v, Mapping)}
+    for name in per_group:
+        if name not in groups:
+            raise UnknownNameError(f"optim.{name}: " + unknown_name_message("optimizer group", name, groups))
+    base = _validate(OptimSettings, base_fields, "optim")
+    out = {}
+    for group in groups:
+        override = _validate(OptimOverride, dict(per_group.get(group, {})), f"optim.{group}")
+        merged = base.model_dump() | override.model_dump(exclude_none=True)
+        out[group] = OptimSettings.model_validate(merged)
+    return out
+
+
+def _validate(model: type[BaseModel], values: Any, path: str) -> Any:
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise GancoreError(format_validation_error(exc, path)) from None
+
+
+def _component(raw: Any, path: str, default: str | None = None) -> tuple[str, dict[str, Any]]:
+    """A part's table -> (name, params). A bare string is a name with no parameters."""
+    if raw is None:
+        if default is None:
+            raise GancoreError(f"{path}: missing; the recipe needs a [{path}] table with a name")
+        return default, {}
+    if isinstance(raw, str):
+        return raw, {}
+    if not isinstance(raw, Mapping):
+        raise GancoreError(f"{path}: expected a table with a 'name' key, got {type(raw).__name__}")
+    params = dict(raw)
+    name = params.pop("name", None)
+    if name is None:
+        if default is None:
+            raise GancoreError(f"{path}.name: missing; which part to use")
+        name = default
+    if not isinstance(name, str):
+        raise GancoreError(f"{path}.name: expected a string")
+    return name, params
+
+
+class Recipe:
+    """A validated recipe. ``parts`` holds (kind, name, params) per slot path; a slot of
+    ``many`` parts holds a list. ``data`` and ``scheme`` are parts like the others."""
+
+    def __init__(self, raw: Mapping[str, Any], registry: Registry, *, objects: Mapping[str, Any] = {}) -> None:
+        raw = copy.deepcopy(dict(raw))
+        self.raw = raw
+        self.objects = dict(objects)
+        scheme_name, scheme_params = _component(raw.get("scheme"), "scheme", default="adversarial")
+        scheme_entry = registry.get("scheme", scheme_name) if ("scheme", scheme_name) in registry.parts else None
+        if scheme_entry is None:
+            raise UnknownNameError("scheme: " + unknown_name_message("scheme", scheme_name, registry.names("scheme")))
+        self.scheme_class = scheme_entry.factory
+        slots = self.scheme_class.slots
+        allowed = set(FIXED_SECTIONS) | set(slots)
+        for key in raw:
+            if key not in allowed:
+                raise GancoreError(f"{unknown_name_message('recipe section', key, allowed)} for scheme {scheme_name!r}")
+        settings = _validate(Settings, {k: raw[k] for k in ("description", "train", "optim", "ema", "eval") if k in raw}, "")
+        self.description = settings.description
+        self.train: TrainSettings = settings.train
+        self.ema: EmaSettings = settings.ema
+        self.eval: EvalSettings = settings.eval
+        self.optim = split_optim(settings.optim, tuple(self.scheme_class.groups))
+
+        self.scheme = ("scheme", scheme_name, self._params(registry, "scheme", scheme_name, scheme_params, "scheme"))
+        data_name, data_params = _component(raw.get("data"), "data")
+        self.data = ("dataset", data_name, self._params(registry, "dataset", data_name, data_params, "data"))
+        self.slots: dict[str, Any] = {}
+        for slot_name, slot in slots.items():
+            if slot_name in self.objects:
+                if slot_name in raw:
+                    raise GancoreError(f"{slot_name}: given both as an object and in the recipe")
+                self.slots[slot_name] = None  # built by the caller
+                continue
+            value = raw.get(slot_name)
+            if slot.many:
+                items = [] if value is None else value
+                if not isinstance(items, list):
+                    items = [items]
+                self.slots[slot_name] = [
+                    self._part(registry, slot.kind, item, f"{slot_name}.{i}") for i, item in enumerate(items)
+                ]
+            elif value is None and not slot.required and slot.default is None:
+                self.slots[slot_name] = None
+            else:
+                self.slots[slot_name] = self._part(registry, slot.kind, value, slot_name, slot.default)
+        for i, item in enumerate(self.eval.metrics):
+            name, params = metric_spec(item)
+            self._params(registry, "metric", name, params, f"eval.metrics.{i}")
+
+    def _part(self, registry: Registry, kind: str, raw: Any, path: str, default: str | None = None) -> tuple[str, str, dict[str, Any]]:
+        name, params = _component(raw, path, default)
+        return (kind, name, self._params(registry, kind, name, params, path))
+
+    @staticmethod
+    def _params(registry: Registry, kind: str, name: str, params: dict[str, Any], path: str) -> dict[str, Any]:
+        try:
+            registry.get(kind, name)
+        except UnknownNameError as exc:
+            raise UnknownNameError(f"{path}.name: {exc}") from None
+        return registry.validate(kind, name, params, path).model_dump(mode="json")
+
+    # -- serialising -----------------------------------------------------------------
+
+    def resolved(self) -> dict[str, Any]:
+        """The whole recipe with every default filled in: what the run directory keeps."""
+        out: dict[str, Any] = {}
+        if self.description:
+            out["description"] = self.description
+        out["scheme"] = {"name": self.scheme[1], **self.scheme[2]}
+        out["data"] = {"name": self.data[1], **self.data[2]}
+        for slot_name, value in self.slots.items():
+            if value is None:
+                if slot_name in self.objects:
+                    obj = self.objects[slot_name]
+                    out[slot_name] = {"name": "<object>", "class": f"{type(obj).__module__}.{type(obj).__qualname__}"}
+                continue
+            if isinstance(value, list):
+                out[slot_name] = [{"name": n, **p} for _, n, p in value]
+            else:
+                out[slot_name] = {"name": value[1], **value[2]}
+        out["train"] = self.train.model_dump(mode="json")
+        optim: dict[str, Any] = {}
+        for group, settings in self.optim.items():
+            optim[group] = settings.model_dump(mode="json")
+        out["optim"] = optim
+        out["ema"] = self.ema.model_dump(mode="json")
+        out["eval"] = self.eval.model_dump(mode="json")
+        return _toml_safe(out)
+
+
+def _toml_safe(value: Any) -> Any:
+    """TOML has no null: drop None values (they are the defaults anyway)."""
+    if isinstance(value, dict):
+        return {k: _toml_safe(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_toml_safe(v) for v in value]
+    if isinstance(value, tuple):
+        return [_toml_safe(v) for v in value]
+    return value
+
+
+# -- reading documents and overrides --------------------------------------------------
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """A recipe file: TOML, or JSON by its extension."""
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        raise GancoreError(f"recipe file not found: {path}") from None
+    except OSError as exc:
+        raise GancoreError(f"cannot read recipe {path}: {exc.strerror}") from None
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            data = tomllib.loads(text.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise GancoreError(f"{path}: not a valid recipe document: {exc}") from None
+    if not isinstance(data, dict):
+        raise GancoreError(f"{path}: a recipe is a table of sections")
+    return data
+
+
+def load_source(source: str | Path | Mapping[str, Any], registry: Registry) -> tuple[str, dict[str, Any]]:
+    """(name, document) from a recipe dict, a file path, or a built-in recipe's name."""
+    if isinstance(source, Mapping):
+        return "recipe", copy.deepcopy(dict(source))
+    text = str(source)
+    path = Path(text)
+    looks_like_file = path.suffix.lower() in (".toml", ".json") or "/" in text or path.exists()
+    if looks_like_file:
+        return path.stem, read_document(path)
+    builtin = registry.recipe(text)
+    p = builtin.path
+    data = tomllib.loads(p.read_text(encoding="utf-8")) if hasattr(p, "read_text") else read_document(Path(p))
+    return text, data
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``critic.norm=spectral`` -> (["critic", "norm"], "spectral"); values are TOML."""
+    if "=" not in item:
+        raise GancoreError(f"--set {item!r}: expected dotted.key=value")
+    key, _, value = item.partition("=")
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise GancoreError(f"--set {item!r}: expected dotted.key=value")
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value  # a bare word is a string: critic.norm=spectral
+    return key.split("."), parsed
+
+
+def apply_overrides(doc: dict[str, Any], overrides: Mapping[str, Any] | list[str]) -> dict[str, Any]:
+    """Set dotted keys in a recipe document (list indices are numbers: regularizers.0.weight)."""
+    doc = copy.deepcopy(doc)
+    pairs = [parse_override(o) for o in overrides] if isinstance(overrides, list) else [
+        (k.split("."), v) for k, v in overrides.items()
+    ]
+    for keys, value in pairs:
+        node: Any = doc
+        for i, key in enumerate(keys[:-1]):
+            nxt = keys[i + 1]
+            if isinstance(node, list):
+                node = _list_item(node, key, keys)
+                continue
+            child = node.get(key)
+            if child is None:
+                child = node[key] = {}
+            elif isinstance(child, str) and not nxt.isdigit():
+                child = node[key] = {"name": child}  # scheme = "x" then --set scheme.n_critic=5
+            elif not isinstance(child, (dict, list)):
+                raise GancoreError(f"--set {'.'.join(keys)}: {'.'.join(keys[: i + 1])} is not a table")
+            node = child
+        last = keys[-1]
+        if isinstance(node, list):
+            idx = _index(last, node, keys)
+            node[idx] = value
+        else:
+            node[last] = value
+    return doc
+
+
+def _index(key: str, node: list[Any], keys: list[str]) -> int:
+    if not key.isdigit() or int(key) >= len(node):
+        raise GancoreError(f"--set {'.'.join(keys)}: no item {key} (the list has {len(node)})")
+    return int(key)
+
+
+def _list_item(node: list[Any], key: str, keys: list[str]) -> Any:
+    return node[_index(key, node, keys)]

@@ -1,0 +1,67 @@
+"""The Typer application: global options, error handling, and the commands' registration."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Optional
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from .._errors import GancoreError
+from ._output import error
+
+
+class _Group(TyperGroup):
+    """Turns user errors into one line on stderr and exit code 2 (traceback with GANCORE_DEBUG=1)."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except GancoreError as exc:
+            if os.environ.get("GANCORE_DEBUG"):
+                raise
+            error(str(exc))
+            raise typer.Exit(2) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="gancore",
+    help="Compose registered GAN parts into recipes, train them, sample and evaluate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def _global(
+    block: Annotated[
+        Optional[list[str]],
+        typer.Option("--block", help="Do not load this plugin (repeatable); also GANCORE_BLOCK_PLUGINS=a,b."),
+    ] = None,
+    no_autoload: Annotated[
+        bool,
+        typer.Option("--no-autoload", help="Load only the first-party plugins; also GANCORE_DISABLE_PLUGIN_AUTOLOAD=1."),
+    ] = False,
+) -> None:
+    """gancore: a pluggable component registry for training GANs.
+
+    Set GANCORE_DEBUG=1 to see tracebacks, GANCORE_STRICT_PLUGINS=1 to make a failing
+    plugin an error.
+    """
+    if block or no_autoload:
+        import gancore
+
+        gancore.reload(block=set(block or ()), autoload=False if no_autoload else None)
+
+
+def main() -> None:
+    app()
+
+
+# The commands register themselves on ``app`` when imported.
+from . import _inspect, _sample, _train, _eval  # noqa: E402,F401

@@ -1,0 +1,94 @@
+"""Commands that show what is registered: list, show, plugins, recipes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+import gancore
+
+from ._app import app
+from ._output import console, plugin_warnings, print_json
+
+JSON = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@app.command("list")
+def list_parts(
+    kind: Annotated[Optional[str], typer.Argument(help=f"Only this kind: {', '.join(gancore.KINDS)}.")] = None,
+    json_: JSON = False,
+) -> None:
+    """List every registered part: kind, name, plugin, summary."""
+    plugin_warnings()
+    entries = list(gancore.registry().entries(kind))
+    if json_:
+        print_json([{"kind": e.kind, "name": e.name, "plugin": e.plugin, "summary": e.summary} for e in entries])
+        return
+    table = Table("kind", "name", "plugin", "summary", box=None, pad_edge=False)
+    for e in entries:
+        table.add_row(e.kind, e.name, e.plugin, e.summary)
+    console.print(table)
+
+
+@app.command()
+def show(
+    kind: Annotated[str, typer.Argument(help="The part's kind, e.g. critic.")],
+    name: Annotated[str, typer.Argument(help="The part's name, e.g. dcgan.")],
+    json_: JSON = False,
+) -> None:
+    """Show a part's parameters: types, defaults, descriptions."""
+    plugin_warnings()
+    info = gancore.registry().get(kind, name).describe()
+    if json_:
+        print_json(info)
+        return
+    console.print(f"[bold]{kind} {name}[/]  (plugin {info['plugin']})")
+    if info["summary"]:
+        console.print(info["summary"])
+    if "slots" in info:
+        table = Table("slot", "kind", "", "default", "what", box=None, pad_edge=False, title="parts it takes")
+        for slot, s in info["slots"].items():
+            table.add_row(slot, s["kind"], "list" if s["many"] else ("required" if s["required"] else "optional"),
+                          s["default"] or "", s["help"])
+        console.print(table)
+    if not info["parameters"]:
+        console.print("no parameters")
+        return
+    table = Table("parameter", "type", "default", "description", box=None, pad_edge=False)
+    for p in info["parameters"]:
+        table.add_row(p["name"], p["type"], "(required)" if p["required"] else repr(p["default"]), p["description"])
+    console.print(table)
+
+
+@app.command()
+def plugins(json_: JSON = False) -> None:
+    """List the plugins with their version, status (loaded, failed, blocked, disabled) and error."""
+    host = gancore.host()
+    rows = [p.as_dict() for p in host.plugins.values()]
+    for row in rows:
+        row["parts"] = sum(1 for e in host.registry.parts.values() if e.plugin == row["name"])
+    if json_:
+        print_json(rows)
+        return
+    table = Table("plugin", "version", "distribution", "status", "parts", "error", box=None, pad_edge=False)
+    for r in rows:
+        status = {"loaded": "[green]loaded[/]", "failed": "[red]failed[/]"}.get(r["status"], r["status"])
+        table.add_row(r["name"], r["version"], r["distribution"], status, str(r["parts"]), r["error"].splitlines()[0] if r["error"] else "")
+    console.print(table)
+
+
+@app.command()
+def recipes(json_: JSON = False) -> None:
+    """List the built-in recipes (any registered by a plugin)."""
+    plugin_warnings()
+    reg = gancore.registry()
+    rows = [{"name": r.name, "plugin": r.plugin, "description": r.summary} for r in sorted(reg.recipes.values(), key=lambda r: r.name)]
+    if json_:
+        print_json(rows)
+        return
+    table = Table("recipe", "plugin", "description", box=None, pad_edge=False)
+    for r in rows:
+        table.add_row(r["name"], r["plugin"], r["description"])
+    console.print(table)

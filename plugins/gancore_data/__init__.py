@@ -1,0 +1,33 @@
+"""gancore first-party plugin: data.
+
+Datasets held in memory as CPU tensors (the engine moves them to the device once):
+the PacGAN 2D mixtures ``ring`` and ``grid``, ``mnist`` and ``image-folder``.
+"""
+
+import gancore
+
+from .image_folder import image_folder
+from .mixtures import grid, grid_modes, grid_std, mixture_modes, ring, ring_modes, ring_std
+from .mnist import mnist
+
+
+@gancore.hookimpl
+def register_parts(register):
+    register("dataset", "ring", ring)
+    register("dataset", "grid", grid)
+    register("dataset", "mnist", mnist)
+    register("dataset", "image-folder", image_folder)
+
+
+__all__ = [
+    "grid",
+    "grid_modes",
+    "grid_std",
+    "image_folder",
+    "mixture_modes",
+    "mnist",
+    "register_parts",
+    "ring",
+    "ring_modes",
+    "ring_std",
+]

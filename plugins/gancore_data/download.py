@@ -1,0 +1,90 @@
+"""Fetching gzipped data files into a local cache, verified by the hash of their content.
+
+Only verified files ever appear under their final name: the download and its
+decompressed copy go to temporary files in the cache folder itself (same file system),
+and an ``os.replace`` publishes the result atomically. A failed or mismatching download
+leaves nothing behind, so the next attempt starts clean.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+from pathlib import Path
+
+from gancore import GancoreError
+
+_CHUNK = 1 << 20
+
+
+def cache_root() -> Path:
+    """Where downloaded data lives: ``$GANCORE_CACHE``, else ``~/.cache/gancore``."""
+    configured = os.environ.get("GANCORE_CACHE", "").strip()
+    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "gancore"
+
+
+def fetch_gzipped(url: str, dest: Path, sha256: str, *, what: str, timeout: float = 60.0) -> Path:
+    """Download the gzip file at ``url`` and store its decompressed content as ``dest``.
+
+    The SHA-256 of the decompressed content must equal ``sha256`` (hex); otherwise
+    nothing is kept and a ``GancoreError`` names the file and both hashes. An existing
+    ``dest`` is returned as is: it was verified when it was written.
+    """
+    if dest.is_file():
+        return dest
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GancoreError(f"{what}: cannot create cache folder {dest.parent}: {exc.strerror or exc}") from None
+    packed = _temp_path(dest, ".gz.part")
+    unpacked = _temp_path(dest, ".part")
+    try:
+        _download(url, packed, what=what, timeout=timeout)
+        actual = _decompress_hashing(packed, unpacked, what=what, url=url)
+        if actual != sha256.lower():
+            raise GancoreError(
+                f"{what}: SHA-256 mismatch for {dest.name} downloaded from {url}: "
+                f"expected {sha256.lower()}, got {actual}; the download was discarded"
+            )
+        os.replace(unpacked, dest)
+    finally:
+        for leftover in (packed, unpacked):
+            leftover.unlink(missing_ok=True)
+    return dest
+
+
+def _temp_path(dest: Path, suffix: str) -> Path:
+    handle, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=dest.parent)
+    os.close(handle)
+    return Path(name)
+
+
+def _download(url: str, into: Path, *, what: str, timeout: float) -> None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(into, "wb") as out:
+            shutil.copyfileobj(response, out, _CHUNK)
+    except urllib.error.HTTPError as exc:
+        raise GancoreError(f"{what}: cannot download {url}: HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        raise GancoreError(f"{what}: cannot download {url}: {exc.reason}") from None
+    except (OSError, ValueError) as exc:  # timeouts, resets, malformed URLs
+        raise GancoreError(f"{what}: cannot download {url}: {exc}") from None
+
+
+def _decompress_hashing(packed: Path, into: Path, *, what: str, url: str) -> str:
+    """Decompress ``packed`` into ``into``; the SHA-256 (hex) of the decompressed bytes."""
+    digest = hashlib.sha256()
+    try:
+        with gzip.open(packed, "rb") as source, open(into, "wb") as out:
+            while chunk := source.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise GancoreError(f"{what}: {url} is not valid gzip data ({exc})") from None
+    return digest.hexdigest()

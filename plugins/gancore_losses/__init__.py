@@ -1,0 +1,18 @@
+"""gancore first-party plugin: adversarial losses and critic regularizers."""
+
+import gancore
+
+from .adversarial import HingeLoss, LeastSquaresLoss, MinimaxLoss, NonSaturatingLoss, WassersteinLoss
+from .regularizers import GradientPenalty, R1Penalty, WeightClipping
+
+
+@gancore.hookimpl
+def register_parts(register):
+    register("loss", "minimax", MinimaxLoss)
+    register("loss", "non-saturating", NonSaturatingLoss)
+    register("loss", "least-squares", LeastSquaresLoss)
+    register("loss", "hinge", HingeLoss)
+    register("loss", "wasserstein", WassersteinLoss)
+    register("regularizer", "gradient-penalty", GradientPenalty)
+    register("regularizer", "r1", R1Penalty)
+    register("regularizer", "weight-clipping", WeightClipping)

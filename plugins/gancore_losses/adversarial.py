@@ -1,0 +1,110 @@
+"""Adversarial losses on raw critic scores (logits).
+
+Every loss returns a scalar mean. The sigmoid-based ones are written with ``softplus``,
+the stable form of ``-log(sigmoid(.))``:
+
+    -log(sigmoid(s))     = softplus(-s)
+    -log(1 - sigmoid(s)) = softplus(s)
+
+so no probability is ever formed and large scores neither overflow nor give log(0).
+Scores may be ``(N,)`` or ``(N // pack,)``; real and fake need not have equal lengths.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import torch.nn.functional as F
+from pydantic import Field
+from torch import Tensor
+
+import gancore
+
+# Descriptions come from each class's ``Args:`` section.
+LabelSmoothing = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+def _bce_critic(real: Tensor, fake: Tensor, label_smoothing: float) -> Tensor:
+    """BCE of real scores against target ``1 - label_smoothing`` and fake scores against 0."""
+    real_target = 1.0 - label_smoothing
+    real_term = real_target * F.softplus(-real) + (1.0 - real_target) * F.softplus(real)
+    return real_term.mean() + F.softplus(fake).mean()
+
+
+class MinimaxLoss(gancore.AdversarialLoss):
+    """The original saturating GAN loss: the generator minimises log(1 - D(G(z))).
+
+    Args:
+        label_smoothing: one-sided label smoothing: the critic's real targets become 1 - this.
+    """
+
+    def __init__(self, label_smoothing: LabelSmoothing = 0.0) -> None:
+        self.label_smoothing = label_smoothing
+
+    def critic(self, real: Tensor, fake: Tensor) -> Tensor:
+        return _bce_critic(real, fake, self.label_smoothing)
+
+    def generator(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
+        # log(1 - sigmoid(f)) = -softplus(f); its gradient vanishes when D rejects fakes.
+        return -F.softplus(fake).mean()
+
+
+class NonSaturatingLoss(gancore.AdversarialLoss):
+    """The non-saturating GAN loss: the generator maximises log D(G(z)).
+
+    Args:
+        label_smoothing: one-sided label smoothing: the critic's real targets become 1 - this.
+    """
+
+    def __init__(self, label_smoothing: LabelSmoothing = 0.0) -> None:
+        self.label_smoothing = label_smoothing
+
+    def critic(self, real: Tensor, fake: Tensor) -> Tensor:
+        return _bce_critic(real, fake, self.label_smoothing)
+
+    def generator(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
+        return F.softplus(-fake).mean()  # -log(sigmoid(f))
+
+
+class LeastSquaresLoss(gancore.AdversarialLoss):
+    """Least-squares GAN loss (LSGAN): squared distances of scores to target values.
+
+    Args:
+        fake_target: a, the critic's target for fake scores.
+        real_target: b, the critic's target for real scores.
+        generator_target: c, the value the generator wants the critic to give its fakes.
+    """
+
+    def __init__(self, fake_target: float = 0.0, real_target: float = 1.0, generator_target: float = 1.0) -> None:
+        self.fake_target = fake_target
+        self.real_target = real_target
+        self.generator_target = generator_target
+
+    def critic(self, real: Tensor, fake: Tensor) -> Tensor:
+        return 0.5 * (real - self.real_target).square().mean() + 0.5 * (fake - self.fake_target).square().mean()
+
+    def generator(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
+        return 0.5 * (fake - self.generator_target).square().mean()
+
+
+class HingeLoss(gancore.AdversarialLoss):
+    """Hinge loss: the critic pushes real scores above 1 and fake scores below -1."""
+
+    def critic(self, real: Tensor, fake: Tensor) -> Tensor:
+        return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+
+    def generator(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
+        return -fake.mean()
+
+
+class WassersteinLoss(gancore.AdversarialLoss):
+    """Wasserstein loss (WGAN); pair it with a Lipschitz constraint on the critic."""
+
+    def critic(self, real: Tensor, fake: Tensor) -> Tensor:
+        return fake.mean() - real.mean()
+
+    def generator(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
+        return -fake.mean()
+
+
+__all__ = ["HingeLoss", "LeastSquaresLoss", "MinimaxLoss", "NonSaturatingLoss", "WassersteinLoss"]

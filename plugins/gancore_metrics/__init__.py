@@ -1,0 +1,46 @@
+"""gancore first-party plugin: metrics.
+
+Sample-quality metrics (FID, KID, precision/recall, density/coverage, classifier score,
+mode counts) and the feature spaces they work in: a small MNIST classifier whose weights
+ship with the package, and the identity for 2D points.
+"""
+
+import gancore
+
+from .classifier import ClassifierScore
+from .features import IdentityFeatures, MnistFeatures, MnistNet, identity_features, mnist_features
+from .frechet import FrechetDistance, frechet_distance
+from .kernels import KernelDistance
+from .manifold import DensityCoverage, PrecisionRecall
+from .modes import MixtureModes, StackedMnistModes
+
+
+@gancore.hookimpl
+def register_parts(register):
+    register("features", "mnist", mnist_features)
+    register("features", "identity", identity_features)
+    register("metric", "fid", FrechetDistance)
+    register("metric", "kid", KernelDistance)
+    register("metric", "precision-recall", PrecisionRecall)
+    register("metric", "density-coverage", DensityCoverage)
+    register("metric", "classifier-score", ClassifierScore)
+    register("metric", "modes", MixtureModes)
+    register("metric", "stacked-mnist-modes", StackedMnistModes)
+
+
+__all__ = [
+    "ClassifierScore",
+    "DensityCoverage",
+    "FrechetDistance",
+    "IdentityFeatures",
+    "KernelDistance",
+    "MixtureModes",
+    "MnistFeatures",
+    "MnistNet",
+    "PrecisionRecall",
+    "StackedMnistModes",
+    "frechet_distance",
+    "identity_features",
+    "mnist_features",
+    "register_parts",
+]

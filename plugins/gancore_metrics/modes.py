@@ -1,0 +1,78 @@
+"""Mode counting: the PacGAN protocol on the 2D mixtures, and Stacked MNIST's 1000 modes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar, Literal
+
+import torch
+from torch import Tensor
+
+import gancore
+from gancore_data.mixtures import mixture_modes
+
+from .common import histogram_kl_to_uniform, samples
+from .features import MnistFeatures
+
+#: A sample is high quality when it lies within this many standard deviations of a mode.
+QUALITY_STDS = 3.0
+
+
+def mixture_mode_stats(points: Tensor, centres: Tensor, std: float) -> dict[str, float]:
+    """Modes hit, fraction of high-quality samples and reverse KL of their mode histogram."""
+    centres = centres.to(device=points.device, dtype=torch.float32)
+    nearest_distance, nearest = torch.cdist(points.float(), centres).min(dim=1)
+    good = nearest_distance <= QUALITY_STDS * std
+    counts = torch.bincount(nearest[good], minlength=len(centres))
+    return {
+        "modes": float((counts > 0).sum()),
+        "high_quality": float(good.double().mean()),
+        "reverse_kl": histogram_kl_to_uniform(counts),
+    }
+
+
+class MixtureModes(gancore.Metric):
+    """Modes covered, high-quality fraction and reverse KL on the ring/grid mixtures (PacGAN protocol)."""
+
+    higher_is_better: ClassVar[dict[str, bool]] = {"modes": True, "high_quality": True, "reverse_kl": False}
+
+    def __init__(self, benchmark: Literal["ring", "grid"]) -> None:
+        """
+        Args:
+            benchmark: which mixture the generator was trained on: ring (8 modes) or grid (25 modes)
+        """
+        self.centres, self.std = mixture_modes(benchmark)
+
+    def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor]) -> dict[str, float]:
+        """Scores the generated points against the known mode centres; ``real`` is not used.
+
+        ``reverse_kl`` is KL(p || uniform) of the high-quality samples' mode histogram
+        (infinite when no sample is of high quality).
+        """
+        points = samples(fake, "generated", minimum=1)
+        if points.dim() != 2 or points.shape[1] != 2:
+            raise ValueError(f"the modes metric takes N x 2 points, got shape {tuple(points.shape)}")
+        return mixture_mode_stats(points, self.centres, self.std)
+
+
+class StackedMnistModes(gancore.Metric):
+    """Modes covered (of 1000) and KL to uniform on Stacked MNIST, each channel classified as a digit."""
+
+    higher_is_better: ClassVar[dict[str, bool]] = {"modes": True, "kl": False}
+
+    def __init__(self) -> None:
+        self.classifier = MnistFeatures()
+
+    def stacked_labels(self, x: Tensor) -> Tensor:
+        """The mode 100 * d0 + 10 * d1 + d2 of each N x 3 x H x W image."""
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"stacked-mnist-modes takes N x 3 x H x W images, got shape {tuple(x.shape)}")
+        n, _, h, w = x.shape
+        digits = self.classifier.logits(x.reshape(n * 3, 1, h, w)).argmax(1).view(n, 3)
+        return (digits * torch.tensor([100, 10, 1], device=digits.device)).sum(1)
+
+    def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor]) -> dict[str, float]:
+        """Scores the generated images only; ``real`` is not used."""
+        modes = self.stacked_labels(samples(fake, "generated", minimum=1))
+        counts = torch.bincount(modes, minlength=1000)
+        return {"modes": float((counts > 0).sum()), "kl": histogram_kl_to_uniform(counts)}

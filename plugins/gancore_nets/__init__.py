@@ -1,0 +1,23 @@
+"""gancore first-party plugin: nets.
+
+Generators and critics following gancore's network convention: ``generator(z, labels)``
+with ``latent_dim`` and ``num_classes``; ``critic(x, labels)`` returning raw scores of
+shape (N // pack,), with ``num_classes`` and ``pack``. Every network takes a ``norm``
+by name, so one architecture runs with batch, layer, spectral or weight normalization.
+"""
+
+import gancore
+
+from .dcgan import DCGANCritic, DCGANGenerator
+from .mlp import MLPCritic, MLPGenerator
+
+
+@gancore.hookimpl
+def register_parts(register):
+    register("generator", "mlp", MLPGenerator)
+    register("generator", "dcgan", DCGANGenerator)
+    register("critic", "mlp", MLPCritic)
+    register("critic", "dcgan", DCGANCritic)
+
+
+__all__ = ["DCGANCritic", "DCGANGenerator", "MLPCritic", "MLPGenerator"]

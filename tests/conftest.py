@@ -1,0 +1,76 @@
+"""Shared fixtures: fake plugin distributions on sys.path, a fresh plugin host, tiny recipes."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import gancore
+
+
+@pytest.fixture
+def plugin_dist(tmp_path, monkeypatch):
+    """Make an installed-looking distribution with one ``gancore`` entry point.
+
+    ``plugin_dist("bad", "raise ImportError('boom')", version="1.2.3")`` writes a module
+    and a ``.dist-info`` folder that importlib.metadata discovers, exactly as pip would.
+    """
+    root = tmp_path / "site"
+    root.mkdir()
+    monkeypatch.syspath_prepend(str(root))
+
+    def make(name: str, code: str, version: str = "0.1.0") -> str:
+        module = f"gancore_test_{name.replace('-', '_')}"
+        (root / f"{module}.py").write_text(textwrap.dedent(code))
+        dist = root / f"{module}-{version}.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: {version}\n")
+        (dist / "entry_points.txt").write_text(f"[gancore]\n{name} = {module}\n")
+        importlib.invalidate_caches()
+        sys.modules.pop(module, None)
+        return module
+
+    return make
+
+
+@pytest.fixture
+def fresh_host():
+    """Reload the plugins for one test; the next test loads them afresh (lazily, so after
+    monkeypatch has restored the environment and sys.path)."""
+    import gancore._plugins as plugins
+
+    yield gancore.reload
+    plugins._host = None
+
+
+TINY_RING = {
+    "description": "tiny ring run for tests",
+    "data": {"name": "ring", "num_samples": 4096},
+    "generator": {"name": "mlp", "latent_dim": 8, "hidden": 32, "layers": 2},
+    "critic": {"name": "mlp", "hidden": 32, "layers": 2},
+    "loss": {"name": "non-saturating"},
+    "train": {"steps": 20, "batch_size": 64, "log_every": 5, "sample_every": 0, "checkpoint_every": 10,
+              "num_samples": 64, "device": "cpu"},
+}
+
+
+@pytest.fixture
+def tiny_ring():
+    import copy
+
+    return copy.deepcopy(TINY_RING)
+
+
+@pytest.fixture
+def tiny_ring_file(tmp_path, tiny_ring):
+    import tomli_w
+
+    path = tmp_path / "tiny.toml"
+    path.write_text(tomli_w.dumps(tiny_ring))
+    return path
+
+

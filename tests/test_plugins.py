@@ -1,0 +1,137 @@
+"""Plugin loading: isolation of failures, duplicates, blocking, autoload, strict mode."""
+
+from __future__ import annotations
+
+import pytest
+
+import gancore
+from gancore import DuplicateNameError, PluginError
+
+GOOD = """
+import gancore
+from torch import nn
+
+class Tanh(gancore.Normalization):
+    '''A test normalization.'''
+    def layer(self, num_features, *, spatial):
+        return nn.Tanh()
+
+@gancore.hookimpl
+def register_parts(register):
+    register("normalization", "test-tanh", Tanh)
+"""
+
+
+def test_first_party_plugins_load():
+    host = gancore.host()
+    for name in ("nets", "norms", "losses", "data", "schemes", "recipes"):
+        assert host.plugins[name].status == "loaded", host.plugins[name].error
+        assert host.plugins[name].first_party
+
+
+def test_third_party_plugin_registers(plugin_dist, fresh_host):
+    plugin_dist("good", GOOD, version="2.0.1")
+    host = fresh_host()
+    assert host.plugins["good"].status == "loaded"
+    assert host.plugins["good"].version == "2.0.1"
+    entry = host.registry.get("normalization", "test-tanh")
+    assert entry.plugin == "good" and entry.summary == "A test normalization."
+
+
+def test_failing_import_is_reported_and_others_work(plugin_dist, fresh_host):
+    plugin_dist("broken", "raise ImportError('missing dependency foo')", version="1.2.3")
+    host = fresh_host()
+    info = host.plugins["broken"]
+    assert info.status == "failed" and info.version == "1.2.3"
+    assert "missing dependency foo" in info.error
+    assert host.registry.get("generator", "mlp")  # the rest still works
+
+
+def test_failing_registration_registers_nothing(plugin_dist, fresh_host):
+    plugin_dist("half", """
+import gancore
+from torch import nn
+@gancore.hookimpl
+def register_parts(register):
+    register("normalization", "half-first", gancore.Normalization)
+    raise RuntimeError("broke half-way")
+""")
+    host = fresh_host()
+    assert host.plugins["half"].status == "failed"
+    assert "broke half-way" in host.plugins["half"].error
+    assert ("normalization", "half-first") not in host.registry.parts
+
+
+def test_duplicate_name_names_both_plugins(plugin_dist, fresh_host):
+    plugin_dist("dupe", """
+import gancore
+@gancore.hookimpl
+def register_parts(register):
+    register("normalization", "spectral", gancore.Normalization)
+""")
+    host = fresh_host()
+    info = host.plugins["dupe"]
+    assert info.status == "failed"
+    assert "'norms'" in info.error and "'dupe'" in info.error and "spectral" in info.error
+    # the first-party part is untouched
+    assert host.registry.get("normalization", "spectral").plugin == "norms"
+
+
+def test_registry_duplicate_raises():
+    reg = gancore.registry().__class__()
+    reg.add("loss", "x", gancore.AdversarialLoss, "a")
+    with pytest.raises(DuplicateNameError, match="'a'.*'b'"):
+        reg.add("loss", "x", gancore.AdversarialLoss, "b")
+
+
+def test_strict_mode_raises(plugin_dist, fresh_host, monkeypatch):
+    plugin_dist("broken", "raise ImportError('nope')")
+    monkeypatch.setenv("GANCORE_STRICT_PLUGINS", "1")
+    with pytest.raises(PluginError, match="broken.*nope"):
+        fresh_host()
+
+
+def test_blocked_by_env_and_argument(plugin_dist, fresh_host, monkeypatch):
+    plugin_dist("good", GOOD)
+    monkeypatch.setenv("GANCORE_BLOCK_PLUGINS", "good")
+    host = fresh_host()
+    assert host.plugins["good"].status == "blocked"
+    assert ("normalization", "test-tanh") not in host.registry.parts
+    monkeypatch.delenv("GANCORE_BLOCK_PLUGINS")
+    host = fresh_host(block={"good"})
+    assert host.plugins["good"].status == "blocked"
+
+
+def test_autoload_off_keeps_first_party(plugin_dist, fresh_host, monkeypatch):
+    plugin_dist("good", GOOD)
+    monkeypatch.setenv("GANCORE_DISABLE_PLUGIN_AUTOLOAD", "1")
+    host = fresh_host()
+    assert host.plugins["good"].status == "disabled"
+    assert host.plugins["nets"].status == "loaded"
+
+
+def test_unknown_names_suggest_close_matches():
+    reg = gancore.registry()
+    with pytest.raises(gancore.UnknownNameError, match=r"did you mean 'spectral'"):
+        reg.get("normalization", "spectal")
+    with pytest.raises(gancore.UnknownNameError, match=r"unknown kind 'genrator'; did you mean 'generator'"):
+        reg.get("genrator", "mlp")
+
+
+def test_unknown_kind_in_registration_fails_plugin(plugin_dist, fresh_host):
+    plugin_dist("oddkind", """
+import gancore
+@gancore.hookimpl
+def register_parts(register):
+    register("optimiser", "x", gancore.Normalization)
+""")
+    host = fresh_host()
+    assert host.plugins["oddkind"].status == "failed"
+    assert "unknown kind 'optimiser'" in host.plugins["oddkind"].error
+
+
+def test_every_hook_has_a_docstring():
+    from gancore._hooks import HookSpecs
+
+    hooks = [n for n in vars(HookSpecs) if n.startswith("register_")]
+    assert hooks and all(getattr(HookSpecs, n).__doc__ for n in hooks)
