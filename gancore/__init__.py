@@ -22,6 +22,7 @@ from ._parts import (
     Slot,
 )
 from ._plugins import PluginHost, build, host, registry, reload
+from ._run import Run, create_run, load_run
 
 __version__ = "0.1.0"
 
@@ -42,13 +43,16 @@ __all__ = [
     "PluginHost",
     "Ref",
     "Regularizer",
+    "Run",
     "Scheme",
     "Slot",
     "UnknownNameError",
     "build",
+    "create_run",
     "host",
     "hookimpl",
     "hookspec",
+    "load_run",
     "registry",
     "reload",
 ]

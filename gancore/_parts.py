@@ -88,7 +88,8 @@ class Generator(Protocol):
 @runtime_checkable
 class Critic(Protocol):
     """``forward(x, labels=None) -> scores`` of shape ``(N,)`` (``(N // pack,)`` for a
-    packed critic). ``num_classes`` when conditional; ``pack`` (default 1) when packing."""
+    packed critic; a PatchGAN keeps one score per patch: ``(N, P)``). Losses average over
+    every score. ``num_classes`` when conditional; ``pack`` (default 1) when packing."""
 
     def __call__(self, x: Tensor, labels: Tensor | None = None) -> Tensor: ...
 

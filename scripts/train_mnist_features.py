@@ -1,8 +1,9 @@
 """Train the MNIST feature network shipped with the metrics plugin.
 
-Reads the real MNIST (gzip IDX files) from ``--data``, trains ``gancore_metrics.features.MnistNet``
-on the 60k training split with random shifts of up to 2 pixels, reports the accuracy on the
-10k test split, and writes the weights (safetensors) and a small JSON record next to them.
+Reads the real MNIST (gzip IDX files) from ``--data`` with the data plugin's reader, trains
+``gancore_metrics.features.MnistNet`` on the 60k training split with random shifts of up to
+2 pixels, reports the accuracy on the 10k test split, and writes the weights (safetensors)
+and a small JSON record next to them.
 
     python scripts/train_mnist_features.py --data /work/shared/data/mnist
 
@@ -12,40 +13,28 @@ Deterministic for a given thread count: seeds are fixed and two CPU threads are 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import shlex
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
+import gancore
 from gancore_metrics.features import WEIGHTS_FILE, MnistNet
 
 OUT_DIR = Path(__file__).resolve().parents[1] / "plugins" / "gancore_metrics" / "weights"
 SHIFT = 2  # pixels, each direction
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """An IDX file (gzip) as a numpy array: magic (0, 0, dtype, ndim), big-endian dims, data."""
-    raw = gzip.decompress(path.read_bytes())
-    if raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
-    ndim = raw[3]
-    dims = np.frombuffer(raw, dtype=">u4", count=ndim, offset=4).astype(int)
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    return data.reshape(tuple(dims))
-
-
-def load_split(root: Path, prefix: str) -> tuple[torch.Tensor, torch.Tensor]:
-    images = read_idx(root / f"{prefix}-images-idx3-ubyte.gz")
-    labels = read_idx(root / f"{prefix}-labels-idx1-ubyte.gz")
-    x = torch.from_numpy(images.copy()).float().div_(127.5).sub_(1.0).unsqueeze(1)  # [-1, 1]
-    return x, torch.from_numpy(labels.astype(np.int64))
+def load_split(root: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images N x 1 x 28 x 28 in [-1, 1] (the scaling of generated images) and labels,
+    read from the IDX files by the data plugin."""
+    data = gancore.build("dataset", "mnist", {"source": "directory", "root": str(root), "split": split})
+    return data.tensors["x"], data.tensors["label"]
 
 
 def random_shift(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -82,7 +71,7 @@ def main() -> None:
     gen = torch.Generator().manual_seed(args.seed)
 
     x_train, y_train = load_split(args.data, "train")
-    x_test, y_test = load_split(args.data, "t10k")
+    x_test, y_test = load_split(args.data, "test")
 
     net = MnistNet()
     steps_per_epoch = len(y_train) // args.batch_size

@@ -8,8 +8,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 
 import gancore
+
+# The suite's tensors are tiny: extra intra-op threads only add contention. Parallelism
+# comes from running test files in separate processes (pytest -n 2) instead.
+torch.set_num_threads(1)
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ def test_every_metric_is_registered_and_says_how_to_read_it():
     names = set(reg.names("metric"))
     assert {"fid", "kid", "precision-recall", "density-coverage", "classifier-score", "modes", "stacked-mnist-modes"} <= names
     assert {"mnist", "identity"} <= set(reg.names("features"))
-    for name in names & {"fid", "kid", "precision-recall", "density-coverage", "classifier-score", "stacked-mnist-modes"}:
+    for name in names & {"fid", "kid", "precision-recall", "density-coverage", "classifier-score", "modes", "stacked-mnist-modes"}:
         factory = reg.get("metric", name).factory
         assert issubclass(factory, gancore.Metric)
         assert factory.higher_is_better and all(isinstance(v, bool) for v in factory.higher_is_better.values())
@@ -61,6 +61,7 @@ def test_unknown_feature_space_is_a_recipe_error():
 # ---------------------------------------------------------------- FID
 
 
+@pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")  # the singular case below
 def test_frechet_distance_matches_the_closed_form_exactly():
     m1, m2 = torch.zeros(6, dtype=torch.float64), torch.linspace(-1, 1, 6, dtype=torch.float64)
     s1, s2 = random_covariance(6, 1), random_covariance(6, 2)
@@ -105,19 +106,22 @@ def test_unbiased_mmd_matches_its_definition():
 
 def test_kid_is_near_zero_for_one_distribution_and_positive_for_a_shift():
     mean, cov = torch.zeros(4, dtype=torch.float64), torch.eye(4, dtype=torch.float64)
-    kid = metric("kid", features="identity", subsets=50, subset_size=500)
+    kid = metric("kid", features="identity", subsets=20, subset_size=400)
     same = kid.compute(gaussian(3000, mean, cov, 0), gaussian(3000, mean, cov, 1))
     shifted = kid.compute(gaussian(3000, mean, cov, 0), gaussian(3000, mean + 0.5, cov, 1))
     assert set(same) == {"kid", "kid_std"}
     # Unbiased: the same-distribution estimate scatters around 0 (and can be negative).
-    assert abs(same["kid"]) < 3 * same["kid_std"] / math.sqrt(50) + 1e-3
+    assert abs(same["kid"]) < 3 * same["kid_std"] / math.sqrt(20) + 1e-3
     assert shifted["kid"] > 0.05 and shifted["kid"] > 20 * abs(same["kid"])
 
 
 def test_kid_subset_size_is_clamped_to_the_sample_count():
-    data = gaussian(50, torch.zeros(2, dtype=torch.float64), torch.eye(2, dtype=torch.float64), 0)
-    out = metric("kid", features="identity", subsets=3, subset_size=1000).compute(data, data)
-    assert math.isfinite(out["kid"]) and abs(out["kid"]) < 0.5
+    mean, cov = torch.zeros(2, dtype=torch.float64), torch.eye(2, dtype=torch.float64)
+    real, fake = gaussian(50, mean, cov, 0), gaussian(50, mean, cov, 1)
+    out = metric("kid", features="identity", subsets=3, subset_size=1000).compute(real, fake)
+    # Every subset is then the whole set, in some order: one and the same estimate.
+    whole = float(unbiased_mmd2(real["x"][None], fake["x"][None])[0])
+    assert out["kid"] == pytest.approx(whole, rel=1e-9) and out["kid_std"] == pytest.approx(0.0, abs=1e-9)
 
 
 # ---------------------------------------------------------------- precision, recall, density, coverage
@@ -178,11 +182,13 @@ def test_classifier_stats_on_perfect_and_collapsed_predictions():
     assert collapsed["class_entropy"] == pytest.approx(0.0, abs=1e-12)
     assert collapsed["class_coverage"] == pytest.approx(0.1)
 
-    # A class with 0.5% of the predictions is below 10% of its fair share (1%).
-    mostly = confident.clone()
-    mostly[:5] = one_class[:5]  # five samples now predicted as 3
-    mostly[torch.arange(5, 1000)[torch.arange(5, 1000) % 10 == 0][:95]] = one_class[:95]
-    assert classifier_stats(torch.log_softmax(mostly, 1), min_share=0.1)["class_coverage"] == pytest.approx(0.9)
+    # Class 0 gets 0.5% of the predictions: below 10% of its fair share (1%), so uncovered.
+    labels = torch.cat([torch.zeros(5, dtype=torch.long), torch.arange(995) % 9 + 1])
+    skewed = torch.full((1000, 10), -30.0)
+    skewed[torch.arange(1000), labels] = 0.0
+    assert classifier_stats(torch.log_softmax(skewed, 1), min_share=0.1)["class_coverage"] == pytest.approx(0.9)
+    assert classifier_stats(torch.log_softmax(skewed, 1), min_share=0.4)["class_coverage"] == pytest.approx(0.9)
+    assert classifier_stats(torch.log_softmax(skewed, 1), min_share=0.05)["class_coverage"] == 1.0
 
 
 # ---------------------------------------------------------------- modes

@@ -11,7 +11,6 @@ from torch import nn
 import gancore
 from gancore_nets.packing import pack_samples, sum_over_pack
 
-torch.set_num_threads(1)  # tiny tensors: extra intra-op threads only add contention
 
 MNIST = gancore.DataSpec((1, 28, 28), num_classes=10)
 CIFAR = gancore.DataSpec((3, 32, 32), num_classes=10)
@@ -52,10 +51,10 @@ def test_packed_critic_scores_each_pack_from_its_own_samples(name, spec):
     changed = x.clone()
     changed[4] += 1.0  # a sample of the second pack
     new = critic(changed)
-    assert new[0] == scores[0] and new[1] != scores[1]
+    assert torch.allclose(new[0], scores[0], atol=1e-6) and (new[1] - scores[1]).abs() > 1e-5
     # Packing is order-aware within a pack: the critic sees which sample is where.
     swapped = x[[1, 0, 2, 3, 4, 5]]
-    assert critic(swapped)[0] != scores[0]
+    assert (critic(swapped)[0] - scores[0]).abs() > 1e-5
     with pytest.raises(ValueError, match="divisible"):
         critic(x[:5])
 
@@ -80,8 +79,8 @@ def test_conditional_critic_uses_labels(name, spec, conditional):
     other = labels.clone()
     other[3] = 0  # the second sample of pack 1: every sample's label counts
     new = critic(x, other)
-    assert new[1] != scores[1]
-    assert torch.equal(new[[0, 2, 3]], scores[[0, 2, 3]])
+    assert (new[1] - scores[1]).abs() > 1e-5
+    assert torch.allclose(new[[0, 2, 3]], scores[[0, 2, 3]], atol=1e-6)
     with pytest.raises(ValueError, match="labels"):
         critic(x)
 
@@ -104,7 +103,7 @@ def test_conditional_generator_changes_output_with_labels(name, spec):
     out = gen(z, torch.arange(4))
     for i in range(1, 4):
         assert not torch.allclose(out[0], out[i], atol=1e-4)
-    assert torch.equal(gen(z, torch.zeros(4, dtype=torch.long))[1], out[0])
+    assert torch.allclose(gen(z, torch.zeros(4, dtype=torch.long))[1], out[0], atol=1e-6)
     with pytest.raises(ValueError, match="labels"):
         gen(z)
 
@@ -199,13 +198,15 @@ def test_dcgan_weight_norm_swap_wraps_every_layer(norm, key):
         assert hasattr(module.parametrizations.weight, key)
     assert not norms_in(critic)
     gen = build("generator", "dcgan", {"norm": norm}, MNIST)
-    assert all(hasattr(m, "parametrizations") for m in gen.modules() if isinstance(m, (nn.Linear, nn.ConvTranspose2d)))
+    layers = [m for m in gen.modules() if isinstance(m, (nn.Linear, nn.ConvTranspose2d))]
+    assert len(layers) == 3 and all(hasattr(m, "parametrizations") for m in layers)
     # Without an activation norm after them, the layers keep their biases.
-    assert gen.body[2].bias is not None
+    assert all(m.bias is not None for m in layers)
+    assert build("generator", "dcgan", {}, MNIST).body[0].bias is None  # batch norm shifts instead
 
 
 def test_spectral_critic_deep_copies_for_ema():
     critic = build("critic", "dcgan", {"norm": "spectral", "width": 8}, MNIST).eval()
     twin = copy.deepcopy(critic)
     x = torch.randn(2, 1, 28, 28)
-    assert torch.equal(twin(x), critic(x))
+    assert torch.allclose(twin(x), critic(x), atol=1e-6)

@@ -8,6 +8,7 @@ from torch import nn
 
 import gancore
 
+
 ALL = {"batch", "instance", "layer", "none", "spectral", "weight"}
 
 

@@ -42,9 +42,9 @@ def fetch_gzipped(url: str, dest: Path, sha256: str, *, what: str, timeout: floa
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise GancoreError(f"{what}: cannot create cache folder {dest.parent}: {exc.strerror or exc}") from None
-    packed = _temp_path(dest, ".gz.part")
-    unpacked = _temp_path(dest, ".part")
+    temps: list[Path] = []
     try:
+        packed, unpacked = _temp_path(dest, ".gz.part", temps), _temp_path(dest, ".part", temps)
         _download(url, packed, what=what, timeout=timeout)
         actual = _decompress_hashing(packed, unpacked, what=what, url=url)
         if actual != sha256.lower():
@@ -52,17 +52,20 @@ def fetch_gzipped(url: str, dest: Path, sha256: str, *, what: str, timeout: floa
                 f"{what}: SHA-256 mismatch for {dest.name} downloaded from {url}: "
                 f"expected {sha256.lower()}, got {actual}; the download was discarded"
             )
+        os.chmod(unpacked, 0o644)  # temporary files are private; a cache is for reading
         os.replace(unpacked, dest)
     finally:
-        for leftover in (packed, unpacked):
+        for leftover in temps:
             leftover.unlink(missing_ok=True)
     return dest
 
 
-def _temp_path(dest: Path, suffix: str) -> Path:
+def _temp_path(dest: Path, suffix: str, temps: list[Path]) -> Path:
+    """A new empty file next to ``dest``, recorded in ``temps`` for clean-up."""
     handle, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix, dir=dest.parent)
     os.close(handle)
-    return Path(name)
+    temps.append(Path(name))
+    return temps[-1]
 
 
 def _download(url: str, into: Path, *, what: str, timeout: float) -> None:

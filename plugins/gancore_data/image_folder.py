@@ -24,11 +24,9 @@ def image_suffixes() -> set[str]:
 
 def _images_in(folder: Path, suffixes: set[str], *, recursive: bool) -> list[Path]:
     found = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(
-        p
-        for p in found
-        if p.suffix.lower() in suffixes and p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
+    # Hidden files and folders (".DS_Store", ".ipynb_checkpoints", ...) are never data.
+    visible = (p for p in found if not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    return sorted(p for p in visible if p.suffix.lower() in suffixes and p.is_file())
 
 
 def list_images(root: Path) -> tuple[list[Path], list[int] | None, list[str]]:
@@ -69,7 +67,9 @@ def load_image(path: Path, size: int, mode: str) -> np.ndarray:
             img = img.convert(mode)
             side = min(img.size)
             left, top = (img.width - side) // 2, (img.height - side) // 2
-            img = img.resize((size, size), Image.Resampling.BICUBIC, box=(left, top, left + side, top + side))
+            # Crop first: resizing with a box would blend in pixels from outside the box.
+            img = img.crop((left, top, left + side, top + side))
+            img = img.resize((size, size), Image.Resampling.BICUBIC)
             return np.asarray(img, dtype=np.uint8)
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise GancoreError(f"image-folder: cannot read image {path}: {exc}") from None

@@ -42,8 +42,11 @@ def file_stems(split: Split) -> tuple[str, str]:
 def _pair(images: np.ndarray, labels: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
     """Check that images and labels belong together and look like MNIST."""
     if images.shape[1:] != (NATIVE_SIZE, NATIVE_SIZE) or images.dtype != np.uint8:
-        raise GancoreError(f"mnist: images in {where} are {images.dtype} {list(images.shape[1:])}, not uint8 28x28")
-    if labels.dtype != np.uint8 or len(labels) != len(images):
+        shape = "x".join(str(s) for s in images.shape[1:])
+        raise GancoreError(f"mnist: images in {where} are {images.dtype} {shape}, not uint8 28x28")
+    if labels.dtype != np.uint8:
+        raise GancoreError(f"mnist: labels in {where} are {labels.dtype}, not uint8")
+    if len(labels) != len(images):
         raise GancoreError(f"mnist: {len(images)} images but {len(labels)} labels in {where}")
     if len(labels) and labels.max() >= NUM_CLASSES:
         raise GancoreError(f"mnist: labels in {where} go up to {labels.max()}, not 0..9")
@@ -66,23 +69,20 @@ def read_directory(root: Path, split: Split) -> tuple[np.ndarray, np.ndarray]:
     """A split from a folder holding the standard IDX files, gzipped or not."""
     if not root.is_dir():
         raise GancoreError(f"mnist: directory {root} does not exist")
-    arrays = []
-    for stem, ndim in zip(file_stems(split), (3, 1)):
+    paths = []
+    for stem in file_stems(split):
         found = next((p for p in (root / stem, root / f"{stem}.gz") if p.is_file()), None)
         if found is None:
             raise GancoreError(f"mnist: no {stem}(.gz) in {root}")
-        arrays.append(read_idx(found, ndim=ndim))
-    return _pair(arrays[0], arrays[1], str(root))
+        paths.append(found)
+    return _pair(read_idx(paths[0], ndim=3), read_idx(paths[1], ndim=1), str(root))
 
 
 def read_download(url: str, cache: Path, split: Split) -> tuple[np.ndarray, np.ndarray]:
     """A split fetched from ``url`` into ``cache`` once, verified, then read from there."""
     base = url if url.endswith("/") else url + "/"
-    arrays = []
-    for stem, ndim in zip(file_stems(split), (3, 1)):
-        path = fetch_gzipped(f"{base}{stem}.gz", cache / stem, SHA256[stem], what="mnist")
-        arrays.append(read_idx(path, ndim=ndim))
-    return _pair(arrays[0], arrays[1], str(cache))
+    paths = [fetch_gzipped(f"{base}{stem}.gz", cache / stem, SHA256[stem], what="mnist") for stem in file_stems(split)]
+    return _pair(read_idx(paths[0], ndim=3), read_idx(paths[1], ndim=1), str(cache))
 
 
 def resize_weights(source: int, target: int) -> torch.Tensor:

@@ -149,7 +149,9 @@ class IdentityFeatures:
     num_classes = None
 
     def features(self, x: Tensor) -> Tensor:
-        return x.flatten(1).float()
+        # Floating inputs keep their precision (each metric picks its own dtype).
+        x = x.flatten(1)
+        return x if x.is_floating_point() else x.float()
 
     def logits(self, x: Tensor) -> Tensor:
         raise ValueError("identity features have no classifier; use the mnist features")

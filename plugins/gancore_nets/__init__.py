@@ -4,6 +4,7 @@ Generators and critics following gancore's network convention: ``generator(z, la
 with ``latent_dim`` and ``num_classes``; ``critic(x, labels)`` returning raw scores of
 shape (N // pack,), with ``num_classes`` and ``pack``. Every network takes a ``norm``
 by name, so one architecture runs with batch, layer, spectral or weight normalization.
+Unconditional networks ignore labels passed to them; conditional ones require them.
 """
 
 import gancore

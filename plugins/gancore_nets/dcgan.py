@@ -102,6 +102,8 @@ class DCGANCritic(nn.Module):
         embed_dim: number of label channel maps for concat conditioning
         pack: samples per critic input (PacGAN), stacked along channels
         init: dcgan (weights N(0, 0.02), norm scales N(1, 0.02)) or PyTorch's default
+
+    With packing, every sample keeps its own label (see ``conditioning``).
     """
 
     def __init__(

@@ -24,7 +24,11 @@ def _activation(name: str) -> nn.Module:
 def _hidden_stack(
     maker: LayerMaker, in_features: int, hidden: int, layers: int, act: str, *, norm_first: bool, dropout: float = 0.0
 ) -> nn.Sequential:
-    """``layers`` blocks of linear -> norm -> activation (-> dropout)."""
+    """``layers`` blocks of linear -> norm -> activation (-> dropout).
+
+    ``norm_first=False`` leaves the activation norm off the first block (the one that
+    sees the data), as critics do.
+    """
     blocks: list[nn.Module] = []
     width = in_features
     for i in range(layers):
@@ -97,6 +101,8 @@ class MLPCritic(nn.Module):
         conditional: none, concat (label embedding joined to the input) or projection
         embed_dim: size of the label embedding for concat conditioning
         pack: samples per critic input (PacGAN); the batch must be divisible by it
+
+    With packing, every sample keeps its own label (see ``conditioning``).
     """
 
     def __init__(

@@ -44,8 +44,8 @@ class Adversarial(gancore.Scheme):
         self.generator, self.critic = generator, critic
         self.loss, self.regularizers = loss, list(regularizers)
         self.n_critic = n_critic
-        if not hasattr(generator, "latent_dim"):
-            raise ValueError("the generator needs a latent_dim attribute (the size of z)")
+        if not isinstance(getattr(generator, "latent_dim", None), int):
+            raise ValueError("the generator needs an integer latent_dim attribute (the size of z)")
         self.num_classes = getattr(generator, "num_classes", None) or None
         critic_classes = getattr(critic, "num_classes", None) or None
         if self.num_classes != critic_classes:

@@ -1,0 +1,1 @@
+"""gancore first-party plugin: tpgan."""

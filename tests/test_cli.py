@@ -1,0 +1,152 @@
+"""The command line, through Typer's test runner: the contract of issue #2, item 6."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from gancore.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args, env=None):
+    return runner.invoke(app, [str(a) for a in args], env=env)
+
+
+def test_help_lists_commands():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in ("list", "show", "plugins", "recipes", "train", "sample", "eval"):
+        assert command in result.output
+
+
+def test_list_json_has_every_first_party_part():
+    result = invoke("list", "--json")
+    assert result.exit_code == 0, result.output
+    parts = {(p["kind"], p["name"]) for p in json.loads(result.stdout)}
+    expected = {
+        ("generator", "mlp"), ("generator", "dcgan"), ("critic", "mlp"), ("critic", "dcgan"),
+        ("loss", "minimax"), ("loss", "non-saturating"), ("loss", "least-squares"), ("loss", "hinge"),
+        ("loss", "wasserstein"), ("regularizer", "gradient-penalty"), ("regularizer", "r1"),
+        ("regularizer", "weight-clipping"), ("normalization", "batch"), ("normalization", "instance"),
+        ("normalization", "layer"), ("normalization", "none"), ("normalization", "spectral"),
+        ("normalization", "weight"), ("dataset", "ring"), ("dataset", "grid"), ("dataset", "mnist"),
+        ("dataset", "image-folder"), ("scheme", "adversarial"),
+    }
+    assert expected <= parts
+
+
+def test_list_one_kind_and_unknown_kind():
+    result = invoke("list", "loss", "--json")
+    assert {p["kind"] for p in json.loads(result.stdout)} == {"loss"}
+    result = invoke("list", "losses")
+    assert result.exit_code == 2
+    assert "unknown kind 'losses'; did you mean 'loss'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_show_parameters():
+    result = invoke("show", "critic", "mlp", "--json")
+    info = json.loads(result.stdout)
+    params = {p["name"]: p for p in info["parameters"]}
+    assert params["pack"]["type"] == "int" and params["pack"]["default"] == 1
+    assert params["norm"]["description"]
+    result = invoke("show", "critic", "mpl")
+    assert result.exit_code == 2 and "did you mean 'mlp'" in result.output
+
+
+def test_plugins_and_recipes_json():
+    plugins = {p["name"]: p for p in json.loads(invoke("plugins", "--json").stdout)}
+    assert plugins["nets"]["status"] == "loaded" and plugins["nets"]["version"]
+    recipes = {r["name"] for r in json.loads(invoke("recipes", "--json").stdout)}
+    assert {"gan-ring", "gan-grid", "gan-mnist", "cgan-mnist", "dcgan-mnist", "dcgan-mnist-wn", "dcgan-mnist-sn",
+            "wgan-mnist", "wgan-gp-mnist", "wgan-gp-grid"} <= recipes
+
+
+def test_broken_plugin_does_not_break_the_cli(plugin_dist, fresh_host):
+    plugin_dist("broken", "raise RuntimeError('kaput')", version="9.9")
+    fresh_host()
+    result = invoke("list", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)  # the other parts are listed
+    assert "broken" in result.stderr and "kaput" in result.stderr and "9.9" in result.stderr
+    plugins = {p["name"]: p for p in json.loads(invoke("plugins", "--json").stdout)}
+    assert plugins["broken"]["status"] == "failed" and "kaput" in plugins["broken"]["error"]
+
+
+def test_block_option(plugin_dist, fresh_host):
+    plugin_dist("broken", "raise RuntimeError('kaput')")
+    fresh_host()
+    result = invoke("--block", "broken", "plugins", "--json")
+    plugins = {p["name"]: p for p in json.loads(result.stdout)}
+    assert plugins["broken"]["status"] == "blocked"
+
+
+def test_train_sample_and_resume(tiny_ring_file, tmp_path):
+    out = tmp_path / "run"
+    result = invoke("train", tiny_ring_file, "--out", out, "--set", "train.steps=10", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "step 10/10" in result.output  # plain progress lines when not on a terminal
+    assert (out / "checkpoints" / "step-0000010.pt").is_file()
+
+    # an existing run is never overwritten
+    result = invoke("train", tiny_ring_file, "--out", out)
+    assert result.exit_code == 2 and "already exists" in result.output
+
+    result = invoke("train", "--out", out, "--resume", "--set", "train.steps=20")
+    assert result.exit_code == 0, result.output
+    assert "resuming" in result.output
+    assert (out / "checkpoints" / "step-0000020.pt").is_file()
+
+    result = invoke("train", "--out", out, "--resume", "--set", "critic.hidden=8")
+    assert result.exit_code == 2 and "cannot change when resuming" in result.output
+
+    result = invoke("sample", out, "--num", 12, "--out", tmp_path / "s.npz", "--seed", 3)
+    assert result.exit_code == 0, result.output
+    data = np.load(tmp_path / "s.npz")
+    assert data["samples"].shape == (12, 2) and data["samples"].dtype == np.float32
+    result = invoke("sample", out, "--out", tmp_path / "s.png")
+    assert result.exit_code == 0 and (tmp_path / "s.png").stat().st_size > 0
+    result = invoke("sample", out, "--label", 1)
+    assert result.exit_code == 2 and "not class-conditional" in result.output
+    result = invoke("sample", out, "--out", tmp_path / "s.gif")
+    assert result.exit_code == 2 and ".npz or .png" in result.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "no-such-recipe"], "unknown recipe 'no-such-recipe'"),
+        (["train", "missing.toml"], "recipe file not found"),
+        (["train", "gan-ring", "--set", "critic.norm=spectal"], "critic.norm: unknown normalization 'spectal'; did you mean 'spectral'?"),
+        (["train", "gan-ring", "--set", "train.steps=abc"], "train.steps: Input should be a valid integer"),
+        (["train", "gan-ring", "--set", "steps"], "expected dotted.key=value"),
+        (["train", "gan-ring", "--device", "tpu"], "unknown device 'tpu'"),
+        (["train", "--resume"], "--resume needs --out"),
+        (["sample", "/nonexistent/run"], "is not a gancore run"),
+    ],
+)
+def test_user_errors_are_one_line(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()  # nothing was created
+
+
+def test_conditional_sample_labels(tmp_path):
+    out = tmp_path / "cond"
+    result = invoke("train", "gan-ring", "--out", out, "--device", "cpu", "--set", "train.steps=2",
+                    "--set", "generator.conditional=true", "--set", "critic.conditional=projection",
+                    "--set", "generator.hidden=16", "--set", "critic.hidden=16")
+    assert result.exit_code == 0, result.output
+    result = invoke("sample", out, "--num", 8, "--label", 3, "--out", tmp_path / "c.npz")
+    assert result.exit_code == 0, result.output
+    assert (np.load(tmp_path / "c.npz")["labels"] == 3).all()
+    result = invoke("sample", out, "--label", 8)
+    assert result.exit_code == 2 and "label out of range" in result.output
