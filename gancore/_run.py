@@ -16,7 +16,7 @@ from typing import Any
 import tomli_w
 import torch
 from torch import Tensor, nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from . import _checkpoint as ckpt
 from ._artifacts import read_metrics, save_curves, save_samples
@@ -161,7 +161,8 @@ class Run:
         self.ema: dict[str, AveragedModel] = {}
         if r.ema.decay > 0:
             for net_name in self.scheme.ema_networks:
-                avg = AveragedModel(getattr(self.scheme, net_name), multi_avg_fn=get_ema_multi_avg_fn(r.ema.decay), use_buffers=True)
+                avg = AveragedModel(getattr(self.scheme, net_name), use_buffers=True)
+                avg.multi_avg_fn = _ema_with_warmup(r.ema.decay, avg)
                 # The update reads this counter on the host every step; keeping it on the
                 # CPU avoids a device sync per step.
                 avg.n_averaged = avg.n_averaged.cpu()
@@ -363,6 +364,22 @@ class Run:
 
         return evaluate(self, metrics if metrics is not None else self.recipe.eval.metrics,
                         num_samples or self.recipe.eval.num_samples)
+
+
+def _ema_with_warmup(decay: float, owner: AveragedModel) -> Callable[..., None]:
+    """EMA whose decay ramps up as min(decay, (1 + n) / (10 + n)) over the first updates,
+    so that early samples are not dominated by the random initial weights."""
+
+    def update(averaged: list[Tensor], current: list[Tensor], _: Tensor) -> None:
+        n = int(owner.n_averaged)  # a CPU counter: reading it costs no device sync
+        d = min(decay, (1 + n) / (10 + n))
+        if averaged[0].is_floating_point():
+            torch._foreach_lerp_(averaged, current, 1 - d)
+        else:  # integer buffers (BN's batch counter) are copied
+            for a, c in zip(averaged, current):
+                a.copy_(c)
+
+    return update
 
 
 def _means(pending: Mapping[str, list[Tensor]]) -> dict[str, float]:

@@ -1,0 +1,210 @@
+"""The InfoGAN training step: a GAN step plus the mutual-information term on G and Q."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Annotated
+
+import torch
+from pydantic import Field
+from torch import Tensor, nn
+
+import gancore
+
+from .codes import LatentLayout, check_codes, grid_categories
+from .information import QOutput, information_loss
+from .networks import QHead
+
+
+def _check_critic(critic: nn.Module) -> int:
+    """The width of the body features the Q head reads, or a ValueError."""
+    feature_dim = getattr(critic, "feature_dim", None)
+    if not (callable(getattr(critic, "features", None)) and callable(getattr(critic, "score", None))) or not isinstance(
+        feature_dim, int
+    ):
+        raise ValueError(
+            "the infogan scheme needs a critic that exposes its shared body: features(x) -> N x feature_dim, "
+            f"score(h) -> scores and a feature_dim attribute, such as critic 'infogan'; got {type(critic).__name__}"
+        )
+    return feature_dim
+
+
+def _layout_of(generator: nn.Module, categories: int, continuous: int) -> LatentLayout:
+    """The latent layout the generator reads: noise first, then the codes."""
+    if not hasattr(generator, "latent_dim"):
+        raise ValueError("the generator needs a latent_dim attribute (the size of its input)")
+    for attr, want in (("categories", categories), ("continuous", continuous)):
+        have = getattr(generator, attr, want)
+        if have != want:
+            raise ValueError(
+                f"generator.{attr} = {have} but scheme.{attr} = {want}: the generator must read the codes "
+                f"the scheme draws; set [generator] {attr} = {want}"
+            )
+    noise_dim = generator.latent_dim - categories - continuous
+    if noise_dim < 1:
+        raise ValueError(
+            f"the generator's latent_dim ({generator.latent_dim}) leaves no room for noise next to "
+            f"{categories} categories and {continuous} continuous codes"
+        )
+    return LatentLayout(noise_dim, categories, continuous)
+
+
+class InfoGAN(gancore.Scheme):
+    """InfoGAN (Chen et al. 2016): latent codes the generator must keep readable by a Q head.
+
+    Each step draws ``[z | one-hot category | continuous codes]``, updates the critic as
+    a plain GAN does, then updates the generator and the Q head (which shares the critic's
+    body) on the adversarial loss plus the mutual-information term: cross-entropy of the
+    category and Gaussian NLL (unit variance) of the continuous codes, as Q reads them from
+    the fake. The scheme owns the Q head (on the critic's ``features``); its parameters
+    are in the generator's optimizer group (the paper's setup: its learning rate is G's);
+    the critic's body learns from the adversarial loss only. ``sample(labels=k)`` fixes
+    the category to k.
+
+    Args:
+        categories: values of the categorical code (0: none); must match the networks
+        continuous: number of continuous codes, uniform in [-1, 1]; must match the networks
+        info_weight: weight of the mutual-information term (lambda; 1 in the paper)
+        continuous_weight: weight of the continuous codes' NLL inside that term
+        q_hidden: units of the Q head's hidden layer (128 in the paper)
+        q_norm: normalization in the Q head
+        n_critic: critic updates per generator update
+    """
+
+    slots = {
+        "generator": gancore.Slot("generator", help="maps [z | codes] to samples"),
+        "critic": gancore.Slot("critic", help="scores samples; its Q head predicts the codes"),
+        "loss": gancore.Slot("loss", default="non-saturating", help="adversarial objectives"),
+        "regularizers": gancore.Slot("regularizer", many=True, required=False, help="critic penalties and constraints"),
+    }
+    groups = ("generator", "critic")
+    ema_networks = ("generator",)
+
+    def __init__(
+        self,
+        *,
+        generator: nn.Module,
+        critic: nn.Module,
+        loss: gancore.AdversarialLoss,
+        regularizers: Sequence[gancore.Regularizer] = (),
+        spec: gancore.DataSpec,
+        categories: Annotated[int, Field(ge=0)] = 10,
+        continuous: Annotated[int, Field(ge=0)] = 2,
+        info_weight: Annotated[float, Field(ge=0)] = 1.0,
+        continuous_weight: Annotated[float, Field(ge=0)] = 0.1,
+        q_hidden: Annotated[int, Field(ge=1)] = 128,
+        q_norm: Annotated[str, gancore.Ref("normalization")] = "batch",
+        n_critic: Annotated[int, Field(ge=1)] = 1,
+    ) -> None:
+        super().__init__()
+        check_codes(categories, continuous)
+        if getattr(generator, "num_classes", None) or getattr(critic, "num_classes", None):
+            raise ValueError("InfoGAN learns its categories unsupervised: use unconditional networks")
+        self.layout = _layout_of(generator, categories, continuous)
+        feature_dim = _check_critic(critic)
+        self.generator, self.critic = generator, critic
+        self.q_head = QHead(feature_dim, q_hidden, categories, continuous, q_norm)
+        self.loss, self.regularizers = loss, list(regularizers)
+        self.info_weight, self.continuous_weight, self.n_critic = info_weight, continuous_weight, n_critic
+        # Not class-conditional: the critic never sees a label, and evaluation must not
+        # pair real labels with categories (category k need not be digit k).
+        self.num_classes = None
+        # How many values ``sample(labels=...)`` accepts: the categorical code's.
+        self.sample_labels = categories or None
+        self._critic_params = list(critic.parameters())
+
+    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {
+            "generator": list(self.generator.parameters()) + list(self.q_head.parameters()),
+            "critic": self._critic_params,
+        }
+
+    def q(self, x: Tensor, networks: Mapping[str, nn.Module] | None = None) -> QOutput:
+        """Q's reading of the codes of samples ``x`` (generated or real)."""
+        return self.q_head(self.network("critic", networks).features(x))
+
+    def train_step(self, batches: gancore.Batches, optimizers: Mapping[str, torch.optim.Optimizer], step: int) -> dict[str, Tensor]:
+        G, D, loss = self.generator, self.critic, self.loss
+        opt_g, opt_d = optimizers["generator"], optimizers["critic"]
+        logs: dict[str, Tensor] = {}
+        for i in range(self.n_critic):
+            real = batches.next()["x"]
+            codes = self.layout.draw(real.shape[0], real.device)
+            last = i == self.n_critic - 1
+            # The last critic step keeps G's graph for the generator step to reuse.
+            with torch.set_grad_enabled(last):
+                fake = G(codes.latent)
+            real_scores = D(real)
+            fake_scores = D(fake.detach())
+            critic_loss = loss.critic(real_scores, fake_scores)
+            total = critic_loss
+            penalties = [reg.penalty(D, real, fake.detach()) for reg in self.regularizers]
+            penalties = [p for p in penalties if p is not None]
+            if penalties:
+                penalty = torch.stack(penalties).sum()
+                total = total + penalty
+                logs["penalty"] = penalty.detach()
+            opt_d.zero_grad(set_to_none=True)
+            total.backward()
+            opt_d.step()
+            for reg in self.regularizers:
+                reg.after_critic_step(D)
+
+        # Generator + Q step: the critic is frozen, gradients still flow through its body
+        # to the fake; the body runs once for both heads.
+        for p in self._critic_params:
+            p.requires_grad_(False)
+        h = D.features(fake)
+        fake_scores_g, q = D.score(h), self.q_head(h)
+        real_scores_g = None
+        if loss.needs_real_in_generator_step:
+            with torch.no_grad():
+                real_scores_g = D(real)
+        gen_loss = loss.generator(fake_scores_g, real_scores_g)
+        info = information_loss(q, codes, info_weight=self.info_weight, continuous_weight=self.continuous_weight)
+        opt_g.zero_grad(set_to_none=True)
+        (gen_loss + info.total).backward()
+        opt_g.step()
+        for p in self._critic_params:
+            p.requires_grad_(True)
+
+        logs["loss_critic"] = critic_loss.detach()
+        logs["loss_generator"] = gen_loss.detach()
+        logs["info_categorical"] = info.categorical.detach()
+        logs["info_continuous"] = info.continuous.detach()
+        logs["q_accuracy"] = info.accuracy
+        logs["score_real"] = real_scores.detach().mean()
+        logs["score_fake"] = fake_scores.detach().mean()
+        return logs
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        *,
+        networks: Mapping[str, nn.Module] | None = None,
+        labels: Tensor | None = None,
+        batch: Mapping[str, Tensor] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """``n`` samples; ``labels`` fix the categorical code, else the grid shows category k on row k."""
+        G = self.network("generator", networks)
+        device = next(G.parameters()).device
+        category = None
+        if labels is not None:
+            category = self._checked_categories(labels, n)
+        elif self.layout.categories:
+            category = grid_categories(n, self.layout.categories)
+        codes = self.layout.draw(n, device, category=category, generator=generator)
+        return G(codes.latent)
+
+    def _checked_categories(self, labels: Tensor, n: int) -> Tensor:
+        k = self.layout.categories
+        if not k:
+            raise ValueError("this InfoGAN has no categorical code: labels do not apply")
+        labels = labels.reshape(-1).long()
+        if labels.numel() != n:
+            raise ValueError(f"got {labels.numel()} labels for {n} samples")
+        if int(labels.min()) < 0 or int(labels.max()) >= k:
+            raise ValueError(f"category out of range: this model's categorical code takes 0..{k - 1}")
+        return labels
