@@ -30,6 +30,7 @@ from ._registry import Registry
 
 RECIPE_FILE = "recipe.toml"
 METRICS_FILE = "metrics.jsonl"
+CURVES_FILE = "curves.png"
 CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
 
@@ -309,8 +310,6 @@ class Run:
         if self.out is not None:
             with open(self.out / METRICS_FILE, "a") as fh:
                 fh.write(json.dumps(row) + "\n")
-            if self.recipe.eval.every:
-                save_curves(read_metrics(self.out / METRICS_FILE), self.out / "curves.png")
         if report is not None:
             report({**row, "total": total})
 
@@ -357,6 +356,9 @@ class Run:
         path = self.out / SAMPLES / f"step-{self.step:07d}.png"
         real = self.dataset.tensors["x"] if samples.dim() == 2 else None
         save_samples(samples, path, real)
+        # The curves are refreshed with the samples: often enough to watch, rarely enough
+        # that plotting never shows in the training speed.
+        save_curves(read_metrics(self.out / METRICS_FILE), self.out / CURVES_FILE)
         return path
 
     def evaluate(self, metrics: list[Any] | None = None, num_samples: int | None = None) -> dict[str, float]:

@@ -68,6 +68,7 @@ def test_run_directory_contents(tiny_ring, tmp_path):
     assert [r["step"] for r in rows] == [5, 10, 15, 20]
     assert {"loss_critic", "loss_generator", "seconds"} <= rows[-1].keys()
     assert (out / "samples" / "step-0000020.png").is_file()
+    assert (out / "curves.png").stat().st_size > 0
     ckpts = sorted(p.name for p in (out / "checkpoints").iterdir())
     assert ckpts == ["step-0000010.pt", "step-0000020.pt"]
     # the saved recipe rebuilds the same run

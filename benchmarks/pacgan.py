@@ -1,0 +1,99 @@
+"""The PacGAN Table 1 protocol on the 2D mixtures: modes captured, high-quality samples
+and reverse KL, mean and standard error over seeds, for GAN, packed critics, WGAN-GP and
+the best gancore recipe.
+
+Each run trains a built-in recipe (with the variant's overrides) and scores 2,500 samples
+with the `modes` metric: a sample is high quality within 3 standard deviations of its
+nearest mode; a mode is captured with at least one high-quality sample; reverse KL is
+that of the high-quality samples' mode histogram to uniform.
+
+    python benchmarks/pacgan.py [--seeds 3] [--steps N] [--datasets ring,grid]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gancore  # noqa: E402
+from _report import stamp, write_section  # noqa: E402
+
+# variant: (recipe pattern, overrides)
+VARIANTS = {
+    "GAN": ("gan-{d}", {}),
+    "PacGAN2": ("gan-{d}", {"critic.pack": 2}),
+    "PacGAN4": ("gan-{d}", {"critic.pack": 4}),
+    "WGAN-GP": ("wgan-gp-{d}", {}),
+    "gancore best (pacgan-{d})": ("pacgan-{d}", {}),
+}
+ANCHORS = {  # PacGAN (Lin et al. 2018), Table 1, 2D grid: modes, high-quality %, reverse KL
+    ("grid", "PacGAN4"): "24.8 / 93.6 / 0.04",
+}
+
+
+def score(run: gancore.Run, dataset: str) -> dict[str, float]:
+    metric = gancore.build("metric", "modes", {"benchmark": dataset})
+    return metric.compute({}, {"x": run.sample(2500, seed=12345)})
+
+
+def mean_se(values: list[float]) -> str:
+    if any(math.isinf(v) for v in values):
+        return "inf"
+    m = statistics.fmean(values)
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    return f"{m:.2f} ± {se:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=None, help="override every recipe's train.steps")
+    parser.add_argument("--datasets", default="ring,grid")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    reg = gancore.registry()
+    lines = ["| data | variant | steps | modes | high quality (%) | reverse KL | minutes/run | PacGAN paper (modes / HQ % / KL) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for dataset in args.datasets.split(","):
+        for variant in args.variants.split(","):
+            pattern, overrides = VARIANTS[variant]
+            recipe = pattern.format(d=dataset)
+            label = variant.format(d=dataset)
+            if recipe not in reg.recipes:
+                print(f"skip {label} on {dataset}: no recipe {recipe}")
+                continue
+            results, minutes = [], []
+            for seed in range(args.seeds):
+                ov = overrides | {"train.seed": seed, "data.seed": seed, "train.device": "cpu"}
+                if args.steps:
+                    ov["train.steps"] = args.steps
+                run = gancore.create_run(recipe, overrides=ov)
+                t = time.perf_counter()
+                run.train()
+                minutes.append((time.perf_counter() - t) / 60)
+                results.append(score(run, dataset))
+                print(dataset, label, seed, results[-1], f"{minutes[-1]:.2f} min", flush=True)
+            steps = run.recipe.train.steps
+            lines.append(
+                f"| {dataset} | {label} | {steps} | {mean_se([r['modes'] for r in results])} | "
+                f"{mean_se([100 * r['high_quality'] for r in results])} | {mean_se([r['reverse_kl'] for r in results])} | "
+                f"{statistics.fmean(minutes):.1f} | {ANCHORS.get((dataset, variant), '')} |"
+            )
+    body = "\n".join(lines) + f"\n\nMean ± standard error over {args.seeds} seeds, 2,500 samples each.  \n{stamp()}"
+    print(body)
+    if not args.no_write:
+        write_section("pacgan", body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""pix2pix and CycleGAN on MNIST: do translated digits keep their class?
+
+Trains the built-in ``pix2pix-mnist`` and ``cyclegan-mnist`` recipes (or reads finished
+runs with ``--pix2pix-run`` / ``--cyclegan-run``), then translates the 2000 held-out
+images of the bundled split (never seen in training) and classifies every output with
+the MNIST feature network:
+
+- pix2pix, edges -> digit: the output's predicted class against the source digit's label;
+- CycleGAN, A -> B and B -> A: the same, for each direction (inverted outputs are
+  inverted back before they are classified, as the classifier reads white-on-black).
+
+Reference rows give the classifier's accuracy on the real images of each domain (its
+ceiling there) and on the raw inputs (what a translator that does nothing would score).
+Writes the table to docs/results/translation.md.
+
+    python benchmarks/translation.py --out runs/translation
+    python benchmarks/translation.py --pix2pix-run runs/translation/pix2pix-mnist --cyclegan-run runs/translation/cyclegan-mnist
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+import gancore
+from gancore._run import Run
+
+TARGET = 0.90
+ROOT = Path(__file__).resolve().parent.parent
+CHUNK = 500  # images translated at once
+
+
+@dataclass
+class Result:
+    system: str
+    run: Path
+    steps: int
+    seconds: float
+    rows: list[tuple[str, float, str]] = field(default_factory=list)  # (what, value, note)
+    headline: dict[str, float] = field(default_factory=dict)  # the figures held against the target
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--systems", nargs="+", choices=["pix2pix", "cyclegan"], default=["pix2pix", "cyclegan"])
+    p.add_argument("--out", type=Path, default=Path("runs/translation"), help="parent folder of the runs when training")
+    p.add_argument("--pix2pix-run", type=Path, help="measure this finished pix2pix run instead of training")
+    p.add_argument("--cyclegan-run", type=Path, help="measure this finished CycleGAN run instead of training")
+    p.add_argument("--set", dest="overrides", action="append", default=[], help="override for both recipes")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (the CPU is shared)")
+    p.add_argument("--results", type=Path, default=ROOT / "docs/results/translation.md", help="markdown file to write")
+    p.add_argument("--no-write", action="store_true", help="print only")
+    return p.parse_args(argv)
+
+
+def get_run(recipe: str, given: Path | None, args: argparse.Namespace) -> Run:
+    if given is not None:
+        return Run.load(given, device="cpu")
+    run = Run.create(recipe, overrides=["train.device=cpu", *args.overrides], out=args.out / recipe)
+    started = time.perf_counter()
+
+    def report(row: dict) -> None:
+        losses = " ".join(f"{k}={v:.3f}" for k, v in row.items() if k.startswith("loss_"))
+        print(f"[{recipe}] step {row['step']}/{row['total']} {time.perf_counter() - started:.0f}s {losses}", flush=True)
+
+    return run.train(report=report)
+
+
+def held_out(run: Run) -> dict[str, Tensor]:
+    """The recipe's dataset, rebuilt on its held-out subset."""
+    _, name, params = run.recipe.data
+    data = gancore.build("dataset", name, {**params, "subset": "held-out", "limit": None})
+    return data.tensors
+
+
+def ema_networks(run: Run) -> dict[str, torch.nn.Module]:
+    networks = {k: e.module.eval() for k, e in run.ema.items() if int(e.n_averaged) > 0}
+    run.scheme.eval()
+    return networks
+
+
+def in_chunks(fn, x: Tensor) -> Tensor:
+    return torch.cat([fn(chunk) for chunk in x.split(CHUNK)])
+
+
+def kept(classify, images: Tensor, labels: Tensor) -> float:
+    return (in_chunks(classify, images).argmax(1) == labels).float().mean().item()
+
+
+@torch.no_grad()
+def measure_pix2pix(run: Run, classify) -> Result:
+    data, networks = held_out(run), ema_networks(run)
+    output = in_chunks(lambda s: run.scheme.translate(s, networks), data["source"])
+    result = Result("pix2pix", run.out, run.step, run.seconds)
+    accuracy = kept(classify, output, data["label"])
+    result.headline["edges -> digit"] = accuracy
+    result.rows += [
+        ("edges -> digit: class kept", accuracy, f"{len(output)} held-out edge maps"),
+        ("L1 to the true digit", (output - data["x"]).abs().mean().item(), "pixels in [-1, 1]"),
+        ("reference: real digits", kept(classify, data["x"], data["label"]), "classifier ceiling"),
+        ("reference: edge maps as they are", kept(classify, data["source"], data["label"]), "no translation"),
+    ]
+    return result
+
+
+@torch.no_grad()
+def measure_cyclegan(run: Run, classify) -> Result:
+    data, networks = held_out(run), ema_networks(run)
+    scheme = run.scheme
+    inverted = run.recipe.data[2].get("domain_b") == "inverted"
+    read_b = (lambda x: classify(-x)) if inverted else classify  # B images as the classifier reads them
+    ab = in_chunks(lambda x: scheme.translate_ab(x, networks), data["a"])
+    ba = in_chunks(lambda x: scheme.translate_ba(x, networks), data["b"])
+    aba = in_chunks(lambda x: scheme.translate_ba(x, networks), ab)
+    result = Result("cyclegan", run.out, run.step, run.seconds)
+    acc_ab, acc_ba = kept(read_b, ab, data["label_a"]), kept(classify, ba, data["label_b"])
+    result.headline |= {"A -> B": acc_ab, "B -> A": acc_ba}
+    domain = "inverted" if inverted else "thick"
+    result.rows += [
+        (f"A -> B (plain -> {domain}): class kept", acc_ab, f"{len(ab)} held-out plain digits"),
+        (f"B -> A ({domain} -> plain): class kept", acc_ba, f"{len(ba)} held-out {domain} digits"),
+        ("A -> B -> A: class kept", kept(classify, aba, data["label_a"]), "round trip"),
+        ("A -> B -> A: L1 to the original", (aba - data["a"]).abs().mean().item(), "pixels in [-1, 1]"),
+        ("reference: real A digits", kept(classify, data["a"], data["label_a"]), "classifier ceiling on A"),
+        ("reference: real B digits", kept(read_b, data["b"], data["label_b"]), "classifier ceiling on B"),
+        ("reference: B digits read as A", kept(classify, data["b"], data["label_b"]), "no translation"),
+    ]
+    return result
+
+
+def table(results: list[Result]) -> str:
+    lines = ["| system | measure | value | note |", "|---|---|---|---|"]
+    for r in results:
+        for what, value, note in r.rows:
+            shown = f"{value:.1%}" if "kept" in what or "reference" in what else f"{value:.3f}"
+            lines.append(f"| {r.system} | {what} | {shown} | {note} |")
+    return "\n".join(lines)
+
+
+def verdict(results: list[Result]) -> str:
+    parts = []
+    for r in results:
+        for what, value in r.headline.items():
+            parts.append(f"{r.system} {what}: {value:.1%} ({'meets' if value >= TARGET else 'misses'} the {TARGET:.0%} target)")
+    return "; ".join(parts)
+
+
+def machine() -> str:
+    return f"{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s)"
+
+
+def write(results: list[Result], command: str, path: Path) -> str:
+    runs = "\n".join(
+        f"- {r.system}: {r.steps} steps in {r.seconds / 60:.1f} min of training (run `{r.run}`)" for r in results
+    )
+    text = f"""# Translation results (pix2pix, CycleGAN)
+
+Do translated MNIST digits keep their class? Each output of the held-out images (the
+last 2000 of the bundled 10k split, never used in training) is classified by the MNIST
+feature network and compared with the label of the digit it came from. Target: at
+least {TARGET:.0%}.
+
+{table(results)}
+
+{verdict(results)}.
+
+{runs}
+
+Command: `{command}`
+Date: {datetime.date.today().isoformat()}
+Machine: {machine()}, Python {platform.python_version()}, PyTorch {torch.__version__}
+"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    features = gancore.build("features", "mnist")
+    results = []
+    if "pix2pix" in args.systems:
+        results.append(measure_pix2pix(get_run("pix2pix-mnist", args.pix2pix_run, args), features.logits))
+    if "cyclegan" in args.systems:
+        results.append(measure_cyclegan(get_run("cyclegan-mnist", args.cyclegan_run, args), features.logits))
+    print(table(results))
+    print(verdict(results))
+    if not args.no_write:
+        command = "python " + shlex.join(["benchmarks/translation.py", *(argv if argv is not None else sys.argv[1:])])
+        write(results, command, args.results)
+        print(f"wrote {args.results}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""InfoGAN: latent layout, the mutual-information term, the scheme, resume, and matching."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+
+import gancore
+from gancore import GancoreError
+from gancore._run import Run
+from gancore_infogan import LatentLayout, QOutput, code_agreement, information_loss
+from gancore_infogan.codes import grid_categories
+
+TINY = {
+    "description": "tiny infogan for tests",
+    "scheme": {"name": "infogan", "categories": 4, "continuous": 1, "q_hidden": 16},
+    "data": {"name": "mnist", "limit": 256},
+    "generator": {"name": "infogan", "noise_dim": 8, "categories": 4, "continuous": 1, "width": 8, "hidden": 32},
+    "critic": {"name": "infogan", "width": 8, "hidden": 32},
+    "train": {"steps": 40, "batch_size": 32, "log_every": 5, "sample_every": 0, "checkpoint_every": 0,
+              "num_samples": 16, "device": "cpu"},
+    "optim": {"betas": [0.5, 0.999], "generator": {"lr": 1e-3}, "critic": {"lr": 2e-4}},
+}
+
+
+def tiny(**overrides) -> Run:
+    return Run.create(copy.deepcopy(TINY), overrides=overrides)
+
+
+def weights(run: Run) -> dict[str, torch.Tensor]:
+    out = {f"scheme.{k}": v for k, v in run.scheme.state_dict().items()}
+    for name, avg in run.ema.items():
+        out |= {f"ema.{name}.{k}": v for k, v in avg.state_dict().items()}
+    return out
+
+
+# ---------------------------------------------------------------- the latent
+
+
+def test_latent_layout_puts_codes_where_the_generator_reads_them():
+    layout = LatentLayout(noise_dim=5, categories=4, continuous=2)
+    codes = layout.draw(300, "cpu", generator=torch.Generator().manual_seed(0))
+    assert codes.latent.shape == (300, 11) and layout.latent_dim == 11
+    assert torch.equal(codes.latent[:, 5:9].argmax(1), codes.category)
+    assert torch.equal(codes.latent[:, 5:9].sum(1), torch.ones(300))
+    assert torch.equal(codes.latent[:, 9:], codes.continuous)
+    assert codes.continuous.min() >= -1 and codes.continuous.max() <= 1
+    assert codes.continuous.min() < -0.9 and codes.continuous.max() > 0.9  # the whole interval
+    assert set(codes.category.tolist()) == {0, 1, 2, 3}
+    fixed = layout.draw(6, "cpu", category=torch.full((6,), 2))
+    assert torch.equal(fixed.latent[:, 5:9].argmax(1), torch.full((6,), 2))
+
+
+def test_grid_rows_show_one_category_each():
+    # 100 samples -> 10 columns: row k is category k
+    rows = grid_categories(100, 10).view(10, 10)
+    assert torch.equal(rows, torch.arange(10).unsqueeze(1).expand(10, 10))
+    # more rows than categories (a draw for statistics): every category equally often
+    assert torch.bincount(grid_categories(500, 10)).tolist() == [50] * 10
+
+
+@pytest.mark.parametrize("categories, continuous", [(1, 2), (0, 0), (-1, 2)])
+def test_unusable_code_sizes_are_rejected(categories, continuous):
+    with pytest.raises(ValueError):
+        LatentLayout(4, categories, continuous)
+
+
+# ---------------------------------------------------------------- the information term
+
+
+def test_information_loss_values():
+    layout = LatentLayout(3, 4, 2)
+    codes = layout.draw(8, "cpu")
+    confident = QOutput(torch.nn.functional.one_hot(codes.category, 4).float() * 50, codes.continuous.clone())
+    terms = information_loss(confident, codes, info_weight=2.0, continuous_weight=0.1)
+    assert terms.categorical < 1e-6 and terms.accuracy == 1.0
+    # exact means: NLL of a unit Gaussian at its mean, per code, summed over the 2 codes
+    assert terms.continuous.item() == pytest.approx(2 * 0.5 * math.log(2 * math.pi), rel=1e-6)
+    assert terms.total.item() == pytest.approx(2.0 * (terms.categorical + 0.1 * terms.continuous).item())
+    guessing = QOutput(torch.zeros(8, 4), torch.zeros(8, 2))
+    uniform = information_loss(guessing, codes)
+    assert uniform.categorical.item() == pytest.approx(math.log(4), rel=1e-6)
+    assert uniform.continuous > terms.continuous
+
+
+def test_q_head_learns_the_categorical_code():
+    """The MI term does its job: Q reads the category of fresh samples far above chance."""
+    torch.manual_seed(0)
+    rows = []
+    run = tiny()
+    run.train(report=rows.append)
+    first, last = rows[0]["info_categorical"], rows[-1]["info_categorical"]
+    assert first > 0.8 * math.log(4)  # starts near chance
+    assert last < 0.25 * first, rows
+    assert all(math.isfinite(r["loss_critic"]) and math.isfinite(r["loss_generator"]) for r in rows)
+    scheme = run.scheme.eval()
+    category = torch.arange(4).repeat_interleave(50)
+    x = scheme.sample(200, labels=category, generator=torch.Generator().manual_seed(1))
+    read = scheme.q(x).logits.argmax(1)
+    assert (read == category).float().mean() > 0.8
+
+
+# ---------------------------------------------------------------- the scheme in a run
+
+
+def test_sample_shapes_and_fixed_categories():
+    run = tiny(**{"train.steps": 3})
+    run.train()
+    assert run.scheme.sample_labels == 4 and run.scheme.num_classes is None
+    x = run.sample(16)
+    assert x.shape == (16, 1, 28, 28) and x.abs().max() <= 1
+    scheme = run.scheme.eval()
+    seeded = lambda: torch.Generator().manual_seed(7)  # noqa: E731
+    two = scheme.sample(6, labels=torch.full((6,), 2), generator=seeded())
+    three = scheme.sample(6, labels=torch.full((6,), 3), generator=seeded())
+    assert two.shape == (6, 1, 28, 28)
+    assert torch.equal(two, scheme.sample(6, labels=torch.full((6,), 2), generator=seeded()))
+    assert not torch.equal(two, three)  # the category is what changed
+    with pytest.raises(ValueError, match="out of range"):
+        scheme.sample(2, labels=torch.tensor([0, 4]))
+
+
+def test_resume_is_exact(tmp_path):
+    extra = {"ema.decay": 0.9, "train.steps": 6}
+    straight = Run.create(copy.deepcopy(TINY), overrides=extra, out=tmp_path / "straight").train()
+    half = Run.create(copy.deepcopy(TINY), overrides=extra | {"train.steps": 3}, out=tmp_path / "half").train()
+    resumed = Run.load(tmp_path / "half", overrides=["train.steps=6"])
+    assert resumed.step == 3
+    resumed.train()
+    a, b = weights(straight), weights(resumed)
+    assert a.keys() == b.keys() and any(k.startswith("scheme.q_head.") for k in a)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_generator_also_runs_under_the_plain_scheme():
+    recipe = copy.deepcopy(TINY)
+    del recipe["scheme"]
+    run = Run.create(recipe, overrides={"train.steps": 2})
+    run.train()
+    assert run.sample(4).shape == (4, 1, 28, 28)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"scheme.categories": 5}, "categories"),
+        ({"scheme.continuous": 3}, "continuous"),
+        ({"critic": {"name": "mlp"}}, "features"),
+        ({"generator": {"name": "mlp", "latent_dim": 5}}, "no room for noise"),
+        ({"generator.categories": 1, "scheme.categories": 1}, "constant code"),
+    ],
+)
+def test_mismatches_are_clear_errors(overrides, message):
+    with pytest.raises(GancoreError, match=message):
+        tiny(**overrides)
+
+
+def test_networks_reject_shapes_they_do_not_support():
+    for spec in (gancore.DataSpec((2,)), gancore.DataSpec((1, 30, 30)), gancore.DataSpec((1, 28, 32))):
+        for kind in ("generator", "critic"):
+            with pytest.raises(GancoreError, match="infogan"):
+                gancore.build(kind, "infogan", {}, spec=spec)
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def test_code_agreement_finds_the_best_matching():
+    category = torch.arange(5).repeat_interleave(20)
+    permutation = torch.tensor([3, 0, 4, 1, 2])
+    predicted = permutation[category].clone()
+    predicted[::10] = 0  # 10 of 100 samples land on a wrong class
+    result = code_agreement(category, predicted, 5, 5)
+    assert result.mapping == {0: 3, 1: 0, 2: 4, 3: 1, 4: 2}
+    assert result.accuracy == pytest.approx(0.92)  # two of the ten were class 0 already
+    assert result.counts.sum() == 100
