@@ -109,7 +109,7 @@ def main() -> None:
         "epochs": args.epochs,
         "training_seconds": round(seconds),
         "threads": args.threads,
-        "command": "python scripts/train_mnist_features.py " + shlex.join(sys.argv[1:]),
+        "command": shlex.join(["python", "scripts/train_mnist_features.py", *sys.argv[1:]]),
     }
     (args.out / "mnist_features.json").write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {args.out / WEIGHTS_FILE}")

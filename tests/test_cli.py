@@ -150,3 +150,27 @@ def test_conditional_sample_labels(tmp_path):
     assert (np.load(tmp_path / "c.npz")["labels"] == 3).all()
     result = invoke("sample", out, "--label", 8)
     assert result.exit_code == 2 and "label out of range" in result.output
+
+
+def test_eval_json_with_default_metrics(tiny_ring_file, tmp_path):
+    out = tmp_path / "run"
+    assert invoke("train", tiny_ring_file, "--out", out).exit_code == 0
+    result = invoke("eval", out, "--json", "--num", 500)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["step"] == 20 and data["num_samples"] == 500
+    assert {"modes", "high_quality", "reverse_kl"} <= data["metrics"].keys()
+    result = invoke("eval", out, "--metrics", "fdi")
+    assert result.exit_code == 2 and "did you mean 'fid'" in result.output
+
+
+def test_eval_mnist_run(tmp_path):
+    out = tmp_path / "mnist"
+    result = invoke("train", "dcgan-mnist", "--out", out, "--device", "cpu", "--set", "train.steps=2",
+                    "--set", "generator.width=8", "--set", "critic.width=8")
+    assert result.exit_code == 0, result.output
+    result = invoke("eval", out, "--json", "--num", 300)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)["metrics"]
+    assert {"fid", "kid", "precision", "recall", "density", "coverage", "classifier_score"} <= metrics.keys()
+    assert metrics["fid"] > 50  # two steps of training are far from the data

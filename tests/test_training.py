@@ -133,3 +133,13 @@ def test_training_learns_the_ring():
     assert modes_before <= 1 and distance_before > 0.4
     assert modes_after >= 5, (modes_after, distance_after)
     assert distance_after < distance_before / 2
+
+
+def test_metrics_during_training(tiny_ring, tmp_path):
+    tiny_ring["eval"] = {"every": 10, "metrics": ["modes"], "num_samples": 300}
+    out = tmp_path / "run"
+    Run.create(tiny_ring, out=out).train()
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    evaluated = [r["step"] for r in rows if "modes" in r]
+    assert evaluated == [10, 20]
+    assert (out / "curves.png").stat().st_size > 0

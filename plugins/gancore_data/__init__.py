@@ -1,7 +1,7 @@
 """gancore first-party plugin: data.
 
 Datasets held in memory as CPU tensors (the engine moves them to the device once):
-the PacGAN 2D mixtures ``ring`` and ``grid``, ``mnist`` and ``image-folder``.
+the PacGAN 2D mixtures ``ring`` and ``grid``, ``mnist``, ``stacked-mnist`` and ``image-folder``.
 """
 
 import gancore
@@ -9,6 +9,7 @@ import gancore
 from .image_folder import image_folder
 from .mixtures import grid, grid_modes, grid_std, mixture_modes, ring, ring_modes, ring_std
 from .mnist import mnist
+from .stacked import stacked_mnist
 
 
 @gancore.hookimpl
@@ -16,6 +17,7 @@ def register_parts(register):
     register("dataset", "ring", ring)
     register("dataset", "grid", grid)
     register("dataset", "mnist", mnist)
+    register("dataset", "stacked-mnist", stacked_mnist)
     register("dataset", "image-folder", image_folder)
 
 
@@ -30,4 +32,5 @@ __all__ = [
     "ring",
     "ring_modes",
     "ring_std",
+    "stacked_mnist",
 ]

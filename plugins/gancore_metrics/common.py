@@ -6,7 +6,6 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import torch
 from torch import Tensor
 
 import gancore
@@ -27,7 +26,9 @@ def feature_space(name: str) -> Any:
     return gancore.build("features", name)
 
 
-def embed(space: Any, real: Mapping[str, Tensor], fake: Mapping[str, Tensor], minimum: int = 2) -> tuple[Tensor, Tensor]:
+def embed(
+    space: Any, real: Mapping[str, Tensor], fake: Mapping[str, Tensor], minimum: int = 2
+) -> tuple[Tensor, Tensor]:
     """Features of the real and the generated samples, on the same device."""
     f_real = space.features(samples(real, "real", minimum))
     f_fake = space.features(samples(fake, "generated", minimum))

@@ -9,6 +9,7 @@ the Stacked-MNIST mode count.
 
 from __future__ import annotations
 
+import copy
 import threading
 from importlib import resources
 from typing import Annotated
@@ -17,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 WEIGHTS_FILE = "mnist_features.safetensors"
 FEATURE_DIM = 128
@@ -67,23 +69,36 @@ def load_weights() -> dict[str, Tensor]:
 
 
 def mnist_network(device: torch.device | str = "cpu") -> MnistNet:
-    """The trained network in eval mode on ``device``; loaded once and cached."""
+    """The trained network, prepared for inference on ``device``; loaded once and cached."""
     global _cpu_net
     key = str(torch.device(device))
     with _lock:
         if _cpu_net is None:
             net = MnistNet()
             net.load_state_dict(load_weights())
-            _cpu_net = net.eval().requires_grad_(False)
+            _cpu_net = for_inference(net)
         if key not in _per_device:
-            _per_device[key] = _cpu_net if key == "cpu" else _copy_to(_cpu_net, key)
+            _per_device[key] = _cpu_net if key == "cpu" else copy.deepcopy(_cpu_net).to(device)
         return _per_device[key]
 
 
-def _copy_to(net: MnistNet, device: str) -> MnistNet:
-    copy = MnistNet().eval().requires_grad_(False)
-    copy.load_state_dict(net.state_dict())
-    return copy.to(device)
+def for_inference(net: MnistNet) -> MnistNet:
+    """``net`` in eval mode with each BatchNorm folded into the conv before it.
+
+    The same function as the eval-mode network (up to float rounding); with in-place ReLUs
+    and channels-last memory it runs two to three times faster on the CPU.
+    """
+    net = net.eval().requires_grad_(False)
+    layers: list[nn.Module] = []
+    for module in net.body:
+        if isinstance(module, nn.BatchNorm2d) and layers and isinstance(layers[-1], nn.Conv2d):
+            layers[-1] = fuse_conv_bn_eval(layers[-1], module)
+        elif isinstance(module, nn.ReLU):
+            layers.append(nn.ReLU(inplace=True))
+        else:
+            layers.append(module)
+    net.body = nn.Sequential(*layers).to(memory_format=torch.channels_last)
+    return net.eval().requires_grad_(False)
 
 
 # ---------------------------------------------------------------- feature extractors
@@ -108,7 +123,7 @@ class MnistFeatures:
         if x.shape[-2:] != (IMAGE_SIZE, IMAGE_SIZE):
             # Generators for 32 x 32 MNIST are common; bring them to the trained size.
             x = F.interpolate(x, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", antialias=True, align_corners=False)
-        return x
+        return x.contiguous(memory_format=torch.channels_last)
 
     @torch.no_grad()
     def _run(self, x: Tensor, with_logits: bool) -> tuple[Tensor, Tensor | None]:

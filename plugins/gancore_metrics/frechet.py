@@ -54,6 +54,11 @@ def frechet_distance(mean1: Tensor, cov1: Tensor, mean2: Tensor, cov2: Tensor) -
 class FrechetDistance(gancore.Metric):
     """Frechet distance between Gaussians fitted to real and generated features (FID)."""
 
+    @classmethod
+    def applies_to(cls, spec: gancore.DataSpec) -> bool:
+        """Runs by default on single-channel 28x28 or 32x32 images (the MNIST feature space)."""
+        return spec.is_image and spec.shape[0] == 1 and spec.shape[1] in (28, 32)
+
     higher_is_better: ClassVar[dict[str, bool]] = {"fid": False}
 
     def __init__(self, features: Annotated[str, gancore.Ref("features")] = "mnist") -> None:

@@ -63,6 +63,11 @@ def kernel_distance(f_real: Tensor, f_fake: Tensor, subsets: int, subset_size: i
 class KernelDistance(gancore.Metric):
     """Kernel distance (KID): unbiased MMD^2 with a cubic polynomial kernel, over random subsets."""
 
+    @classmethod
+    def applies_to(cls, spec: gancore.DataSpec) -> bool:
+        """Runs by default on single-channel 28x28 or 32x32 images (the MNIST feature space)."""
+        return spec.is_image and spec.shape[0] == 1 and spec.shape[1] in (28, 32)
+
     higher_is_better: ClassVar[dict[str, bool]] = {"kid": False, "kid_std": False}
 
     def __init__(

@@ -83,6 +83,11 @@ def manifold_stats(f_real: Tensor, f_fake: Tensor, k: int, *, with_recall: bool 
 class PrecisionRecall(gancore.Metric):
     """Improved precision and recall (Kynkaanniemi et al. 2019): k-NN support estimates in feature space."""
 
+    @classmethod
+    def applies_to(cls, spec: gancore.DataSpec) -> bool:
+        """Runs by default on single-channel 28x28 or 32x32 images (the MNIST feature space)."""
+        return spec.is_image and spec.shape[0] == 1 and spec.shape[1] in (28, 32)
+
     higher_is_better: ClassVar[dict[str, bool]] = {"precision": True, "recall": True}
 
     def __init__(
@@ -105,6 +110,11 @@ class PrecisionRecall(gancore.Metric):
 
 class DensityCoverage(gancore.Metric):
     """Density and coverage (Naeem et al. 2020): k-NN balls around real samples, robust to outliers."""
+
+    @classmethod
+    def applies_to(cls, spec: gancore.DataSpec) -> bool:
+        """Runs by default on single-channel 28x28 or 32x32 images (the MNIST feature space)."""
+        return spec.is_image and spec.shape[0] == 1 and spec.shape[1] in (28, 32)
 
     higher_is_better: ClassVar[dict[str, bool]] = {"density": True, "coverage": True}
 

@@ -36,15 +36,34 @@ class MixtureModes(gancore.Metric):
 
     higher_is_better: ClassVar[dict[str, bool]] = {"modes": True, "high_quality": True, "reverse_kl": False}
 
-    def __init__(self, benchmark: Literal["ring", "grid"]) -> None:
+    def __init__(self, benchmark: Literal["auto", "ring", "grid"] = "auto") -> None:
         """
         Args:
-            benchmark: which mixture the generator was trained on: ring (8 modes) or grid (25 modes)
+            benchmark: the mixture the generator was trained on: ring (8 modes), grid (25 modes), or auto (the one the real samples lie on)
         """
-        self.centres, self.std = mixture_modes(benchmark)
+        self.benchmark = benchmark
+
+    @classmethod
+    def applies_to(cls, spec: gancore.DataSpec) -> bool:
+        """Runs by default on 2D points."""
+        return spec.shape == (2,)
+
+    @staticmethod
+    def detect(real: Tensor) -> str:
+        """The mixture on whose modes the real samples lie (not guessed: checked)."""
+        shares = {}
+        for name in ("ring", "grid"):
+            centres, std = mixture_modes(name)
+            near = torch.cdist(real.float(), centres.to(real.device)).min(dim=1).values
+            shares[name] = float((near <= QUALITY_STDS * std).double().mean())
+        best = max(shares, key=shares.get)
+        if shares[best] < 0.9:
+            raise ValueError("the real samples lie on neither the ring nor the grid; set the modes metric's benchmark")
+        return best
 
     def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor]) -> dict[str, float]:
-        """Scores the generated points against the known mode centres; ``real`` is not used.
+        """Scores the generated points against the known mode centres; ``real`` only tells
+        which mixture when ``benchmark`` is auto.
 
         ``reverse_kl`` is KL(p || uniform) of the high-quality samples' mode histogram
         (infinite when no sample is of high quality).
@@ -52,7 +71,9 @@ class MixtureModes(gancore.Metric):
         points = samples(fake, "generated", minimum=1)
         if points.dim() != 2 or points.shape[1] != 2:
             raise ValueError(f"the modes metric takes N x 2 points, got shape {tuple(points.shape)}")
-        return mixture_mode_stats(points, self.centres, self.std)
+        benchmark = self.benchmark if self.benchmark != "auto" else self.detect(samples(real, "real", minimum=1))
+        centres, std = mixture_modes(benchmark)
+        return mixture_mode_stats(points, centres, std)
 
 
 class StackedMnistModes(gancore.Metric):
@@ -62,6 +83,11 @@ class StackedMnistModes(gancore.Metric):
 
     def __init__(self) -> None:
         self.classifier = MnistFeatures()
+
+    @classmethod
+    def applies_to(cls, spec: gancore.DataSpec) -> bool:
+        """Runs by default on three-channel 28x28 images (Stacked MNIST)."""
+        return spec.shape == (3, 28, 28)
 
     def stacked_labels(self, x: Tensor) -> Tensor:
         """The mode 100 * d0 + 10 * d1 + d2 of each N x 3 x H x W image."""

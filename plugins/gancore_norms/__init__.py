@@ -20,6 +20,7 @@ from .activation import (
     LayerNormalization,
     NoNormalization,
 )
+from .domain_batch import DomainBatchNormalization
 from .reparam import SpectralNormalization, WeightNormalization
 
 NORMALIZATIONS = {
@@ -29,6 +30,7 @@ NORMALIZATIONS = {
     "none": NoNormalization,
     "spectral": SpectralNormalization,
     "weight": WeightNormalization,
+    "domain-batch": DomainBatchNormalization,
 }
 
 

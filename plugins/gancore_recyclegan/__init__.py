@@ -1,1 +1,36 @@
-"""gancore first-party plugin: recyclegan."""
+"""gancore first-party plugin: recyclegan.
+
+Recycle-GAN (Bansal et al. 2018), unpaired translation of sequences: the ``recycle-gan``
+scheme, the ``frame-predictor`` temporal predictor, ``per-frame`` adapters that run any
+registered image generator or critic on every frame of a sequence, offline
+``moving-mnist`` sequence data, and the ``recyclegan-mnist`` recipe.
+"""
+
+from importlib.resources import files
+
+import gancore
+
+from .data import moving_mnist
+from .per_frame import PerFrameCritic, PerFrameGenerator
+from .predictor import FramePredictor
+from .scheme import RecycleGAN
+from .sequences import next_frame_pairs
+
+
+@gancore.hookimpl
+def register_parts(register):
+    register("generator", "frame-predictor", FramePredictor)
+    register("generator", "per-frame", PerFrameGenerator)
+    register("critic", "per-frame", PerFrameCritic)
+    register("dataset", "moving-mnist", moving_mnist)
+    register("scheme", "recycle-gan", RecycleGAN)
+
+
+@gancore.hookimpl
+def register_recipes(register):
+    for path in sorted(files(__name__).joinpath("recipes").iterdir(), key=lambda p: p.name):
+        if path.name.endswith(".toml"):
+            register(path.name.removesuffix(".toml"), path)
+
+
+__all__ = ["FramePredictor", "PerFrameCritic", "PerFrameGenerator", "RecycleGAN", "moving_mnist", "next_frame_pairs"]

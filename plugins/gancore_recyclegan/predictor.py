@@ -1,0 +1,105 @@
+"""Recycle-GAN's temporal predictor P: the next frame from the frames before it.
+
+The last ``context`` frames are stacked along the channels and run through a small U-Net
+(strided-conv encoder, upsample-and-conv decoder, skip connections). The skips carry the
+frames' fine detail to the output, so the network mostly has to learn where to move it:
+with two frames of context the displacement between them is the velocity to extrapolate.
+The output is the frame itself (tanh, in [-1, 1]), not a difference to the last frame,
+so a predictor that learned nothing is not accidentally as good as copying.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import Tensor, nn
+
+import gancore
+from gancore_nets.layers import Init, LayerMaker, has_shift
+
+NormRef = Annotated[str, gancore.Ref("normalization")]
+
+
+def frame_shape(spec: gancore.DataSpec, what: str) -> tuple[int, int, int]:
+    """(C, H, W) of one frame: the data's samples are frames (C x H x W) or sequences
+    of them (T x C x H x W)."""
+    if len(spec.shape) not in (3, 4):
+        raise ValueError(f"{what} needs images or image sequences, got samples of shape {spec.shape}")
+    c, h, w = spec.shape[-3:]
+    return c, h, w
+
+
+def context_frames(frames: Tensor, context: int) -> Tensor:
+    """The last ``context`` frames of sequences (N, T, C, H, W) stacked along the channels
+    (N, context * C, H, W). Shorter histories repeat their first frame: a sequence seen for
+    one frame only is read as standing still. A 4-D input is one frame per item."""
+    if frames.dim() == 4:
+        frames = frames.unsqueeze(1)
+    if frames.dim() != 5:
+        raise ValueError(f"expected frames N x T x C x H x W (or N x C x H x W), got shape {tuple(frames.shape)}")
+    missing = context - frames.shape[1]
+    if missing > 0:
+        frames = torch.cat([frames[:, :1].expand(-1, missing, -1, -1, -1), frames], dim=1)
+    return frames[:, -context:].flatten(1, 2)
+
+
+class FramePredictor(nn.Module):
+    """Temporal predictor (Recycle-GAN): the next frame from the last `context` frames, a small U-Net.
+
+    Called as ``predictor(frames)`` with frames N x T x C x H x W (T >= 1; the last
+    ``context`` are used) or one frame N x C x H x W; returns the next frame, N x C x H x W.
+
+    Args:
+        context: how many past frames the prediction reads (Recycle-GAN: 2)
+        width: channels at full resolution (doubled at each halving)
+        depth: halvings of the image in the encoder (28 -> 14 -> 7 is 2)
+        norm: normalization after every inner convolution
+        init: dcgan (weights N(0, 0.02)) or PyTorch's default
+    """
+
+    def __init__(
+        self,
+        *,
+        spec: gancore.DataSpec,
+        context: Annotated[int, Field(ge=1, le=8)] = 2,
+        width: Annotated[int, Field(ge=1)] = 32,
+        depth: Annotated[int, Field(ge=1, le=4)] = 2,
+        norm: NormRef = "none",
+        init: Init = "default",
+    ) -> None:
+        super().__init__()
+        c, h, w = frame_shape(spec, "the frame-predictor")
+        if min(h, w) >> depth < 2:
+            raise ValueError(f"the frame-predictor's {depth} halvings leave less than 2 pixels of a {h}x{w} frame")
+        self.context, self.channels = context, c
+        self.latent_dim = None  # frames in, frame out: no latent code
+        self.num_classes = None
+        maker = LayerMaker(norm, init)
+
+        def conv(c_from: int, c_to: int, stride: int = 1) -> nn.Sequential:
+            after = maker.norm_layer(c_to, spatial=True)
+            kernel = 4 if stride == 2 else 3
+            layer = nn.Conv2d(c_from, c_to, kernel, stride, 1, bias=not has_shift(after))
+            return nn.Sequential(maker.weighted(layer), after, nn.LeakyReLU(0.2))
+
+        widths = [width * 2**level for level in range(depth + 1)]
+        self.stem = conv(context * c, widths[0])
+        self.down = nn.ModuleList(conv(widths[i], widths[i + 1], stride=2) for i in range(depth))
+        # Each decoder level reads the upsampled coarser map next to the encoder's map.
+        self.up = nn.ModuleList(conv(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(depth)))
+        self.out = nn.Sequential(maker.weighted(nn.Conv2d(widths[0], c, 3, 1, 1)), nn.Tanh())
+
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        h = self.stem(context_frames(z, self.context))
+        skips = []
+        for block in self.down:
+            skips.append(h)
+            h = block(h)
+        for block in self.up:
+            skip = skips.pop()
+            # Nearest upsampling to the skip's exact size also restores odd sides (7 -> 14).
+            h = block(torch.cat([F.interpolate(h, size=skip.shape[-2:], mode="nearest"), skip], dim=1))
+        return self.out(h)

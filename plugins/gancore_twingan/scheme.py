@@ -1,0 +1,181 @@
+"""Twin-GAN (Li 2018): unpaired translation with one encoder and one decoder shared by two domains.
+
+Domain A is the data's field ``a`` and domain B its field ``b``. The generator's
+convolutions are shared; its per-domain batch norms decide which domain it reads
+(``encode(x, domain)``) and which it renders (``decode(h, domain)``). One generator step
+adds four terms:
+
+- reconstruction in each domain: a -> latent -> A is pulled to a by the image loss
+  (L1) and judged by critic A, likewise for b with critic B;
+- translation: a -> latent -> B is judged by critic B, b -> latent -> A by critic A;
+- cycle consistency: a -> B -> A comes back to a, b -> A -> B to b (L1).
+
+Each critic then scores its domain's real images against both kinds of fakes it has
+seen (reconstructions and translations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated
+
+import torch
+from pydantic import Field
+from torch import Tensor, nn
+
+import gancore
+
+Weight = Annotated[float, Field(ge=0.0)]
+DOMAIN_A, DOMAIN_B = 0, 1
+
+
+class TwinGAN(gancore.Scheme):
+    """Twin-GAN: shared encoder/decoder switched between domains a and b by per-domain batch norms.
+
+    Sample grids show, per row, a | a->B | b | b->A.
+
+    Args:
+        reconstruction_weight: weight of the image loss between each domain's reconstruction and its input
+        cycle_weight: weight of the cycle terms a -> B -> A vs a and b -> A -> B vs b
+        translation_gan_weight: weight of the critics' verdict on the cross-domain translations
+        reconstruction_gan_weight: weight of the critics' verdict on the same-domain reconstructions
+    """
+
+    slots = {
+        "generator": gancore.Slot("generator", default="twin", help="shared encoder/decoder with encode(x, d) and decode(h, d)"),
+        "critic_a": gancore.Slot("critic", default="dcgan", help="scores domain A images"),
+        "critic_b": gancore.Slot("critic", default="dcgan", help="scores domain B images"),
+        "loss": gancore.Slot("loss", default="least-squares", help="adversarial objectives"),
+        "reconstruction": gancore.Slot("image-loss", default="l1", help="distance of a same-domain reconstruction to its input"),
+        "cycle": gancore.Slot("image-loss", default="cycle", help="distance of a round trip to the original"),
+    }
+    groups = ("generator", "critic")
+    ema_networks = ("generator",)
+    needs_data_to_sample = True
+
+    def __init__(
+        self,
+        *,
+        generator: nn.Module,
+        critic_a: nn.Module,
+        critic_b: nn.Module,
+        loss: gancore.AdversarialLoss,
+        reconstruction: gancore.ImageLoss,
+        cycle: gancore.ImageLoss,
+        spec: gancore.DataSpec,
+        reconstruction_weight: Weight = 10.0,
+        cycle_weight: Weight = 10.0,
+        translation_gan_weight: Weight = 1.0,
+        reconstruction_gan_weight: Weight = 1.0,
+    ) -> None:
+        super().__init__()
+        missing = {"a", "b"} - set(spec.fields)
+        if missing:
+            raise ValueError(f"twin-gan needs unpaired data with fields 'a' and 'b'; the data has {sorted(spec.fields)}")
+        if tuple(spec.fields["a"]) != tuple(spec.fields["b"]):
+            raise ValueError(f"twin-gan shares one decoder between the domains, so a and b need one shape "
+                             f"(a: {tuple(spec.fields['a'])}, b: {tuple(spec.fields['b'])})")
+        if not (callable(getattr(generator, "encode", None)) and callable(getattr(generator, "decode", None))):
+            raise ValueError("the twin-gan generator needs encode(x, domain) and decode(h, domain) methods "
+                             "(use the 'twin' generator)")
+        if getattr(generator, "domains", 2) < 2:
+            raise ValueError("the twin-gan generator needs at least two domains")
+        self.generator, self.critic_a, self.critic_b = generator, critic_a, critic_b
+        self.loss, self.reconstruction, self.cycle = loss, reconstruction, cycle
+        self.reconstruction_weight, self.cycle_weight = reconstruction_weight, cycle_weight
+        self.translation_gan_weight, self.reconstruction_gan_weight = translation_gan_weight, reconstruction_gan_weight
+        self.num_classes = None
+        self._critic_params = list(critic_a.parameters()) + list(critic_b.parameters())
+
+    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"generator": list(self.generator.parameters()), "critic": self._critic_params}
+
+    def _fool(self, critic: nn.Module, fake: Tensor, real: Tensor) -> Tensor:
+        """The generator's adversarial loss for ``fake`` under ``critic``."""
+        real_scores = None
+        if self.loss.needs_real_in_generator_step:
+            with torch.no_grad():
+                real_scores = critic(real)
+        return self.loss.generator(critic(fake), real_scores)
+
+    def train_step(
+        self, batches: gancore.Batches, optimizers: Mapping[str, torch.optim.Optimizer], step: int
+    ) -> dict[str, Tensor]:
+        batch = batches.next()
+        a, b = batch["a"], batch["b"]
+        G = self.generator
+
+        # Generator step, with the critics' weights frozen. Each encode/decode runs on one
+        # domain's batch alone, so every domain's batch norms see only their own domain.
+        for p in self._critic_params:
+            p.requires_grad_(False)
+        h_a, h_b = G.encode(a, DOMAIN_A), G.encode(b, DOMAIN_B)
+        rec_a, rec_b = G.decode(h_a, DOMAIN_A), G.decode(h_b, DOMAIN_B)
+        ab, ba = G.decode(h_a, DOMAIN_B), G.decode(h_b, DOMAIN_A)
+        aba = G.decode(G.encode(ab, DOMAIN_B), DOMAIN_A)
+        bab = G.decode(G.encode(ba, DOMAIN_A), DOMAIN_B)
+
+        reconstruction = self.reconstruction(rec_a, a) + self.reconstruction(rec_b, b)
+        cycle = self.cycle(aba, a) + self.cycle(bab, b)
+        gan_translation = self._fool(self.critic_b, ab, b) + self._fool(self.critic_a, ba, a)
+        gan_reconstruction = self._fool(self.critic_a, rec_a, a) + self._fool(self.critic_b, rec_b, b)
+        total = (
+            self.reconstruction_weight * reconstruction
+            + self.cycle_weight * cycle
+            + self.translation_gan_weight * gan_translation
+            + self.reconstruction_gan_weight * gan_reconstruction
+        )
+        optimizers["generator"].zero_grad(set_to_none=True)
+        total.backward()
+        optimizers["generator"].step()
+        for p in self._critic_params:
+            p.requires_grad_(True)
+
+        # Critic step: each domain's real images against its reconstructions and translations.
+        fake_a = torch.cat([rec_a.detach(), ba.detach()])
+        fake_b = torch.cat([rec_b.detach(), ab.detach()])
+        real_scores_a, real_scores_b = self.critic_a(a), self.critic_b(b)
+        fake_scores_a, fake_scores_b = self.critic_a(fake_a), self.critic_b(fake_b)
+        critic_loss = self.loss.critic(real_scores_a, fake_scores_a) + self.loss.critic(real_scores_b, fake_scores_b)
+        optimizers["critic"].zero_grad(set_to_none=True)
+        critic_loss.backward()
+        optimizers["critic"].step()
+
+        return {
+            "loss_critic": critic_loss.detach(),
+            "loss_generator": gan_translation.detach(),
+            "loss_gan_reconstruction": gan_reconstruction.detach(),
+            "loss_reconstruction": reconstruction.detach(),
+            "loss_cycle": cycle.detach(),
+            "score_real": (real_scores_a.detach().mean() + real_scores_b.detach().mean()) / 2,
+            "score_fake": (fake_scores_a.detach().mean() + fake_scores_b.detach().mean()) / 2,
+        }
+
+    # -- using the trained generator ----------------------------------------------------
+
+    @torch.no_grad()
+    def translate_ab(self, a: Tensor, networks: Mapping[str, nn.Module] | None = None) -> Tensor:
+        """Domain A images to domain B (the EMA copy when ``networks`` has one)."""
+        return self.network("generator", networks).translate(a, DOMAIN_A, DOMAIN_B)
+
+    @torch.no_grad()
+    def translate_ba(self, b: Tensor, networks: Mapping[str, nn.Module] | None = None) -> Tensor:
+        """Domain B images to domain A (the EMA copy when ``networks`` has one)."""
+        return self.network("generator", networks).translate(b, DOMAIN_B, DOMAIN_A)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        *,
+        networks: Mapping[str, nn.Module] | None = None,
+        labels: Tensor | None = None,
+        batch: Mapping[str, Tensor] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """``n`` tiles, each a | a->B | b | b->A side by side (N x C x H x 4W)."""
+        if batch is None:
+            raise ValueError("twin-gan samples by translating data: pass batch (a dict with a and b)")
+        device = next(self.generator.parameters()).device
+        a, b = batch["a"][:n].to(device), batch["b"][:n].to(device)
+        return torch.cat([a, self.translate_ab(a, networks), b, self.translate_ba(b, networks)], dim=-1).float()
