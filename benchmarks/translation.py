@@ -55,7 +55,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--systems", nargs="+", choices=["pix2pix", "cyclegan"], default=["pix2pix", "cyclegan"])
     p.add_argument("--out", type=Path, default=Path("runs/translation"), help="parent folder of the runs when training")
     p.add_argument("--pix2pix-run", type=Path, help="measure this finished pix2pix run instead of training")
-    p.add_argument("--cyclegan-run", type=Path, help="measure this finished CycleGAN run instead of training")
+    p.add_argument("--cyclegan-run", type=Path, nargs="+", help="measure these finished CycleGAN runs instead of training")
+    p.add_argument("--domains", nargs="+", choices=["thick", "inverted"], default=["thick", "inverted"],
+                   help="CycleGAN's domain B for the runs it trains (one run each)")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="override for both recipes")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (the CPU is shared)")
     p.add_argument("--results", type=Path, default=ROOT / "docs/results/translation.md", help="markdown file to write")
@@ -63,10 +65,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def get_run(recipe: str, given: Path | None, args: argparse.Namespace) -> Run:
+def get_run(recipe: str, given: Path | None, args: argparse.Namespace, extra: list[str] = [], tag: str = "") -> Run:
     if given is not None:
         return Run.load(given, device="cpu")
-    run = Run.create(recipe, overrides=["train.device=cpu", *args.overrides], out=args.out / recipe)
+    out = args.out / (f"{recipe}-{tag}" if tag else recipe)
+    run = Run.create(recipe, overrides=["train.device=cpu", *extra, *args.overrides], out=out)
     started = time.perf_counter()
 
     def report(row: dict) -> None:
@@ -122,18 +125,21 @@ def measure_cyclegan(run: Run, classify) -> Result:
     ab = in_chunks(lambda x: scheme.translate_ab(x, networks), data["a"])
     ba = in_chunks(lambda x: scheme.translate_ba(x, networks), data["b"])
     aba = in_chunks(lambda x: scheme.translate_ba(x, networks), ab)
-    result = Result("cyclegan", run.out, run.step, run.seconds)
+    domain = "inverted" if inverted else "thick"
+    result = Result(f"cyclegan ({domain})", run.out, run.step, run.seconds)
     acc_ab, acc_ba = kept(read_b, ab, data["label_a"]), kept(classify, ba, data["label_b"])
     result.headline |= {"A -> B": acc_ab, "B -> A": acc_ba}
-    domain = "inverted" if inverted else "thick"
     result.rows += [
         (f"A -> B (plain -> {domain}): class kept", acc_ab, f"{len(ab)} held-out plain digits"),
         (f"B -> A ({domain} -> plain): class kept", acc_ba, f"{len(ba)} held-out {domain} digits"),
         ("A -> B -> A: class kept", kept(classify, aba, data["label_a"]), "round trip"),
+        ("A -> B: mean pixel value", ab.mean().item(), f"real B {data['b'].mean():.3f}, real A {data['a'].mean():.3f}"),
+        ("B -> A: mean pixel value", ba.mean().item(), f"real A {data['a'].mean():.3f}, real B {data['b'].mean():.3f}"),
         ("A -> B -> A: L1 to the original", (aba - data["a"]).abs().mean().item(), "pixels in [-1, 1]"),
         ("reference: real A digits", kept(classify, data["a"], data["label_a"]), "classifier ceiling on A"),
         ("reference: real B digits", kept(read_b, data["b"], data["label_b"]), "classifier ceiling on B"),
-        ("reference: B digits read as A", kept(classify, data["b"], data["label_b"]), "no translation"),
+        ("reference: A digits read as B", kept(read_b, data["a"], data["label_a"]), "no translation A -> B"),
+        ("reference: B digits read as A", kept(classify, data["b"], data["label_b"]), "no translation B -> A"),
     ]
     return result
 
@@ -193,7 +199,11 @@ def main(argv: list[str] | None = None) -> None:
     if "pix2pix" in args.systems:
         results.append(measure_pix2pix(get_run("pix2pix-mnist", args.pix2pix_run, args), features.logits))
     if "cyclegan" in args.systems:
-        results.append(measure_cyclegan(get_run("cyclegan-mnist", args.cyclegan_run, args), features.logits))
+        if args.cyclegan_run:
+            runs = [get_run("cyclegan-mnist", path, args) for path in args.cyclegan_run]
+        else:
+            runs = [get_run("cyclegan-mnist", None, args, [f"data.domain_b={d}"], d) for d in args.domains]
+        results += [measure_cyclegan(run, features.logits) for run in runs]
     print(table(results))
     print(verdict(results))
     if not args.no_write:

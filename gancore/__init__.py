@@ -23,6 +23,7 @@ from ._parts import (
 )
 from ._plugins import PluginHost, build, host, registry, reload
 from ._run import Run, create_run, load_run
+from ._steps import frozen, optimizer_step
 
 __version__ = "0.1.0"
 
@@ -49,10 +50,12 @@ __all__ = [
     "UnknownNameError",
     "build",
     "create_run",
+    "frozen",
     "host",
     "hookimpl",
     "hookspec",
     "load_run",
+    "optimizer_step",
     "registry",
     "reload",
 ]

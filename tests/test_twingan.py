@@ -146,10 +146,10 @@ def test_scheme_trains_and_samples_a_ab_b_ba_tiles():
 
 
 def test_reconstruction_improves_with_training():
-    over = TINY | {"train.steps": 40, "train.log_every": 10, "optim.lr": 1e-3, "data.limit": 128}
+    over = TINY | {"train.steps": 20, "train.log_every": 5, "optim.lr": 3e-3, "data.limit": 128}
     rows = []
     Run.create("twingan-mnist", overrides=over).train(report=rows.append)
-    assert rows[-1]["loss_reconstruction"] < 0.6 * rows[0]["loss_reconstruction"]
+    assert rows[-1]["loss_reconstruction"] < 0.7 * rows[0]["loss_reconstruction"]
 
 
 def weights(run: Run) -> dict[str, torch.Tensor]:

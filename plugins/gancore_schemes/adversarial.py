@@ -55,10 +55,9 @@ class Adversarial(gancore.Scheme):
             )
         if self.num_classes and "label" not in spec.fields:
             raise ValueError("conditional networks need a dataset with labels")
-        self._critic_params = list(critic.parameters())
 
     def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"generator": list(self.generator.parameters()), "critic": self._critic_params}
+        return {"generator": list(self.generator.parameters()), "critic": list(self.critic.parameters())}
 
     def _latent(self, n: int, like: Tensor, generator: torch.Generator | None = None) -> Tensor:
         return torch.randn(n, self.generator.latent_dim, device=like.device, generator=generator)
@@ -87,26 +86,18 @@ class Adversarial(gancore.Scheme):
                 penalty = torch.stack(penalties).sum()
                 total = total + penalty
                 logs["penalty"] = penalty.detach()
-            opt_d.zero_grad(set_to_none=True)
-            total.backward()
-            opt_d.step()
+            gancore.optimizer_step(opt_d, total)
             for reg in self.regularizers:
                 reg.after_critic_step(D)
 
-        # Generator step: the critic's weights need no gradients here.
-        for p in self._critic_params:
-            p.requires_grad_(False)
-        fake_scores_g = D(fake, labels)
-        real_scores_g = None
-        if loss.needs_real_in_generator_step:
-            with torch.no_grad():
-                real_scores_g = D(real, labels)
-        gen_loss = loss.generator(fake_scores_g, real_scores_g)
-        opt_g.zero_grad(set_to_none=True)
-        gen_loss.backward()
-        opt_g.step()
-        for p in self._critic_params:
-            p.requires_grad_(True)
+        with gancore.frozen(D):
+            fake_scores_g = D(fake, labels)
+            real_scores_g = None
+            if loss.needs_real_in_generator_step:
+                with torch.no_grad():
+                    real_scores_g = D(real, labels)
+            gen_loss = loss.generator(fake_scores_g, real_scores_g)
+            gancore.optimizer_step(opt_g, gen_loss)
 
         logs["loss_critic"] = critic_loss.detach()
         logs["loss_generator"] = gen_loss.detach()

@@ -1,0 +1,176 @@
+"""FID (in the MNIST feature space) against wall-clock time for the built-in MNIST recipes,
+next to a hand-written DCGAN loop of the kind a user writes from the PyTorch DCGAN example,
+each trained for the same time on the same machine.
+
+The hand-written loop follows that example's design: 64x64 images (MNIST resized), a
+generator of transposed convolutions with 64 base channels and batch norm, a critic of
+strided convolutions with LeakyReLU, BCE loss, Adam(2e-4, betas 0.5/0.999), batch 128.
+Its samples are resized back to 28x28 for the feature network.
+
+Every model is scored the same way: FID between N generated samples and N images of the
+data it trained on (the embedded MNIST test split), at the end of each time slice.
+
+    python benchmarks/mnist_fid.py [--minutes 10] [--slices 5] [--recipes a,b] [--num 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gancore  # noqa: E402
+from _report import stamp, write_section  # noqa: E402
+
+MNIST_RECIPES = ["gan-mnist", "cgan-mnist", "dcgan-mnist", "dcgan-mnist-wn", "dcgan-mnist-sn", "wgan-mnist", "wgan-gp-mnist"]
+
+
+class ExampleGenerator(nn.Module):
+    def __init__(self, nz: int = 100, ngf: int = 64) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False), nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z[:, :, None, None])
+
+
+class ExampleCritic(nn.Module):
+    def __init__(self, ndf: int = 64) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 8), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).view(-1)
+
+
+def _init(m: nn.Module) -> None:
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+class ExampleLoop:
+    """The PyTorch-DCGAN-example-style loop, written by hand."""
+
+    def __init__(self, data: torch.Tensor, seed: int = 0) -> None:
+        torch.manual_seed(seed)
+        self.data = F.interpolate(data, size=64, mode="bilinear", align_corners=False)
+        self.G, self.D = ExampleGenerator(), ExampleCritic()
+        self.G.apply(_init)
+        self.D.apply(_init)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.bs, self.steps = 128, 0
+
+    def train_for(self, seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            real = self.data[torch.randint(len(self.data), (self.bs,))]
+            fake = self.G(torch.randn(self.bs, 100))
+            d_real, d_fake = self.D(real), self.D(fake.detach())
+            loss_d = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + \
+                F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+            self.opt_d.zero_grad()
+            loss_d.backward()
+            self.opt_d.step()
+            d_fake = self.D(fake)
+            loss_g = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
+            self.opt_g.zero_grad()
+            loss_g.backward()
+            self.opt_g.step()
+            self.steps += 1
+
+    @torch.no_grad()
+    def sample(self, n: int) -> torch.Tensor:
+        self.G.eval()
+        out = torch.cat([self.G(torch.randn(min(500, n - i), 100)) for i in range(0, n, 500)])
+        self.G.train()
+        return F.interpolate(out, size=28, mode="bilinear", antialias=True, align_corners=False)
+
+
+def fid(fake: torch.Tensor, real: torch.Tensor) -> float:
+    return gancore.build("metric", "fid").compute({"x": real}, {"x": fake})["fid"]
+
+
+def train_recipe_for(run: gancore.Run, seconds: float) -> None:
+    """Train in chunks of steps until the time slice is spent."""
+    end = time.perf_counter() + seconds
+    chunk = 10
+    while time.perf_counter() < end:
+        run.train(run.step + chunk)
+
+
+def sample_run(run: gancore.Run, n: int) -> torch.Tensor:
+    return torch.cat([run.sample(min(500, n - i), seed=1000 + i) for i in range(0, n, 500)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="training time of each model")
+    parser.add_argument("--slices", type=int, default=5, help="FID measured after each of this many slices")
+    parser.add_argument("--recipes", default=",".join(MNIST_RECIPES))
+    parser.add_argument("--num", type=int, default=5000, help="samples for each FID")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    real = gancore.build("dataset", "mnist").tensors["x"]
+    real_eval = real[torch.randperm(len(real), generator=torch.Generator().manual_seed(0))[: args.num]]
+    slice_s = args.minutes * 60 / args.slices
+    columns = [f"{(i + 1) * args.minutes / args.slices:g} min" for i in range(args.slices)]
+    rows = []
+
+    def report(name: str, fids: list[float], steps: int) -> None:
+        print(name, [round(f, 2) for f in fids], f"{steps} steps", flush=True)
+        rows.append(f"| {name} | " + " | ".join(f"{f:.2f}" for f in fids) + f" | {steps} |")
+
+    loop = ExampleLoop(real)
+    fids = []
+    for _ in range(args.slices):
+        loop.train_for(slice_s)
+        fids.append(fid(loop.sample(args.num), real_eval))
+    report("hand-written DCGAN loop (PyTorch example design, 64x64)", fids, loop.steps)
+    best = float("inf")
+    hand_final = fids[-1]
+
+    for name in args.recipes.split(","):
+        run = gancore.create_run(name, overrides={"train.device": "cpu", "train.steps": 10**7, "train.log_every": 10**6})
+        fids = []
+        for _ in range(args.slices):
+            train_recipe_for(run, slice_s)
+            fids.append(fid(sample_run(run, args.num), real_eval))
+        report(f"gancore `{name}`", fids, run.step)
+        best = min(best, fids[-1])
+
+    header = "| model | " + " | ".join(f"FID at {c}" for c in columns) + " | steps |"
+    table = "\n".join([header, "| --- |" + " ---: |" * (len(columns) + 1), *rows])
+    verdict = (f"Best gancore FID at {args.minutes:g} min: {best:.2f}; the hand-written loop: {hand_final:.2f} "
+               f"(ratio {best / hand_final:.3f}; the target is at most 0.2).")
+    body = f"{table}\n\n{verdict}  \nFID on {args.num} samples in the MNIST feature space (lower is better).  \n{stamp()}"
+    print(body)
+    if not args.no_write:
+        write_section("mnist-fid", body)
+
+
+if __name__ == "__main__":
+    main()
