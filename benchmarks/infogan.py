@@ -1,7 +1,7 @@
 """InfoGAN on MNIST: does the categorical code learn the digit classes without labels?
 
-Trains the built-in ``infogan-mnist`` recipe (or reads a finished run with ``--run``),
-then measures:
+Trains the built-in ``infogan-mnist`` recipe once per ``--seeds`` value (or reads finished
+runs with ``--run``), then measures each:
 
 - code -> digit agreement: ``--per-category`` samples of each category, classified by
   the MNIST feature network; the share whose digit is their category's digit under the
@@ -11,8 +11,8 @@ then measures:
 
 and writes the table to docs/results/infogan.md.
 
-    python benchmarks/infogan.py --out runs/infogan-mnist
-    python benchmarks/infogan.py --run runs/infogan-mnist     # measure a finished run
+    python benchmarks/infogan.py --out runs/infogan --seeds 0 1 2
+    python benchmarks/infogan.py --run runs/infogan/seed-0    # measure finished runs
 """
 
 from __future__ import annotations
@@ -21,23 +21,36 @@ import argparse
 import datetime
 import platform
 import shlex
+import statistics
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 import gancore
 from gancore._run import Run
-from gancore_infogan import code_agreement, measure_code_agreement
+from gancore_infogan import CodeAgreement, code_agreement, measure_code_agreement
 
 TARGET = 0.80
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@dataclass
+class Measured:
+    run: Run
+    generated: CodeAgreement
+    q_real: CodeAgreement
+    ema: bool
+    cpu_seconds: float | None  # process CPU time of training (None for a finished run)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--run", type=Path, help="measure this finished run instead of training")
-    p.add_argument("--out", type=Path, default=Path("runs/infogan-mnist"), help="run directory when training")
+    p.add_argument("--run", type=Path, nargs="+", help="measure these finished runs instead of training")
+    p.add_argument("--out", type=Path, default=Path("runs/infogan"), help="folder of the runs (seed-N each)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="train one run per seed")
     p.add_argument("--recipe", default="infogan-mnist")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="recipe override (dotted.key=value)")
     p.add_argument("--per-category", type=int, default=1000, help="generated samples per category")
@@ -47,20 +60,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def train(args: argparse.Namespace) -> Run:
-    overrides = ["train.device=cpu", *args.overrides]
-    run = Run.create(args.recipe, overrides=overrides, out=args.out)
+def train(args: argparse.Namespace, seed: int) -> tuple[Run, float]:
+    overrides = ["train.device=cpu", f"train.seed={seed}", *args.overrides]
+    run = Run.create(args.recipe, overrides=overrides, out=args.out / f"seed-{seed}")
+    keep = ("step", "seconds", "loss_critic", "loss_generator", "info_categorical", "info_continuous", "q_accuracy")
 
     def report(row: dict) -> None:
-        keep = ("step", "seconds", "loss_critic", "loss_generator", "info_categorical", "info_continuous", "q_accuracy")
-        print(" ".join(f"{k}={row[k]:.4g}" if isinstance(row[k], float) else f"{k}={row[k]}" for k in keep if k in row),
-              flush=True)
+        print(f"seed={seed} " + " ".join(f"{k}={row[k]:.4g}" if isinstance(row[k], float) else f"{k}={row[k]}"
+                                         for k in keep if k in row), flush=True)
 
-    return run.train(report=report)
+    started = time.process_time()
+    run.train(report=report)
+    return run, time.process_time() - started
 
 
 @torch.no_grad()
-def measure(run: Run, per_category: int) -> dict:
+def measure(run: Run, per_category: int, cpu_seconds: float | None) -> Measured:
     features = gancore.build("features", "mnist")
     networks = {k: e.module for k, e in run.ema.items() if int(e.n_averaged) > 0}
     run.scheme.eval()
@@ -68,37 +83,57 @@ def measure(run: Run, per_category: int) -> dict:
         net.eval()
     generated = measure_code_agreement(run.scheme, features.logits, per_category=per_category, networks=networks)
     real = run.dataset.tensors
-    k = run.scheme.layout.categories
     read = torch.cat([run.scheme.q(x).logits.argmax(1) for x in real["x"].split(1000)])
-    q_real = code_agreement(read, real["label"], k, 10)
-    return {"generated": generated, "q_real": q_real, "ema": bool(networks)}
+    q_real = code_agreement(read, real["label"], run.scheme.layout.categories, 10)
+    return Measured(run, generated, q_real, bool(networks), cpu_seconds)
 
 
-def write(run: Run, results: dict, command: str, path: Path) -> str:
-    g, q = results["generated"], results["q_real"]
-    t = run.recipe.train
-    per = ", ".join(f"{c}->{g.mapping[c]}: {g.per_category[c]:.0%}" for c in sorted(g.mapping))
-    verdict = "met" if g.accuracy >= TARGET else "NOT met"
+def _row(m: Measured) -> str:
+    t = m.run.recipe.train
+    cpu = f"{m.cpu_seconds / 60:.1f} min" if m.cpu_seconds is not None else "n/a"
+    return (f"| {t.seed} | {m.run.step} | {t.batch_size} | {m.run.seconds / 60:.1f} min | {cpu} "
+            f"| **{m.generated.accuracy:.1%}** | {m.q_real.accuracy:.1%} |")
+
+
+def _details(m: Measured) -> str:
+    g = m.generated
+    per = ", ".join(f"{c}->{g.mapping[c]} {g.per_category[c]:.0%}" for c in sorted(g.mapping))
+    return f"- seed {m.run.recipe.train.seed} (category -> digit, share of its samples): {per}"
+
+
+def write(measured: list[Measured], recipe: str, command: str, path: Path) -> str:
+    scores = [m.generated.accuracy for m in measured]
+    mean = statistics.fmean(scores)
+    met = sum(s >= TARGET for s in scores)
+    first = measured[0]
+    per_category = int(first.generated.counts.sum(1)[0])
+    summary = f"mean {mean:.1%} over {len(scores)} run(s); {met} of {len(scores)} reach {TARGET:.0%}"
+    rows = "\n".join(_row(m) for m in measured)
+    details = "\n".join(_details(m) for m in measured)
     text = f"""# InfoGAN on MNIST: categorical code vs digit class
 
-Target: the categorical code matches the digit class at least {TARGET:.0%} of the time
-(best one-to-one category -> digit mapping). **{verdict}**: {g.accuracy:.1%}.
+Target: the categorical code matches the digit class at least {TARGET:.0%} of the time (best
+one-to-one category -> digit mapping). Result: {summary}.
 
-| recipe | steps | batch | train time | code -> digit agreement | Q on real MNIST (matched) |
-|---|---|---|---|---|---|
-| {run.name} | {run.step} | {t.batch_size} | {run.seconds / 60:.1f} min | **{g.accuracy:.1%}** | {q.accuracy:.1%} |
+Recipe `{recipe}` (the bundled 10k MNIST images; the labels are not used in training).
 
-- Code -> digit agreement: {sum(g.counts.sum(1).tolist())} generated samples
-  ({g.counts.sum(1)[0].item()} per category{", EMA generator" if results["ema"] else ""}), each classified by the MNIST feature
-  network (`gancore.build("features", "mnist").logits`), matched by Hungarian assignment on
-  the category x digit count table. Per category (category -> digit: share): {per}.
-- Q on real MNIST: Q's most likely category for each of the {int(q.counts.sum())} bundled MNIST
-  test images, matched to the true labels the same way (Q used as an unsupervised classifier).
+| seed | steps | batch | train wall time | train CPU time | code -> digit agreement | Q as a classifier on real MNIST |
+|---|---|---|---|---|---|---|
+{rows}
+
+- Code -> digit agreement: {per_category} generated samples per category{" (EMA generator)" if first.ema else ""},
+  each classified by the MNIST feature network (`gancore.build("features", "mnist").logits`),
+  matched by Hungarian assignment on the category x digit count table.
+- Q as a classifier: Q's most likely category for each bundled MNIST image (the critic's
+  body + Q head, eval mode), matched to the true labels the same way.
+- Wall time is on a shared machine; CPU time (one thread) is what an idle core would take.
+
+{details}
 
 Command: `{command}`
 
-Date: {datetime.date.today().isoformat()}. Machine: 2-core CPU (shared), torch
-{torch.__version__}, {torch.get_num_threads()} thread(s), Python {platform.python_version()}.
+Date: {datetime.date.today().isoformat()}. Machine: 2-core CPU (shared with other jobs),
+torch {torch.__version__} with {torch.get_num_threads()} thread(s), Python {platform.python_version()}.
 """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
@@ -108,14 +143,20 @@ Date: {datetime.date.today().isoformat()}. Machine: 2-core CPU (shared), torch
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    run = Run.load(args.run, device="cpu") if args.run else train(args)
-    results = measure(run, args.per_category)
-    g, q = results["generated"], results["q_real"]
-    print(f"code -> digit agreement {g.accuracy:.4f} (mapping {g.mapping}); Q on real {q.accuracy:.4f}")
-    print(g.counts)
+    if args.run:
+        jobs = [(Run.load(path, device="cpu"), None) for path in args.run]
+    else:
+        jobs = (train(args, seed) for seed in args.seeds)
+    measured = []
+    for run, cpu_seconds in jobs:
+        m = measure(run, args.per_category, cpu_seconds)
+        print(f"seed {run.recipe.train.seed}: code -> digit agreement {m.generated.accuracy:.4f} "
+              f"(mapping {m.generated.mapping}); Q on real {m.q_real.accuracy:.4f}", flush=True)
+        print(m.generated.counts, flush=True)
+        measured.append(m)
     if not args.no_write:
         command = "python benchmarks/infogan.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-        write(run, results, command.strip(), args.results)
+        write(measured, args.recipe, command.strip(), args.results)
         print(f"wrote {args.results}")
 
 

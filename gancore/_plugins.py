@@ -21,7 +21,7 @@ from typing import Any
 
 import pluggy
 
-from ._errors import DuplicateNameError, PluginError
+from ._errors import PluginError
 from ._hooks import PROJECT, HookSpecs
 from ._registry import Registry
 
@@ -145,12 +145,10 @@ class PluginHost:
                 if impl is not None and self.pm.parse_hookimpl_opts(plugin, hook) is not None:
                     impl(register=callback)
             staging.commit()
-        except DuplicateNameError as exc:
-            self._failed(info, exc, "failed to register")
-        except Exception as exc:
-            self._failed(info, exc, "failed to register")
+        except Exception as exc:  # a plugin's bug, whatever it is, must not stop the others
             if self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
+            self._failed(info, exc, "failed to register")
 
     def register(self, plugin: Any, name: str) -> PluginInfo:
         """Register an in-process plugin object (a module or class with hook functions)."""

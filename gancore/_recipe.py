@@ -142,10 +142,10 @@ class Recipe:
         self.raw = raw
         self.objects = dict(objects)
         scheme_name, scheme_params = _component(raw.get("scheme"), "scheme", default="adversarial")
-        scheme_entry = registry.get("scheme", scheme_name) if ("scheme", scheme_name) in registry.parts else None
-        if scheme_entry is None:
-            raise UnknownNameError("scheme: " + unknown_name_message("scheme", scheme_name, registry.names("scheme")))
-        self.scheme_class = scheme_entry.factory
+        try:
+            self.scheme_class = registry.get("scheme", scheme_name).factory
+        except UnknownNameError as exc:
+            raise UnknownNameError(f"scheme: {exc}") from None
         slots = self.scheme_class.slots
         allowed = set(FIXED_SECTIONS) | set(slots)
         for key in raw:

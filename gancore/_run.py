@@ -25,7 +25,7 @@ from ._device import resolve_device
 from ._errors import GancoreError
 from ._parts import DataSpec, Dataset, Scheme
 from ._plugins import registry as default_registry
-from ._recipe import Recipe, apply_overrides, load_source, read_document
+from ._recipe import Recipe, apply_overrides, load_source, parse_override, read_document
 from ._registry import Registry
 
 RECIPE_FILE = "recipe.toml"
@@ -90,6 +90,8 @@ class Run:
     ) -> "Run":
         """A new run from a recipe (a name, a file or a dict), optional ``--set``-style
         overrides, and optional objects for slots (``generator=MyModule()``)."""
+        if out is not None and (Path(out) / RECIPE_FILE).exists():
+            raise GancoreError(f"{out} already holds a run; continue it with load_run({str(out)!r}) or choose another directory")
         reg = registry or default_registry()
         name, doc = load_source(source, reg)
         if overrides:
@@ -122,14 +124,11 @@ class Run:
                     )
                 del doc[slot]
         if overrides:
-            pairs = overrides if isinstance(overrides, list) else [f"{k}={v!r}" for k in overrides for v in [overrides[k]]]
-            for item in pairs:
-                key = item.partition("=")[0].strip()
+            keys = [".".join(parse_override(o)[0]) for o in overrides] if isinstance(overrides, list) else list(overrides)
+            for key in keys:
                 if key not in RESUMABLE_KEYS:
-                    raise GancoreError(
-                        f"--set {key}: cannot change when resuming (only {', '.join(RESUMABLE_KEYS)})"
-                    )
-            doc = apply_overrides(doc, overrides if isinstance(overrides, list) else dict(overrides))
+                    raise GancoreError(f"--set {key}: cannot change when resuming (only {', '.join(RESUMABLE_KEYS)})")
+            doc = apply_overrides(doc, overrides)
         recipe = Recipe(doc, reg, objects=objects)
         run = cls(recipe, name=path.name, out=path, registry=reg, device=device)
         state = ckpt.load_latest(path / CHECKPOINTS, map_location=run.device)

@@ -72,3 +72,11 @@ def test_build_a_registered_part():
     norm = gancore.build("normalization", "spectral")
     layer = norm.wrap(nn.Linear(3, 3))
     assert hasattr(layer, "parametrizations")
+
+
+def test_create_refuses_an_existing_run(tiny_ring, tmp_path):
+    gancore.create_run(tiny_ring, out=tmp_path / "run").train()
+    before = (tmp_path / "run" / "metrics.jsonl").read_text()
+    with pytest.raises(GancoreError, match="already holds a run"):
+        gancore.create_run(tiny_ring, out=tmp_path / "run")
+    assert (tmp_path / "run" / "metrics.jsonl").read_text() == before
