@@ -50,7 +50,11 @@ def evaluate(run: "Run", metrics: list[Any], num_samples: int) -> dict[str, floa
     if labels:
         fake["label"] = torch.cat(labels)
     out: dict[str, float] = {}
-    for metric in built:
-        for key, value in metric.compute(real, fake).items():
+    for (name, _), metric in zip(map(metric_spec, metrics), built):
+        try:
+            values = metric.compute(real, fake)
+        except ValueError as exc:  # the metric cannot score this data (wrong shape, too few samples)
+            raise GancoreError(f"metric {name!r} cannot score this run's samples: {exc}") from None
+        for key, value in values.items():
             out[key] = float(value)
     return out

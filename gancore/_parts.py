@@ -237,6 +237,18 @@ class Metric:
         raise NotImplementedError
 
 
+class Features:
+    """A fixed feature space for metrics (kind ``features``): ``features(x)`` maps a batch
+    of samples to N x D features; a classifier also offers ``logits(x)`` (N x classes).
+    Both run without gradients on ``x``'s device."""
+
+    def features(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def logits(self, x: Tensor) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} is not a classifier")
+
+
 INJECTABLE: dict[type, str] = {DataSpec: "spec"}
 """Factory parameter types the engine supplies instead of the recipe."""
 
@@ -260,6 +272,7 @@ __all__ = [
     "Critic",
     "DataSpec",
     "Dataset",
+    "Features",
     "Generator",
     "ImageLoss",
     "INJECTABLE",

@@ -70,7 +70,7 @@ class OptimOverride(_Strict):
 
 class EmaSettings(_Strict):
     decay: Annotated[float, Field(ge=0, lt=1, description="0 turns EMA off")] = 0.0
-    start: Annotated[int, Field(ge=0, description="first step that averages")] = 0
+    start: Annotated[int, Field(ge=0, description="steps trained before the average starts")] = 0
 
 
 class EvalSettings(_Strict):

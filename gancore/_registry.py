@@ -9,7 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from ._errors import DuplicateNameError, GancoreError, UnknownNameError, unknown_name_message
-from ._params import ParamsBase, describe, params_model, refs_of, validate_params
+from ._params import ParamsBase, describe, injected_parameters, params_model, refs_of, validate_params
 from ._parts import INJECTABLE, KINDS, Scheme
 
 
@@ -137,6 +137,10 @@ class Registry:
         entry = self.get(kind, name)
         accepted = inspect.signature(entry.factory).parameters
         extra = {k: v for k, v in injected.items() if k in accepted}
+        # Injected values reach a factory by their type, whatever it names the parameter.
+        for param, typ in injected_parameters(entry.factory, INJECTABLE).items():
+            if INJECTABLE[typ] in injected:
+                extra[param] = injected[INJECTABLE[typ]]
         try:
             return entry.factory(**dict(values), **extra)
         except GancoreError:

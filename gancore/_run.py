@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -67,6 +68,8 @@ class Run:
         self.registry = registry or default_registry()
         self.out = Path(out) if out is not None else None
         self.device = resolve_device(device or recipe.train.device)
+        if device is not None:
+            recipe.train.device = device  # the resolved recipe records where it ran
         self.step = 0
         self.seconds = 0.0
         self._dataset: Dataset | None = None
@@ -156,6 +159,10 @@ class Run:
         if not isinstance(scheme, Scheme):
             raise TypeError(f"scheme {scheme_name!r} did not build a gancore.Scheme")
         self.scheme: Scheme = scheme.to(self.device)
+        for module in self.scheme.modules():
+            pack = getattr(module, "pack", 1)
+            if isinstance(pack, int) and pack > 1 and r.train.batch_size % pack:
+                raise GancoreError(f"train.batch_size: {r.train.batch_size} is not divisible by the critic's pack size {pack}")
         groups = self.scheme.optimizer_groups()
         self.optimizers = {g: _optimizer(groups[g], r.optim[g]) for g in self.scheme.groups}
         self.ema: dict[str, AveragedModel] = {}
@@ -249,7 +256,7 @@ class Run:
         # A resumed run drops the metric lines it is about to write again.
         metrics = self.out / METRICS_FILE
         if metrics.exists():
-            keep = [json.dumps(r) for r in read_metrics(metrics) if r.get("step", 0) <= self.step]
+            keep = [json_line(r) for r in read_metrics(metrics) if r.get("step", 0) <= self.step]
             metrics.write_text("".join(line + "\n" for line in keep))
 
     def train(self, steps: int | None = None, *, report: Reporter | None = None) -> "Run":
@@ -260,6 +267,9 @@ class Run:
         if self._resume_drawn is not None:
             batches.drawn = self._resume_drawn
             self._resume_drawn = None
+        if self.recipe.eval.every and self.step < total:
+            # A metric that cannot score this data fails now, not after the training.
+            self.evaluate(num_samples=min(self.recipe.eval.num_samples, 64))
         if self.out is not None:
             self._prepare_directory()
         self.scheme.train()
@@ -280,7 +290,8 @@ class Run:
                 for key, value in logs.items():
                     pending.setdefault(key, []).append(value)
                 done = self.step == total
-                if self.step % t.log_every == 0 or done:
+                evaluate = bool(self.recipe.eval.every) and (self.step % self.recipe.eval.every == 0 or done)
+                if self.step % t.log_every == 0 or done or evaluate:
                     now = time.perf_counter()
                     # One host sync per log line, not per step.
                     means = _means(pending)
@@ -289,7 +300,7 @@ class Run:
                     row = {"step": self.step, "seconds": round(self.seconds, 3),
                            "steps_per_sec": round((self.step - last_log_step) / max(now - last_log_time, 1e-9), 3), **means}
                     last_log_time, last_log_step = now, self.step
-                    if self.recipe.eval.every and (self.step % self.recipe.eval.every == 0 or done):
+                    if evaluate:
                         row.update(self.evaluate())
                     self._log(row, report, total)
                 if self.out is not None:
@@ -308,7 +319,7 @@ class Run:
     def _log(self, row: dict[str, Any], report: Reporter | None, total: int) -> None:
         if self.out is not None:
             with open(self.out / METRICS_FILE, "a") as fh:
-                fh.write(json.dumps(row) + "\n")
+                fh.write(json_line(row) + "\n")
         if report is not None:
             report({**row, "total": total})
 
@@ -365,6 +376,12 @@ class Run:
 
         return evaluate(self, metrics if metrics is not None else self.recipe.eval.metrics,
                         num_samples or self.recipe.eval.num_samples)
+
+
+def json_line(row: Mapping[str, Any]) -> str:
+    """JSON has no infinity or NaN: such values (an empty mode histogram's KL) become null."""
+    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+    return json.dumps(clean, allow_nan=False)
 
 
 def _ema_with_warmup(decay: float, owner: AveragedModel) -> Callable[..., None]:

@@ -143,3 +143,22 @@ def test_metrics_during_training(tiny_ring, tmp_path):
     evaluated = [r["step"] for r in rows if "modes" in r]
     assert evaluated == [10, 20]
     assert (out / "curves.png").stat().st_size > 0
+
+
+def test_pack_must_divide_the_batch(tiny_ring):
+    with pytest.raises(GancoreError, match="not divisible by the critic's pack size 3"):
+        Run.create(tiny_ring, overrides={"critic.pack": 3})
+
+
+def test_a_metric_that_cannot_score_the_data_fails_before_training(tiny_ring, tmp_path):
+    tiny_ring["eval"] = {"every": 10, "metrics": ["fid"]}  # MNIST features on 2D points
+    run = Run.create(tiny_ring, out=tmp_path / "run")
+    with pytest.raises(GancoreError, match="metric 'fid' cannot score"):
+        run.train()
+    assert run.step == 0 and not (tmp_path / "run").exists()
+
+
+def test_infinite_values_are_written_as_null(tiny_ring, tmp_path):
+    from gancore._run import json_line
+
+    assert json.loads(json_line({"step": 1, "reverse_kl": float("inf")})) == {"step": 1, "reverse_kl": None}

@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from .._errors import GancoreError
-from ._output import error
+from ._output import error, warn
 
 
 class _Group(TyperGroup):
@@ -41,7 +41,7 @@ app = typer.Typer(
 def _global(
     block: Annotated[
         Optional[list[str]],
-        typer.Option("--block", help="Do not load this plugin (repeatable); also GANCORE_BLOCK_PLUGINS=a,b."),
+        typer.Option("--block", metavar="PLUGIN", help="Do not load this plugin (repeatable); also GANCORE_BLOCK_PLUGINS=a,b."),
     ] = None,
     no_autoload: Annotated[
         bool,
@@ -56,7 +56,9 @@ def _global(
     if block or no_autoload:
         import gancore
 
-        gancore.reload(block=set(block or ()), autoload=False if no_autoload else None)
+        host = gancore.reload(block=set(block or ()), autoload=False if no_autoload else None)
+        for name in sorted(set(block or ()) - set(host.plugins)):
+            warn(f"--block {name}: no plugin of that name is installed (see gancore plugins)")
 
 
 def main() -> None:

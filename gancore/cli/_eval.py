@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -40,6 +41,8 @@ def eval_(
     values = run.evaluate(names, num)
     result = {"run": str(run_dir), "step": run.step, "num_samples": num or run.recipe.eval.num_samples, "metrics": values}
     if json_:
+        # JSON has no infinity: an empty mode histogram's KL prints as null.
+        result["metrics"] = {k: (v if math.isfinite(v) else None) for k, v in values.items()}
         print_json(result)
         return
     table = Table("metric", "value", box=None, pad_edge=False, title=f"{run_dir} at step {run.step}")

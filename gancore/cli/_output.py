@@ -14,7 +14,7 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def print_json(data: Any) -> None:
     # Plain print: JSON must not be wrapped or styled.
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.write(json.dumps(data, indent=2, default=str, allow_nan=False) + "\n")
 
 
 def error(message: str) -> None:

@@ -29,7 +29,7 @@ def _fresh_directory(name: str) -> Path:
 @app.command()
 def train(
     recipe: Annotated[Optional[str], typer.Argument(help=f"A recipe file (.toml/.json) or a built-in recipe's name; default {DEFAULT_RECIPE}.")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a recipe value: dotted.key=value (TOML value), repeatable.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE", help="Override a recipe value: dotted.key=value (TOML value), repeatable.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Run directory (default runs/<recipe>, never reused).")] = None,
     device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda or cuda:N (default: the recipe's train.device).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its latest checkpoint.")] = False,
@@ -59,7 +59,10 @@ def train(
         with reporter(run.step, total) as report:
             run.train(report=report)
     except KeyboardInterrupt:
-        warn(f"interrupted at step {run.step}; the checkpoint is saved. Continue with: gancore train --out {run.out} --resume")
+        if any((run.out / "checkpoints").glob("*.pt")):
+            warn(f"interrupted at step {run.step}; the checkpoint is saved. Continue with: gancore train --out {run.out} --resume")
+        else:
+            warn(f"interrupted at step {run.step}, before anything was worth saving")
         raise typer.Exit(130) from None
     samples = sorted((run.out / "samples").glob("*.png"))
     console.print(f"done: {run.step} steps in {run.seconds:.1f} s; samples {samples[-1] if samples else '-'}; "

@@ -1,4 +1,4 @@
-"""The InfoGAN networks for MNIST-sized images (Chen et al. 2016, appendix C.1).
+"""The InfoGAN networks for MNIST-sized images (Chen et al. 2016, appendix C).
 
 Generator: FC 1024 -> FC 7x7x128 -> 4x4 up-conv 64 (stride 2) -> 4x4 up-conv to the image,
 norm + ReLU after every layer but the last, tanh out.
@@ -8,8 +8,8 @@ after every layer but the first: a shared body, read by two heads, the critic's 
 parameters), which the scheme owns (see ``QHead``).
 
 The widths are parameters (``width`` is the 64 above, ``hidden`` the 1024; the scheme's
-``q_hidden`` the 128), so a CPU recipe can train a narrower copy. Any square image whose side is a
-multiple of 4 works (28 -> 7, 32 -> 8); the paper's is 1 x 28 x 28.
+``q_hidden`` the 128), so a CPU recipe can train a narrower copy. Any square image whose
+side is a multiple of 4 works (28 -> 7, 32 -> 8); the paper's is 1 x 28 x 28.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ class _Layers:
         self.norm: gancore.Normalization = gancore.build("normalization", norm)
 
     def weighted(self, module: nn.Module) -> nn.Module:
-        # DCGAN-style initialisation, as InfoGAN's own code used; weight norm then starts
-        # from these weights because the wrap comes after.
+        # DCGAN-style initialisation, the usual one for this family of networks; weight
+        # norm then starts from these weights because the wrap comes after.
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)

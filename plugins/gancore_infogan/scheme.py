@@ -19,9 +19,8 @@ from .networks import QHead
 def _check_critic(critic: nn.Module) -> int:
     """The width of the body features the Q head reads, or a ValueError."""
     feature_dim = getattr(critic, "feature_dim", None)
-    if not (callable(getattr(critic, "features", None)) and callable(getattr(critic, "score", None))) or not isinstance(
-        feature_dim, int
-    ):
+    exposes_body = callable(getattr(critic, "features", None)) and callable(getattr(critic, "score", None))
+    if not exposes_body or not isinstance(feature_dim, int):
         raise ValueError(
             "the infogan scheme needs a critic that exposes its shared body: features(x) -> N x feature_dim, "
             f"score(h) -> scores and a feature_dim attribute, such as critic 'infogan'; got {type(critic).__name__}"
@@ -72,8 +71,8 @@ class InfoGAN(gancore.Scheme):
     """
 
     slots = {
-        "generator": gancore.Slot("generator", help="maps [z | codes] to samples"),
-        "critic": gancore.Slot("critic", help="scores samples; its Q head predicts the codes"),
+        "generator": gancore.Slot("generator", help="maps noise z and the codes to samples"),
+        "critic": gancore.Slot("critic", help="scores samples; its body features feed the Q head"),
         "loss": gancore.Slot("loss", default="non-saturating", help="adversarial objectives"),
         "regularizers": gancore.Slot("regularizer", many=True, required=False, help="critic penalties and constraints"),
     }

@@ -20,6 +20,8 @@ from pydantic import Field
 from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+import gancore
+
 WEIGHTS_FILE = "mnist_features.safetensors"
 FEATURE_DIM = 128
 NUM_CLASSES = 10
@@ -104,7 +106,7 @@ def for_inference(net: MnistNet) -> MnistNet:
 # ---------------------------------------------------------------- feature extractors
 
 
-class MnistFeatures:
+class MnistFeatures(gancore.Features):
     """MNIST classifier features (128-d penultimate layer) and logits."""
 
     dim = FEATURE_DIM
@@ -158,7 +160,7 @@ def mnist_features(
     return MnistFeatures(batch_size)
 
 
-class IdentityFeatures:
+class IdentityFeatures(gancore.Features):
     """The samples themselves, flattened: the feature space of low-dimensional data."""
 
     num_classes = None

@@ -75,7 +75,6 @@ class FramePredictor(nn.Module):
         if min(h, w) >> depth < 2:
             raise ValueError(f"the frame-predictor's {depth} halvings leave less than 2 pixels of a {h}x{w} frame")
         self.context, self.channels = context, c
-        self.latent_dim = None  # frames in, frame out: no latent code
         self.num_classes = None
         maker = LayerMaker(norm, init)
 

@@ -96,13 +96,12 @@ class RecycleGAN(gancore.Scheme):
         self.recurrent_weight, self.recycle_weight = recurrent_weight, recycle_weight
         self.adversarial_weight = adversarial_weight
         self.num_classes = None  # nothing here is class-conditional
-        self._critic_params = list(critic_x.parameters()) + list(critic_y.parameters())
 
     def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
         return {
             "generator": list(self.generator_y.parameters()) + list(self.generator_x.parameters()),
             "predictor": list(self.predictor_x.parameters()) + list(self.predictor_y.parameters()),
-            "critic": self._critic_params,
+            "critic": list(self.critic_x.parameters()) + list(self.critic_y.parameters()),
         }
 
     # -- the paths, on whole sequences -------------------------------------------------
@@ -129,46 +128,44 @@ class RecycleGAN(gancore.Scheme):
         real_x, real_y = frames_of(x), frames_of(y)
 
         # Generators and predictors first, with the critics' weights frozen.
-        for p in self._critic_params:
-            p.requires_grad_(False)
-        fake_y = self.translate(self.generator_y, x)  # G_Y(x_t) for every t
-        fake_x = self.translate(self.generator_x, y)  # G_X(y_t)
-        adversarial = self._adversarial(self.critic_y, frames_of(fake_y), real_y) + self._adversarial(
-            self.critic_x, frames_of(fake_x), real_x
-        )
+        with gancore.frozen(self.critic_x, self.critic_y):
+            fake_y = self.translate(self.generator_y, x)  # G_Y(x_t) for every t
+            fake_x = self.translate(self.generator_x, y)  # G_X(y_t)
+            adversarial = self._adversarial(self.critic_y, frames_of(fake_y), real_y) + self._adversarial(
+                self.critic_x, frames_of(fake_x), real_x
+            )
 
-        history_x, next_x = next_frame_pairs(x, self.context["x"])
-        history_y, next_y = next_frame_pairs(y, self.context["y"])
-        recurrent = self.recurrent(self.predictor_x(history_x), next_x) + self.recurrent(
-            self.predictor_y(history_y), next_y
-        )
+            history_x, next_x = next_frame_pairs(x, self.context["x"])
+            history_y, next_y = next_frame_pairs(y, self.context["y"])
+            recurrent = self.recurrent(self.predictor_x(history_x), next_x) + self.recurrent(
+                self.predictor_y(history_y), next_y
+            )
 
-        # x_{t+1} against G_X(P_Y(G_Y(x_{1:t}))), and y_{t+1} against G_Y(P_X(G_X(y_{1:t}))).
-        translated_history_x, _ = next_frame_pairs(fake_y, self.context["y"])
-        translated_history_y, _ = next_frame_pairs(fake_x, self.context["x"])
-        recycled_x = self.generator_x(self.predictor_y(translated_history_x))
-        recycled_y = self.generator_y(self.predictor_x(translated_history_y))
-        recycle = self.recycle(recycled_x, _last_targets(x, self.context["y"])) + self.recycle(
-            recycled_y, _last_targets(y, self.context["x"])
-        )
+            # x_{t+1} against G_X(P_Y(G_Y(x_{1:t}))), and y_{t+1} against G_Y(P_X(G_X(y_{1:t}))).
+            translated_history_x, _ = next_frame_pairs(fake_y, self.context["y"])
+            translated_history_y, _ = next_frame_pairs(fake_x, self.context["x"])
+            recycled_x = self.generator_x(self.predictor_y(translated_history_x))
+            recycled_y = self.generator_y(self.predictor_x(translated_history_y))
+            recycle = self.recycle(recycled_x, _last_targets(x, self.context["y"])) + self.recycle(
+                recycled_y, _last_targets(y, self.context["x"])
+            )
 
-        total = self.adversarial_weight * adversarial + self.recurrent_weight * recurrent + self.recycle_weight * recycle
-        optimizers["generator"].zero_grad(set_to_none=True)
-        optimizers["predictor"].zero_grad(set_to_none=True)
-        total.backward()
-        optimizers["generator"].step()
-        optimizers["predictor"].step()
-        for p in self._critic_params:
-            p.requires_grad_(True)
+            total = (
+                self.adversarial_weight * adversarial + self.recurrent_weight * recurrent + self.recycle_weight * recycle
+            )
+            # One backward pass feeds both groups: the predictors also learn from the recycle terms.
+            for group in ("generator", "predictor"):
+                optimizers[group].zero_grad(set_to_none=True)
+            total.backward()
+            for group in ("generator", "predictor"):
+                optimizers[group].step()
 
         # Critics, on single frames: real against translated.
         real_scores_x, real_scores_y = self.critic_x(real_x), self.critic_y(real_y)
         fake_scores_x = self.critic_x(frames_of(fake_x).detach())
         fake_scores_y = self.critic_y(frames_of(fake_y).detach())
         critic_loss = self.loss.critic(real_scores_x, fake_scores_x) + self.loss.critic(real_scores_y, fake_scores_y)
-        optimizers["critic"].zero_grad(set_to_none=True)
-        critic_loss.backward()
-        optimizers["critic"].step()
+        gancore.optimizer_step(optimizers["critic"], critic_loss)
 
         return {
             "loss_critic": critic_loss.detach(),

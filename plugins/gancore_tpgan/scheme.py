@@ -70,7 +70,7 @@ class TPGAN(gancore.Scheme):
         pixel_weight: Weight = 1.0,
         symmetry_weight: Weight = 0.01,
         adversarial_weight: Weight = 0.01,
-        identity_weight: Weight = 0.01,
+        identity_weight: Weight = 0.05,
         tv_weight: Weight = 0.001,
     ) -> None:
         super().__init__()
@@ -91,10 +91,9 @@ class TPGAN(gancore.Scheme):
         self.adversarial_weight = adversarial_weight
         self.paired = bool(getattr(critic, "paired", False))
         self.num_classes = None  # the source image conditions the output, not a label
-        self._critic_params = list(critic.parameters())
 
     def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"generator": list(self.generator.parameters()), "critic": self._critic_params}
+        return {"generator": list(self.generator.parameters()), "critic": list(self.critic.parameters())}
 
     def _judge(self, source: Tensor, image: Tensor) -> Tensor:
         return self.critic(torch.cat([source, image], dim=1) if self.paired else image)
@@ -112,9 +111,7 @@ class TPGAN(gancore.Scheme):
             real_scores = self._judge(source, real)
             fake_scores = self._judge(source, fake.detach())
             critic_loss = self.loss.critic(real_scores, fake_scores)
-            optimizers["critic"].zero_grad(set_to_none=True)
-            critic_loss.backward()
-            optimizers["critic"].step()
+            gancore.optimizer_step(optimizers["critic"], critic_loss)
             logs |= {
                 "loss_critic": critic_loss.detach(),
                 "score_real": real_scores.detach().mean(),
@@ -127,22 +124,16 @@ class TPGAN(gancore.Scheme):
             value = fn(fake, real)
             total = total + weight * value
             logs[f"loss_{name}"] = value.detach()
-        if adversarial_on:
-            for p in self._critic_params:
-                p.requires_grad_(False)
-            real_scores_g = None
-            if self.loss.needs_real_in_generator_step:
-                with torch.no_grad():
-                    real_scores_g = self._judge(source, real)
-            adversarial = self.loss.generator(self._judge(source, fake), real_scores_g)
-            total = total + self.adversarial_weight * adversarial
-            logs["loss_generator"] = adversarial.detach()
-        optimizers["generator"].zero_grad(set_to_none=True)
-        total.backward()
-        optimizers["generator"].step()
-        if adversarial_on:
-            for p in self._critic_params:
-                p.requires_grad_(True)
+        with gancore.frozen(self.critic):
+            if adversarial_on:
+                real_scores_g = None
+                if self.loss.needs_real_in_generator_step:
+                    with torch.no_grad():
+                        real_scores_g = self._judge(source, real)
+                adversarial = self.loss.generator(self._judge(source, fake), real_scores_g)
+                total = total + self.adversarial_weight * adversarial
+                logs["loss_generator"] = adversarial.detach()
+            gancore.optimizer_step(optimizers["generator"], total)
         logs["loss_total"] = total.detach()
         return logs
 

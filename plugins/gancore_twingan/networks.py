@@ -49,6 +49,7 @@ class TwinGenerator(nn.Module):
         width: channels after the first convolution (the latent has twice as many)
         blocks: residual blocks at the latent resolution, in the encoder and again in the decoder
         domains: number of domains (each has its own batch norms)
+        output_norm: a domain batch norm on the output layer too (each domain sets its own output level and sign)
     """
 
     def __init__(
@@ -58,6 +59,7 @@ class TwinGenerator(nn.Module):
         width: Width = 32,
         blocks: Annotated[int, Field(ge=0, le=8)] = 1,
         domains: Annotated[int, Field(ge=2, le=16)] = 2,
+        output_norm: bool = False,
     ) -> None:
         super().__init__()
         if not spec.is_image:
@@ -83,12 +85,15 @@ class TwinGenerator(nn.Module):
         self.encoder = nn.Sequential(
             *down(channels, width), *down(width, latent), *(ResidualBlock(latent, norm) for _ in range(blocks))
         )
-        # No norm on the output layer: it would pin the images' mean and scale.
+        # By default the output layer is shared outright (a norm there would pin the images'
+        # mean and scale). ``output_norm`` gives each domain its own scale and shift of the
+        # output, which can flip polarity with a negative scale; but that scale has to grow
+        # to about 3 for the tanh to reach the background's -1, one small Adam step at a time.
+        output: list[nn.Module] = [nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=not output_norm)]
+        if output_norm:
+            output.append(norm.layer(channels, spatial=True))
         self.decoder = nn.Sequential(
-            *(ResidualBlock(latent, norm) for _ in range(blocks)),
-            *up(latent, width),
-            nn.ConvTranspose2d(width, channels, 4, 2, 1),
-            nn.Tanh(),
+            *(ResidualBlock(latent, norm) for _ in range(blocks)), *up(latent, width), *output, nn.Tanh()
         )
 
     def encode(self, x: Tensor, domain: int) -> Tensor:
