@@ -132,6 +132,10 @@ its baseline. **{'Met' if met else 'Not met'}.**
 
 {table(rows, kept)}
 
+The second table: the MNIST feature network's reading of every translated held-out frame,
+against the label of the digit it came from (frames translated into inverted digits are
+inverted back first).
+
 Run: {run.step} steps, {run.seconds / 60:.1f} min of wall-clock training{cpu_note(cpu)} (`{run.out}`).
 
 Command: `{command}`

@@ -176,6 +176,11 @@ class Scheme(nn.Module):
 
     A scheme class declares ``slots`` (which parts the recipe gives it, by kind) and takes
     them, built, as keyword arguments of the same names, next to its own typed parameters.
+
+    Instance attributes the engine reads: ``num_classes`` when the networks are conditioned
+    on the data's labels (evaluation then asks for samples of the real labels), and
+    ``sample_labels`` when ``sample(labels=...)`` accepts classes that are not data labels
+    (InfoGAN's categorical code); either makes ``gancore sample --label K`` valid.
     """
 
     slots: ClassVar[Mapping[str, Slot]] = {}

@@ -337,7 +337,8 @@ class Run:
         """``n`` samples from the latest weights (the EMA copy when the run keeps one)."""
         if labels is not None and not isinstance(labels, Tensor):
             labels = torch.full((n,), labels) if isinstance(labels, int) else torch.tensor(labels)
-        num_classes = getattr(self.scheme, "num_classes", None)
+        # A scheme may offer classes to sample that are not data labels (InfoGAN's code).
+        num_classes = getattr(self.scheme, "num_classes", None) or getattr(self.scheme, "sample_labels", None)
         if labels is not None:
             if not num_classes:
                 raise GancoreError("this model is not class-conditional: --label does not apply")

@@ -174,3 +174,14 @@ def test_eval_mnist_run(tmp_path):
     metrics = json.loads(result.stdout)["metrics"]
     assert {"fid", "kid", "precision", "recall", "density", "coverage", "classifier_score"} <= metrics.keys()
     assert metrics["fid"] > 50  # two steps of training are far from the data
+
+
+def test_sample_a_code_that_is_not_a_data_label(tmp_path):
+    """InfoGAN's categorical code is sampled with --label, though the data labels are not used."""
+    out = tmp_path / "info"
+    result = invoke("train", "infogan-mnist", "--out", out, "--device", "cpu", "--set", "train.steps=1",
+                    "--set", "train.batch_size=8", "--set", "train.num_samples=10")
+    assert result.exit_code == 0, result.output
+    result = invoke("sample", out, "--num", 4, "--label", 3, "--out", tmp_path / "i.npz")
+    assert result.exit_code == 0, result.output
+    assert (np.load(tmp_path / "i.npz")["labels"] == 3).all()

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import gancore
-from gancore._run import Run
+from gancore import Run
 from gancore_translation.data import dilate, sobel_edges
 from gancore_translation.pool import HistoryPool
 

@@ -37,8 +37,9 @@ def sample(
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npz":
         arrays = {"samples": x.float().cpu().numpy().astype(np.float32)}
-        if getattr(run.scheme, "num_classes", None):
-            labels = np.full(num, label) if label is not None else np.arange(num) % run.scheme.num_classes
+        classes = getattr(run.scheme, "num_classes", None) or getattr(run.scheme, "sample_labels", None)
+        if classes:
+            labels = np.full(num, label) if label is not None else np.arange(num) % classes
             arrays["labels"] = labels.astype(np.int64)
         tmp = out.with_name(f".{out.stem}.tmp.npz")
         np.savez(tmp, **arrays)

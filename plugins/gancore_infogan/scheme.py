@@ -110,12 +110,11 @@ class InfoGAN(gancore.Scheme):
         self.num_classes = None
         # How many values ``sample(labels=...)`` accepts: the categorical code's.
         self.sample_labels = categories or None
-        self._critic_params = list(critic.parameters())
 
     def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
         return {
             "generator": list(self.generator.parameters()) + list(self.q_head.parameters()),
-            "critic": self._critic_params,
+            "critic": list(self.critic.parameters()),
         }
 
     def q(self, x: Tensor, networks: Mapping[str, nn.Module] | None = None) -> QOutput:
@@ -143,29 +142,22 @@ class InfoGAN(gancore.Scheme):
                 penalty = torch.stack(penalties).sum()
                 total = total + penalty
                 logs["penalty"] = penalty.detach()
-            opt_d.zero_grad(set_to_none=True)
-            total.backward()
-            opt_d.step()
+            gancore.optimizer_step(opt_d, total)
             for reg in self.regularizers:
                 reg.after_critic_step(D)
 
-        # Generator + Q step: the critic is frozen, gradients still flow through its body
-        # to the fake; the body runs once for both heads.
-        for p in self._critic_params:
-            p.requires_grad_(False)
-        h = D.features(fake)
-        fake_scores_g, q = D.score(h), self.q_head(h)
-        real_scores_g = None
-        if loss.needs_real_in_generator_step:
-            with torch.no_grad():
-                real_scores_g = D(real)
-        gen_loss = loss.generator(fake_scores_g, real_scores_g)
-        info = information_loss(q, codes, info_weight=self.info_weight, continuous_weight=self.continuous_weight)
-        opt_g.zero_grad(set_to_none=True)
-        (gen_loss + info.total).backward()
-        opt_g.step()
-        for p in self._critic_params:
-            p.requires_grad_(True)
+        # Generator + Q step: the critic is frozen (gradients still flow through its body
+        # to the fake); the body runs once for both heads.
+        with gancore.frozen(D):
+            h = D.features(fake)
+            fake_scores_g, q = D.score(h), self.q_head(h)
+            real_scores_g = None
+            if loss.needs_real_in_generator_step:
+                with torch.no_grad():
+                    real_scores_g = D(real)
+            gen_loss = loss.generator(fake_scores_g, real_scores_g)
+            info = information_loss(q, codes, info_weight=self.info_weight, continuous_weight=self.continuous_weight)
+            gancore.optimizer_step(opt_g, gen_loss + info.total)
 
         logs["loss_critic"] = critic_loss.detach()
         logs["loss_generator"] = gen_loss.detach()

@@ -53,7 +53,7 @@ class FramePredictor(nn.Module):
     ``context`` are used) or one frame N x C x H x W; returns the next frame, N x C x H x W.
 
     Args:
-        context: how many past frames the prediction reads (Recycle-GAN: 2)
+        context: how many past frames the prediction reads
         width: channels at full resolution (doubled at each halving)
         depth: halvings of the image in the encoder (28 -> 14 -> 7 is 2)
         norm: normalization after every inner convolution

@@ -81,11 +81,12 @@ class CycleGAN(gancore.Scheme):
         self.pool_a = HistoryPool(pool_size, shape_a)
         self.pool_b = HistoryPool(pool_size, shape_b)
         self.num_classes = None
-        self._generator_params = list(generator_ab.parameters()) + list(generator_ba.parameters())
-        self._critic_params = list(critic_a.parameters()) + list(critic_b.parameters())
 
     def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"generator": self._generator_params, "critic": self._critic_params}
+        return {
+            "generator": [*self.generator_ab.parameters(), *self.generator_ba.parameters()],
+            "critic": [*self.critic_a.parameters(), *self.critic_b.parameters()],
+        }
 
     def _adversarial(self, critic: nn.Module, fake: Tensor, real: Tensor) -> Tensor:
         real_scores = None
@@ -102,31 +103,24 @@ class CycleGAN(gancore.Scheme):
         logs: dict[str, Tensor] = {}
 
         # Generators first (as CycleGAN does), with the critics' weights frozen.
-        for p in self._critic_params:
-            p.requires_grad_(False)
-        fake_b = self.generator_ab(real_a)
-        fake_a = self.generator_ba(real_b)
-        adversarial = self._adversarial(self.critic_b, fake_b, real_b) + self._adversarial(self.critic_a, fake_a, real_a)
-        cycle = self.cycle(self.generator_ba(fake_b), real_a) + self.cycle(self.generator_ab(fake_a), real_b)
-        total = adversarial + self.cycle_weight * cycle
-        if self.identity_weight > 0:
-            identity = self.identity(self.generator_ab(real_b), real_b) + self.identity(self.generator_ba(real_a), real_a)
-            total = total + self.identity_weight * identity
-            logs["loss_identity"] = identity.detach()
-        optimizers["generator"].zero_grad(set_to_none=True)
-        total.backward()
-        optimizers["generator"].step()
-        for p in self._critic_params:
-            p.requires_grad_(True)
+        with gancore.frozen(self.critic_a, self.critic_b):
+            fake_b = self.generator_ab(real_a)
+            fake_a = self.generator_ba(real_b)
+            adversarial = self._adversarial(self.critic_b, fake_b, real_b) + self._adversarial(self.critic_a, fake_a, real_a)
+            cycle = self.cycle(self.generator_ba(fake_b), real_a) + self.cycle(self.generator_ab(fake_a), real_b)
+            total = adversarial + self.cycle_weight * cycle
+            if self.identity_weight > 0:
+                identity = self.identity(self.generator_ab(real_b), real_b) + self.identity(self.generator_ba(real_a), real_a)
+                total = total + self.identity_weight * identity
+                logs["loss_identity"] = identity.detach()
+            gancore.optimizer_step(optimizers["generator"], total)
 
         # Critics, on fakes drawn through the history pools.
         real_scores_a, real_scores_b = self.critic_a(real_a), self.critic_b(real_b)
         fake_scores_a = self.critic_a(self.pool_a(fake_a))
         fake_scores_b = self.critic_b(self.pool_b(fake_b))
         critic_loss = self.loss.critic(real_scores_a, fake_scores_a) + self.loss.critic(real_scores_b, fake_scores_b)
-        optimizers["critic"].zero_grad(set_to_none=True)
-        critic_loss.backward()
-        optimizers["critic"].step()
+        gancore.optimizer_step(optimizers["critic"], critic_loss)
 
         logs["loss_critic"] = critic_loss.detach()
         logs["loss_generator"] = adversarial.detach()

@@ -58,10 +58,9 @@ class Pix2Pix(gancore.Scheme):
         self.l1_weight = l1_weight
         self.paired = bool(getattr(critic, "paired", False))
         self.num_classes = None  # translation is conditioned on the source image, not a label
-        self._critic_params = list(critic.parameters())
 
     def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"generator": list(self.generator.parameters()), "critic": self._critic_params}
+        return {"generator": list(self.generator.parameters()), "critic": list(self.critic.parameters())}
 
     def _judge(self, source: Tensor, image: Tensor) -> Tensor:
         return self.critic(torch.cat([source, image], dim=1) if self.paired else image)
@@ -76,25 +75,16 @@ class Pix2Pix(gancore.Scheme):
         real_scores = self._judge(source, real)
         fake_scores = self._judge(source, fake.detach())
         critic_loss = self.loss.critic(real_scores, fake_scores)
-        optimizers["critic"].zero_grad(set_to_none=True)
-        critic_loss.backward()
-        optimizers["critic"].step()
+        gancore.optimizer_step(optimizers["critic"], critic_loss)
 
-        # Generator step: the critic's weights need no gradients here.
-        for p in self._critic_params:
-            p.requires_grad_(False)
-        real_scores_g = None
-        if self.loss.needs_real_in_generator_step:
-            with torch.no_grad():
-                real_scores_g = self._judge(source, real)
-        adversarial = self.loss.generator(self._judge(source, fake), real_scores_g)
-        reconstruction = self.reconstruction(fake, real)
-        total = adversarial + self.l1_weight * reconstruction
-        optimizers["generator"].zero_grad(set_to_none=True)
-        total.backward()
-        optimizers["generator"].step()
-        for p in self._critic_params:
-            p.requires_grad_(True)
+        with gancore.frozen(self.critic):
+            real_scores_g = None
+            if self.loss.needs_real_in_generator_step:
+                with torch.no_grad():
+                    real_scores_g = self._judge(source, real)
+            adversarial = self.loss.generator(self._judge(source, fake), real_scores_g)
+            reconstruction = self.reconstruction(fake, real)
+            gancore.optimizer_step(optimizers["generator"], adversarial + self.l1_weight * reconstruction)
 
         return {
             "loss_critic": critic_loss.detach(),
