@@ -121,3 +121,9 @@ def save_curves(rows: list[Mapping[str, Any]], path: Path) -> None:
     fig.savefig(tmp)
     plt.close(fig)
     os.replace(tmp, path)
+
+
+def json_line(row: Mapping[str, Any]) -> str:
+    """JSON has no infinity or NaN: such values (an empty mode histogram's KL) become null."""
+    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+    return json.dumps(clean, allow_nan=False)

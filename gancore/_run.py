@@ -7,8 +7,6 @@ scheme does the GAN-specific work; everything here is the same for every GAN.
 from __future__ import annotations
 
 import contextlib
-import json
-import math
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -19,8 +17,10 @@ import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
+from ._ema import averaged_copy
+
 from . import _checkpoint as ckpt
-from ._artifacts import read_metrics, save_curves, save_samples
+from ._artifacts import json_line, read_metrics, save_curves, save_samples
 from ._batches import DeviceBatches
 from ._device import resolve_device
 from ._errors import GancoreError
@@ -168,12 +168,7 @@ class Run:
         self.ema: dict[str, AveragedModel] = {}
         if r.ema.decay > 0:
             for net_name in self.scheme.ema_networks:
-                avg = AveragedModel(getattr(self.scheme, net_name), use_buffers=True)
-                avg.multi_avg_fn = _ema_with_warmup(r.ema.decay, avg)
-                # The update reads this counter on the host every step; keeping it on the
-                # CPU avoids a device sync per step.
-                avg.n_averaged = avg.n_averaged.cpu()
-                self.ema[net_name] = avg
+                self.ema[net_name] = averaged_copy(getattr(self.scheme, net_name), r.ema.decay)
 
     # -- data ---------------------------------------------------------------------------
 
@@ -377,28 +372,6 @@ class Run:
 
         return evaluate(self, metrics if metrics is not None else self.recipe.eval.metrics,
                         num_samples or self.recipe.eval.num_samples)
-
-
-def json_line(row: Mapping[str, Any]) -> str:
-    """JSON has no infinity or NaN: such values (an empty mode histogram's KL) become null."""
-    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
-    return json.dumps(clean, allow_nan=False)
-
-
-def _ema_with_warmup(decay: float, owner: AveragedModel) -> Callable[..., None]:
-    """EMA whose decay ramps up as min(decay, (1 + n) / (10 + n)) over the first updates,
-    so that early samples are not dominated by the random initial weights."""
-
-    def update(averaged: list[Tensor], current: list[Tensor], _: Tensor) -> None:
-        n = int(owner.n_averaged)  # a CPU counter: reading it costs no device sync
-        d = min(decay, (1 + n) / (10 + n))
-        if averaged[0].is_floating_point():
-            torch._foreach_lerp_(averaged, current, 1 - d)
-        else:  # integer buffers (BN's batch counter) are copied
-            for a, c in zip(averaged, current):
-                a.copy_(c)
-
-    return update
 
 
 def _means(pending: Mapping[str, list[Tensor]]) -> dict[str, float]:

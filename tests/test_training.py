@@ -7,7 +7,6 @@ import json
 import pytest
 import torch
 
-import gancore
 from gancore import GancoreError
 from gancore._run import Run
 
