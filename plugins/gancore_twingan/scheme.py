@@ -85,10 +85,9 @@ class TwinGAN(gancore.Scheme):
         self.reconstruction_weight, self.cycle_weight = reconstruction_weight, cycle_weight
         self.translation_gan_weight, self.reconstruction_gan_weight = translation_gan_weight, reconstruction_gan_weight
         self.num_classes = None
-        self._critic_params = list(critic_a.parameters()) + list(critic_b.parameters())
 
     def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"generator": list(self.generator.parameters()), "critic": self._critic_params}
+        return {"generator": list(self.generator.parameters()), "critic": [*self.critic_a.parameters(), *self.critic_b.parameters()]}
 
     def _fool(self, critic: nn.Module, fake: Tensor, real: Tensor) -> Tensor:
         """The generator's adversarial loss for ``fake`` under ``critic``."""
@@ -107,29 +106,24 @@ class TwinGAN(gancore.Scheme):
 
         # Generator step, with the critics' weights frozen. Each encode/decode runs on one
         # domain's batch alone, so every domain's batch norms see only their own domain.
-        for p in self._critic_params:
-            p.requires_grad_(False)
-        h_a, h_b = G.encode(a, DOMAIN_A), G.encode(b, DOMAIN_B)
-        rec_a, rec_b = G.decode(h_a, DOMAIN_A), G.decode(h_b, DOMAIN_B)
-        ab, ba = G.decode(h_a, DOMAIN_B), G.decode(h_b, DOMAIN_A)
-        aba = G.decode(G.encode(ab, DOMAIN_B), DOMAIN_A)
-        bab = G.decode(G.encode(ba, DOMAIN_A), DOMAIN_B)
+        with gancore.frozen(self.critic_a, self.critic_b):
+            h_a, h_b = G.encode(a, DOMAIN_A), G.encode(b, DOMAIN_B)
+            rec_a, rec_b = G.decode(h_a, DOMAIN_A), G.decode(h_b, DOMAIN_B)
+            ab, ba = G.decode(h_a, DOMAIN_B), G.decode(h_b, DOMAIN_A)
+            aba = G.decode(G.encode(ab, DOMAIN_B), DOMAIN_A)
+            bab = G.decode(G.encode(ba, DOMAIN_A), DOMAIN_B)
 
-        reconstruction = self.reconstruction(rec_a, a) + self.reconstruction(rec_b, b)
-        cycle = self.cycle(aba, a) + self.cycle(bab, b)
-        gan_translation = self._fool(self.critic_b, ab, b) + self._fool(self.critic_a, ba, a)
-        gan_reconstruction = self._fool(self.critic_a, rec_a, a) + self._fool(self.critic_b, rec_b, b)
-        total = (
-            self.reconstruction_weight * reconstruction
-            + self.cycle_weight * cycle
-            + self.translation_gan_weight * gan_translation
-            + self.reconstruction_gan_weight * gan_reconstruction
-        )
-        optimizers["generator"].zero_grad(set_to_none=True)
-        total.backward()
-        optimizers["generator"].step()
-        for p in self._critic_params:
-            p.requires_grad_(True)
+            reconstruction = self.reconstruction(rec_a, a) + self.reconstruction(rec_b, b)
+            cycle = self.cycle(aba, a) + self.cycle(bab, b)
+            gan_translation = self._fool(self.critic_b, ab, b) + self._fool(self.critic_a, ba, a)
+            gan_reconstruction = self._fool(self.critic_a, rec_a, a) + self._fool(self.critic_b, rec_b, b)
+            total = (
+                self.reconstruction_weight * reconstruction
+                + self.cycle_weight * cycle
+                + self.translation_gan_weight * gan_translation
+                + self.reconstruction_gan_weight * gan_reconstruction
+            )
+            gancore.optimizer_step(optimizers["generator"], total)
 
         # Critic step: each domain's real images against its reconstructions and translations.
         fake_a = torch.cat([rec_a.detach(), ba.detach()])
@@ -137,9 +131,7 @@ class TwinGAN(gancore.Scheme):
         real_scores_a, real_scores_b = self.critic_a(a), self.critic_b(b)
         fake_scores_a, fake_scores_b = self.critic_a(fake_a), self.critic_b(fake_b)
         critic_loss = self.loss.critic(real_scores_a, fake_scores_a) + self.loss.critic(real_scores_b, fake_scores_b)
-        optimizers["critic"].zero_grad(set_to_none=True)
-        critic_loss.backward()
-        optimizers["critic"].step()
+        gancore.optimizer_step(optimizers["critic"], critic_loss)
 
         return {
             "loss_critic": critic_loss.detach(),
