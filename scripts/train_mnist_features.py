@@ -5,7 +5,7 @@ Reads the real MNIST (gzip IDX files) from ``--data`` with the data plugin's rea
 2 pixels, reports the accuracy on the 10k test split, and writes the weights (safetensors)
 and a small JSON record next to them.
 
-    python scripts/train_mnist_features.py --data /work/shared/data/mnist
+    python scripts/train_mnist_features.py --data ../shared/data/mnist
 
 Deterministic for a given thread count: seeds are fixed and two CPU threads are used.
 """
@@ -57,7 +57,7 @@ def accuracy(net: MnistNet, x: torch.Tensor, y: torch.Tensor) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data/mnist"))
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=3e-3)

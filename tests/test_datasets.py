@@ -21,7 +21,8 @@ from gancore import GancoreError
 from gancore_data import grid_modes, grid_std, mixture_modes, ring_modes, ring_std
 from gancore_data.mnist import SHA256
 
-SHARED_MNIST = Path("/work/shared/data/mnist")
+# The real MNIST sits beside the checkout (../shared/data/mnist) where it is available.
+SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 T10K = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
