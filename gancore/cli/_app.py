@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from typing import Annotated, Optional
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -16,7 +15,7 @@ from ._output import error, warn
 class _Group(TyperGroup):
     """Turns user errors into one line on stderr and exit code 2 (traceback with GANCORE_DEBUG=1)."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx):  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except GancoreError as exc:
