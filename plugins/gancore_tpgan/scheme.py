@@ -25,11 +25,12 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
+from gancore_translation.side_by_side import PairedSampling
 
 Weight = Annotated[float, Field(ge=0.0)]
 
 
-class TPGAN(gancore.Scheme):
+class TPGAN(PairedSampling, gancore.Scheme):
     """TP-GAN: map data's source to x with pixel, symmetry, adversarial, identity and total-variation terms.
 
     The critic sees (source, image) pairs when it was built with ``paired = true``, else
@@ -136,28 +137,3 @@ class TPGAN(gancore.Scheme):
             gancore.optimizer_step(optimizers["generator"], total)
         logs["loss_total"] = total.detach()
         return logs
-
-    @torch.no_grad()
-    def translate(self, source: Tensor, networks: Mapping[str, nn.Module] | None = None) -> Tensor:
-        """The generator's outputs for source images (the EMA copy when ``networks`` has one)."""
-        return self.network("generator", networks)(source)
-
-    @torch.no_grad()
-    def sample(
-        self,
-        n: int,
-        *,
-        networks: Mapping[str, nn.Module] | None = None,
-        labels: Tensor | None = None,
-        batch: Mapping[str, Tensor] | None = None,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
-        """``n`` images, each source | output | target side by side."""
-        if batch is None:
-            raise ValueError("tp-gan samples by translating data: pass batch (a dict with source and x)")
-        device = next(self.generator.parameters()).device
-        source, target = batch["source"][:n].to(device), batch["x"][:n].to(device)
-        output = self.translate(source, networks)
-        if source.shape[1] != target.shape[1]:
-            source = source.expand(-1, target.shape[1], -1, -1)  # grey sources next to colour outputs
-        return torch.cat([source, output, target], dim=-1)

@@ -17,10 +17,10 @@ from torch import Tensor, nn
 
 import gancore
 
-from .side_by_side import side_by_side
+from .side_by_side import PairedSampling
 
 
-class Pix2Pix(gancore.Scheme):
+class Pix2Pix(PairedSampling, gancore.Scheme):
     """pix2pix: translate data's source field into x, with a (paired) critic and an L1 term.
 
     The critic sees (source, image) pairs when it was built with ``paired = true`` (the
@@ -93,26 +93,3 @@ class Pix2Pix(gancore.Scheme):
             "score_real": real_scores.detach().mean(),
             "score_fake": fake_scores.detach().mean(),
         }
-
-    @torch.no_grad()
-    def translate(self, source: Tensor, networks: Mapping[str, nn.Module] | None = None) -> Tensor:
-        """The generator's outputs for source images (the EMA copy when ``networks`` has one)."""
-        return self.network("generator", networks)(source)
-
-    @torch.no_grad()
-    def sample(
-        self,
-        n: int,
-        *,
-        networks: Mapping[str, nn.Module] | None = None,
-        labels: Tensor | None = None,
-        batch: Mapping[str, Tensor] | None = None,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
-        """``n`` images, each source | output | target side by side."""
-        if batch is None:
-            raise ValueError("pix2pix samples by translating data: pass batch (a dict with source and x)")
-        source, target = batch["source"][:n], batch["x"][:n]
-        device = next(self.generator.parameters()).device
-        source, target = source.to(device), target.to(device)
-        return side_by_side(source, self.translate(source, networks), target)
