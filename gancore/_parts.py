@@ -245,13 +245,18 @@ class Metric:
 class Features:
     """A fixed feature space for metrics (kind ``features``): ``features(x)`` maps a batch
     of samples to N x D features; a classifier also offers ``logits(x)`` (N x classes).
-    Both run without gradients on ``x``'s device."""
+    Both run without gradients on ``x``'s device. A feature space that losses may train
+    through (a perceptual loss) also offers ``differentiable_features(x)``: the same
+    features with the graph back to ``x`` kept, and the network itself frozen."""
 
     def features(self, x: Tensor) -> Tensor:
         raise NotImplementedError
 
     def logits(self, x: Tensor) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} is not a classifier")
+
+    def differentiable_features(self, x: Tensor) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} gives no differentiable features")
 
 
 INJECTABLE: dict[type, str] = {DataSpec: "spec"}

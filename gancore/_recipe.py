@@ -46,6 +46,7 @@ class TrainSettings(_Strict):
 
 
 OptimizerName = Literal["adam", "adamw", "rmsprop", "sgd"]
+ScheduleName = Literal["constant", "linear", "cosine"]
 
 
 class OptimSettings(_Strict):
@@ -55,6 +56,8 @@ class OptimSettings(_Strict):
     weight_decay: Annotated[float, Field(ge=0)] = 0.0
     eps: Annotated[float, Field(gt=0)] = 1e-8
     momentum: Annotated[float, Field(ge=0)] = 0.0
+    schedule: ScheduleName = "constant"
+    final_lr: Annotated[float, Field(ge=0, le=1, description="the scheduled lr at train.steps, as a fraction of lr")] = 0.0
 
 
 class OptimOverride(_Strict):
@@ -66,6 +69,8 @@ class OptimOverride(_Strict):
     weight_decay: Annotated[float, Field(ge=0)] | None = None
     eps: Annotated[float, Field(gt=0)] | None = None
     momentum: Annotated[float, Field(ge=0)] | None = None
+    schedule: ScheduleName | None = None
+    final_lr: Annotated[float, Field(ge=0, le=1)] | None = None
 
 
 class EmaSettings(_Strict):

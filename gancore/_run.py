@@ -28,6 +28,7 @@ from ._parts import DataSpec, Dataset, Scheme
 from ._plugins import registry as default_registry
 from ._recipe import Recipe, apply_overrides, load_source, parse_override, read_document
 from ._registry import Registry
+from ._schedule import lr_factor
 
 RECIPE_FILE = "recipe.toml"
 METRICS_FILE = "metrics.jsonl"
@@ -165,6 +166,11 @@ class Run:
                 raise GancoreError(f"train.batch_size: {r.train.batch_size} is not divisible by the critic's pack size {pack}")
         groups = self.scheme.optimizer_groups()
         self.optimizers = {g: _optimizer(groups[g], r.optim[g]) for g in self.scheme.groups}
+        # Only the optimizers with a schedule are touched in the loop.
+        self._scheduled = [(self.optimizers[g], r.optim[g]) for g in self.scheme.groups if r.optim[g].schedule != "constant"]
+        for optimizer, _ in self._scheduled:
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
         self.ema: dict[str, AveragedModel] = {}
         if r.ema.decay > 0:
             for net_name in self.scheme.ema_networks:
@@ -276,6 +282,10 @@ class Run:
         last_log_time, last_log_step = started, self.step
         try:
             while self.step < total:
+                for optimizer, o in self._scheduled:
+                    factor = lr_factor(o.schedule, self.step, t.steps, o.final_lr)
+                    for group in optimizer.param_groups:
+                        group["lr"] = group["initial_lr"] * factor
                 with autocast:
                     logs = self.scheme.train_step(batches, self.optimizers, self.step)
                 self.step += 1

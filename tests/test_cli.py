@@ -63,7 +63,7 @@ def test_plugins_and_recipes_json():
     plugins = {p["name"]: p for p in json.loads(invoke("plugins", "--json").stdout)}
     assert plugins["nets"]["status"] == "loaded" and plugins["nets"]["version"]
     recipes = {r["name"] for r in json.loads(invoke("recipes", "--json").stdout)}
-    assert {"gan-ring", "gan-grid", "gan-mnist", "cgan-mnist", "dcgan-mnist", "dcgan-mnist-wn", "dcgan-mnist-sn",
+    assert {"gan-ring", "gan-grid", "gan-mnist", "cgan-mnist", "cdcgan-mnist", "dcgan-mnist", "dcgan-mnist-wn", "dcgan-mnist-sn",
             "wgan-mnist", "wgan-gp-mnist", "wgan-gp-grid"} <= recipes
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
 
 from gancore import GancoreError
 from gancore._run import Run
+from gancore._schedule import lr_factor
 
 
 def weights(run: Run) -> dict[str, torch.Tensor]:
@@ -49,6 +51,28 @@ def test_resume_gives_identical_weights(tiny_ring, tmp_path):
     # metrics.jsonl continues without duplicated steps
     steps = [json.loads(line)["step"] for line in (tmp_path / "half" / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == 40
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_lr_schedule_runs_its_course_and_resumes_exactly(tiny_ring, tmp_path, schedule):
+    overrides = RESUME_OVERRIDES | {"optim.schedule": schedule, "optim.final_lr": 0.1, "optim.critic.lr": 1e-3}
+    straight = Run.create(tiny_ring, overrides=overrides, out=tmp_path / "straight").train()
+    # the last step was taken at step 39 of 40: close to, not yet at, the final rate
+    assert straight.optimizers["generator"].param_groups[0]["lr"] == pytest.approx(2e-4 * lr_factor(schedule, 39, 40, 0.1))
+    assert straight.optimizers["critic"].param_groups[0]["lr"] == pytest.approx(1e-3 * lr_factor(schedule, 39, 40, 0.1))
+    interrupted = Run.create(tiny_ring, overrides=overrides, out=tmp_path / "half").train(20)
+    assert interrupted.optimizers["generator"].param_groups[0]["lr"] < 2e-4
+    resumed = Run.load(tmp_path / "half").train()
+    assert_same(weights(straight), weights(resumed))
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [("constant", [1.0, 1.0, 1.0]), ("linear", [1.0, 0.55, 0.1]), ("cosine", [1.0, 0.55, 0.1])],
+)
+def test_lr_factor_endpoints(schedule, expected):
+    assert [lr_factor(schedule, s, 100, 0.1) for s in (0, 50, 100)] == pytest.approx(expected)
+    assert lr_factor("cosine", 25, 100, 0.0) == pytest.approx(0.5 * (1 + math.cos(math.pi / 4)))
 
 
 def test_same_seed_same_run_other_seed_differs(tiny_ring):

@@ -60,8 +60,22 @@ def test_feature_loss_is_differentiable_and_trains_nothing_of_its_own():
     from gancore_metrics.features import mnist_network
 
     assert not any(p.requires_grad for p in mnist_network().parameters())
-    with pytest.raises(gancore.GancoreError, match="differentiable"):
-        loss("feature", features="identity")
+    # identity features: the feature distance is the pixel distance
+    pixel = loss("feature", features="identity", distance="l1")
+    assert pixel(data.flip(0), data).item() == pytest.approx((data.flip(0) - data).abs().mean().item())
+
+
+def test_features_without_a_differentiable_path_are_refused():
+    from gancore_translation.image_losses import differentiable_features
+
+    class NoGradients(gancore.Features):
+        def features(self, x):
+            return x.flatten(1)
+
+    with pytest.raises(ValueError, match="differentiable"):
+        differentiable_features(NoGradients(), "no-gradients")
+    with pytest.raises(NotImplementedError):
+        NoGradients().differentiable_features(torch.zeros(1, 2))
 
 
 # ---------------------------------------------------------------- networks

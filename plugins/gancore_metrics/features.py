@@ -152,6 +152,10 @@ class MnistFeatures(gancore.Features):
         assert logits is not None
         return feats, logits
 
+    def differentiable_features(self, x: Tensor) -> Tensor:
+        """The features with gradients flowing back to ``x`` (the network stays frozen)."""
+        return mnist_network(x.device).body(self._prepare(x))
+
 
 def mnist_features(
     batch_size: Annotated[int, Field(ge=1, description="images per forward pass (bounds memory)")] = 1000,
@@ -172,6 +176,9 @@ class IdentityFeatures(gancore.Features):
 
     def logits(self, x: Tensor) -> Tensor:
         raise ValueError("identity features have no classifier; use the mnist features")
+
+    def differentiable_features(self, x: Tensor) -> Tensor:
+        return x.flatten(1)
 
 
 def identity_features() -> IdentityFeatures:

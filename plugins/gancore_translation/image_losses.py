@@ -88,28 +88,13 @@ class FeatureLoss(gancore.ImageLoss):
 
 
 def differentiable_features(extractor: object, name: str) -> Callable[[Tensor], Tensor]:
-    """A function from images to features that lets gradients through to the images.
-
-    Feature objects built for metrics compute under ``torch.no_grad``; a loss needs the
-    same network with its graph kept. The MNIST network is reached through its module
-    (frozen, in eval mode); a feature object that is itself a module is called directly.
-    """
+    """A function from images to features that lets gradients through to the images: a
+    feature object's ``differentiable_features``, or the object itself when it is a module."""
     if isinstance(extractor, nn.Module):
         return extractor
-    try:  # the first-party MNIST features: the cached frozen network and its input scaling
-        from gancore_metrics.features import MnistFeatures, mnist_network
-    except ImportError:  # metrics plugin not installed
-        MnistFeatures = None  # type: ignore[assignment,misc]
-    if MnistFeatures is not None and isinstance(extractor, MnistFeatures):
-        prepare = extractor._prepare
-
-        def mnist_body(x: Tensor) -> Tensor:
-            return mnist_network(x.device).body(prepare(x))
-
-        return mnist_body
-    differentiable = getattr(extractor, "differentiable_features", None)
-    if callable(differentiable):
-        return differentiable
+    method = getattr(type(extractor), "differentiable_features", None)
+    if callable(method) and method is not gancore.Features.differentiable_features:
+        return extractor.differentiable_features  # type: ignore[attr-defined]
     raise ValueError(
         f"features {name!r} gives no differentiable features (it needs to be a torch module "
         "or to offer differentiable_features(x))"
