@@ -24,7 +24,7 @@ from ._parts import (
 )
 from ._plugins import PluginHost, build, host, registry, reload
 from ._run import Run, create_run, load_run
-from ._steps import frozen, optimizer_step
+from ._steps import critic_update, frozen, optimizer_step
 
 __version__ = "0.1.0"
 
@@ -52,6 +52,7 @@ __all__ = [
     "UnknownNameError",
     "build",
     "create_run",
+    "critic_update",
     "frozen",
     "host",
     "hookimpl",

@@ -161,19 +161,14 @@ class RecycleGAN(gancore.Scheme):
                 optimizers[group].step()
 
         # Critics, on single frames: real against translated.
-        real_scores_x, real_scores_y = self.critic_x(real_x), self.critic_y(real_y)
-        fake_scores_x = self.critic_x(frames_of(fake_x).detach())
-        fake_scores_y = self.critic_y(frames_of(fake_y).detach())
-        critic_loss = self.loss.critic(real_scores_x, fake_scores_x) + self.loss.critic(real_scores_y, fake_scores_y)
-        gancore.optimizer_step(optimizers["critic"], critic_loss)
-
-        return {
-            "loss_critic": critic_loss.detach(),
+        logs = gancore.critic_update(
+            self.loss, optimizers["critic"],
+            (self.critic_x, real_x, frames_of(fake_x)), (self.critic_y, real_y, frames_of(fake_y)),
+        )
+        return logs | {
             "loss_generator": adversarial.detach(),
             "loss_recurrent": recurrent.detach(),
             "loss_recycle": recycle.detach(),
-            "score_real": (real_scores_x.detach().mean() + real_scores_y.detach().mean()) / 2,
-            "score_fake": (fake_scores_x.detach().mean() + fake_scores_y.detach().mean()) / 2,
         }
 
     # -- using the trained networks ------------------------------------------------------

@@ -116,17 +116,12 @@ class CycleGAN(gancore.Scheme):
             gancore.optimizer_step(optimizers["generator"], total)
 
         # Critics, on fakes drawn through the history pools.
-        real_scores_a, real_scores_b = self.critic_a(real_a), self.critic_b(real_b)
-        fake_scores_a = self.critic_a(self.pool_a(fake_a))
-        fake_scores_b = self.critic_b(self.pool_b(fake_b))
-        critic_loss = self.loss.critic(real_scores_a, fake_scores_a) + self.loss.critic(real_scores_b, fake_scores_b)
-        gancore.optimizer_step(optimizers["critic"], critic_loss)
-
-        logs["loss_critic"] = critic_loss.detach()
+        pooled_a, pooled_b = self.pool_a(fake_a), self.pool_b(fake_b)
+        logs |= gancore.critic_update(
+            self.loss, optimizers["critic"], (self.critic_a, real_a, pooled_a), (self.critic_b, real_b, pooled_b)
+        )
         logs["loss_generator"] = adversarial.detach()
         logs["loss_cycle"] = cycle.detach()
-        logs["score_real"] = (real_scores_a.detach().mean() + real_scores_b.detach().mean()) / 2
-        logs["score_fake"] = (fake_scores_a.detach().mean() + fake_scores_b.detach().mean()) / 2
         return logs
 
     @torch.no_grad()

@@ -126,21 +126,15 @@ class TwinGAN(gancore.Scheme):
             gancore.optimizer_step(optimizers["generator"], total)
 
         # Critic step: each domain's real images against its reconstructions and translations.
-        fake_a = torch.cat([rec_a.detach(), ba.detach()])
-        fake_b = torch.cat([rec_b.detach(), ab.detach()])
-        real_scores_a, real_scores_b = self.critic_a(a), self.critic_b(b)
-        fake_scores_a, fake_scores_b = self.critic_a(fake_a), self.critic_b(fake_b)
-        critic_loss = self.loss.critic(real_scores_a, fake_scores_a) + self.loss.critic(real_scores_b, fake_scores_b)
-        gancore.optimizer_step(optimizers["critic"], critic_loss)
-
-        return {
-            "loss_critic": critic_loss.detach(),
+        logs = gancore.critic_update(
+            self.loss, optimizers["critic"],
+            (self.critic_a, a, torch.cat([rec_a, ba])), (self.critic_b, b, torch.cat([rec_b, ab])),
+        )
+        return logs | {
             "loss_generator": gan_translation.detach(),
             "loss_gan_reconstruction": gan_reconstruction.detach(),
             "loss_reconstruction": reconstruction.detach(),
             "loss_cycle": cycle.detach(),
-            "score_real": (real_scores_a.detach().mean() + real_scores_b.detach().mean()) / 2,
-            "score_fake": (fake_scores_a.detach().mean() + fake_scores_b.detach().mean()) / 2,
         }
 
     # -- using the trained generator ----------------------------------------------------
