@@ -168,9 +168,6 @@ class Run:
         self.optimizers = {g: _optimizer(groups[g], r.optim[g]) for g in self.scheme.groups}
         # Only the optimizers with a schedule are touched in the loop.
         self._scheduled = [(self.optimizers[g], r.optim[g]) for g in self.scheme.groups if r.optim[g].schedule != "constant"]
-        for optimizer, _ in self._scheduled:
-            for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
         self.ema: dict[str, AveragedModel] = {}
         if r.ema.decay > 0:
             for net_name in self.scheme.ema_networks:
@@ -283,9 +280,9 @@ class Run:
         try:
             while self.step < total:
                 for optimizer, o in self._scheduled:
-                    factor = lr_factor(o.schedule, self.step, t.steps, o.final_lr)
+                    lr = o.lr * lr_factor(o.schedule, self.step, t.steps, o.final_lr)
                     for group in optimizer.param_groups:
-                        group["lr"] = group["initial_lr"] * factor
+                        group["lr"] = lr
                 with autocast:
                     logs = self.scheme.train_step(batches, self.optimizers, self.step)
                 self.step += 1

@@ -132,7 +132,7 @@ class MnistFeatures(gancore.Features):
         net = mnist_network(x.device)
         feats, logits = [], []
         for chunk in x.split(self.batch_size):
-            f = net.body(self._prepare(chunk))
+            f = self.differentiable_features(chunk)
             feats.append(f)
             if with_logits:
                 logits.append(net.head(f))
