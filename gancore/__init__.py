@@ -4,12 +4,14 @@ The public surface; everything lives in small private modules and is re-exported
 """
 
 from ._errors import DuplicateNameError, GancoreError, PluginError, UnknownNameError
+from ._guard import DivergenceError
 from ._hooks import hookimpl, hookspec
 from ._params import Ref
 from ._parts import (
     KINDS,
     AdversarialLoss,
     Batches,
+    Callback,
     Critic,
     DataSpec,
     Dataset,
@@ -23,8 +25,11 @@ from ._parts import (
     Slot,
 )
 from ._plugins import PluginHost, build, host, registry, reload
+from ._progress import Progress
 from ._run import Run, create_run, load_run
-from ._steps import critic_update, frozen, optimizer_step
+from ._sampling import PairedSampling, SampleRequest, side_by_side
+from ._steps import critic_rounds, critic_update, frozen, generator_loss, input_gradients
+from ._updates import Updates
 
 __version__ = "0.1.0"
 
@@ -32,9 +37,11 @@ __all__ = [
     "KINDS",
     "AdversarialLoss",
     "Batches",
+    "Callback",
     "Critic",
     "DataSpec",
     "Dataset",
+    "DivergenceError",
     "DuplicateNameError",
     "Features",
     "GancoreError",
@@ -42,23 +49,30 @@ __all__ = [
     "ImageLoss",
     "Metric",
     "Normalization",
+    "PairedSampling",
     "PluginError",
     "PluginHost",
+    "Progress",
     "Ref",
     "Regularizer",
     "Run",
+    "SampleRequest",
     "Scheme",
     "Slot",
     "UnknownNameError",
+    "Updates",
     "build",
     "create_run",
+    "critic_rounds",
     "critic_update",
     "frozen",
+    "generator_loss",
     "host",
     "hookimpl",
     "hookspec",
+    "input_gradients",
     "load_run",
-    "optimizer_step",
     "registry",
     "reload",
+    "side_by_side",
 ]

@@ -65,8 +65,50 @@ def list_checkpoints(folder: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def prune(folder: Path, keep: int) -> None:
-    for _, path in list_checkpoints(folder)[:-keep]:
+def state_is_finite(state: Any) -> bool:
+    """Whether every floating-point tensor in a (nested) state is finite: one device sync."""
+    flags = [torch.isfinite(t).all() for t in _tensors(state) if t.is_floating_point() and t.numel()]
+    return bool(torch.stack([f.cpu() for f in flags]).all()) if flags else True
+
+
+def _tensors(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _tensors(v)]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors(v)]
+    return []
+
+
+def is_finite(path: Path) -> bool:
+    """Whether a checkpoint's weights are finite (False for one that does not load)."""
+    try:
+        data = load(path)
+    except GancoreError:
+        return False
+    finite = data.get("finite")
+    return bool(finite) if finite is not None else state_is_finite([data.get("scheme"), data.get("ema")])
+
+
+def newest_finite(folder: Path) -> tuple[int, Path] | None:
+    for step, path in reversed(list_checkpoints(folder)):
+        if is_finite(path):
+            return step, path
+    return None
+
+
+def prune(folder: Path, keep: int, *, newest_is_finite: bool = True) -> None:
+    """Keep the ``keep`` newest checkpoints, and the newest finite one when those are not
+    (a run trained on with ``on_nonfinite = "ignore"`` must not lose its last good weights)."""
+    found = list_checkpoints(folder)
+    older, kept = found[:-keep], found[-keep:]
+    if not newest_is_finite and not any(is_finite(p) for _, p in kept[:-1]):
+        for i in range(len(older) - 1, -1, -1):
+            if is_finite(older[i][1]):
+                older.pop(i)
+                break
+    for _, path in older:
         path.unlink(missing_ok=True)
 
 

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ._sampling import SampleRequest
+    from ._updates import Updates
 
 
 # ---------------------------------------------------------------- data
@@ -170,57 +176,72 @@ class Slot:
 
 
 class Scheme(nn.Module):
-    """The training step. Owns the networks (as submodules, so ``state_dict`` checkpoints
-    them all) and the objectives; the engine owns the loop, the optimizers, EMA, devices,
-    logging and checkpoints.
+    """What a training step optimises. Owns the networks (as submodules, so ``state_dict``
+    checkpoints them all) and the objectives; the engine owns the loop, the optimizers and
+    every update, precision, EMA, devices, logging and checkpoints.
 
     A scheme class declares ``slots`` (which parts the recipe gives it, by kind) and takes
     them, built, as keyword arguments of the same names, next to its own typed parameters.
+    It declares ``networks``: per optimizer group, the attributes holding the networks
+    that group trains. The engine derives the optimizers, the EMA copies and their swap
+    for sampling from it.
 
     Instance attributes the engine reads: ``num_classes`` when the networks are conditioned
     on the data's labels (evaluation then asks for samples of the real labels), and
-    ``sample_labels`` when ``sample(labels=...)`` accepts classes that are not data labels
-    (InfoGAN's categorical code); either makes ``gancore sample --label K`` valid.
+    ``sample_labels`` when ``sample`` accepts classes that are not data labels (InfoGAN's
+    categorical code); either makes ``gancore sample --label K`` valid.
     """
 
     slots: ClassVar[Mapping[str, Slot]] = {}
-    #: Optimizer groups, each with its ``[optim.<group>]`` table; ``optimizer_groups``
-    #: returns their parameters.
-    groups: ClassVar[tuple[str, ...]] = ("generator", "critic")
-    #: Networks (attribute names) whose weights get an exponential moving average.
-    ema_networks: ClassVar[tuple[str, ...]] = ("generator",)
-
-    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
-        """Parameters per optimizer; the keys are the recipe's ``[optim.<key>]`` tables."""
-        raise NotImplementedError
-
-    def train_step(
-        self, batches: Batches, optimizers: Mapping[str, torch.optim.Optimizer], step: int
-    ) -> dict[str, Tensor]:
-        """One training step (for example n_critic critic updates, then one generator
-        update). Returns detached scalar tensors to log; the engine syncs them rarely."""
-        raise NotImplementedError
-
-    def sample(
-        self,
-        n: int,
-        *,
-        networks: Mapping[str, nn.Module] | None = None,
-        labels: Tensor | None = None,
-        batch: Mapping[str, Tensor] | None = None,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
-        """``n`` samples. ``networks`` replaces some networks by name (the engine passes
-        the EMA copies); ``batch`` gives source data to schemes that translate."""
-        raise NotImplementedError
-
+    #: Optimizer group -> the attribute names of the networks it trains. Each group has
+    #: an ``[optim.<group>]`` table in the recipe and its own optimizer.
+    networks: ClassVar[Mapping[str, tuple[str, ...]]] = {"generator": ("generator",), "critic": ("critic",)}
+    #: Networks whose weights get an exponential moving average (when ``ema.decay > 0``);
+    #: None means every network outside the ``critic`` group.
+    ema_networks: ClassVar[tuple[str, ...] | None] = None
     #: Whether ``sample`` needs a ``batch`` of source data (translation schemes).
     needs_data_to_sample: ClassVar[bool] = False
 
-    def network(self, name: str, networks: Mapping[str, nn.Module] | None = None) -> nn.Module:
-        if networks and name in networks:
-            return networks[name]
-        return getattr(self, name)
+    @classmethod
+    def groups(cls) -> tuple[str, ...]:
+        return tuple(cls.networks)
+
+    @classmethod
+    def averaged_networks(cls) -> tuple[str, ...]:
+        if cls.ema_networks is not None:
+            return tuple(cls.ema_networks)
+        return tuple(n for g, names in cls.networks.items() if g != "critic" for n in names)
+
+    def group_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """Each optimizer group's parameters, from ``networks`` (a network shared by two
+        groups is an error: one optimizer owns each weight)."""
+        out: dict[str, list[nn.Parameter]] = {}
+        owner: dict[int, str] = {}
+        for group, names in self.networks.items():
+            params: list[nn.Parameter] = []
+            for name in names:
+                module = getattr(self, name, None)
+                if not isinstance(module, nn.Module):
+                    raise TypeError(f"{type(self).__name__}.networks names {name!r}, which is not a network of the scheme")
+                for p in module.parameters():
+                    if id(p) in owner:
+                        if owner[id(p)] != group:
+                            raise TypeError(f"a weight of {name!r} is in optimizer groups {owner[id(p)]!r} and {group!r}")
+                        continue
+                    owner[id(p)] = group
+                    params.append(p)
+            out[group] = params
+        return out
+
+    def train_step(self, batches: Batches, updates: "Updates", step: int) -> dict[str, Tensor]:
+        """One training step (for example n_critic critic updates, then one generator
+        update), each update through ``updates.step(group, loss)``. Returns detached
+        scalar tensors to log; the engine syncs them rarely."""
+        raise NotImplementedError
+
+    def sample(self, request: "SampleRequest") -> Tensor:
+        """``request.n`` samples (see ``gancore.SampleRequest``)."""
+        raise NotImplementedError
 
 
 # ---------------------------------------------------------------- evaluation
@@ -259,6 +280,33 @@ class Features:
         raise NotImplementedError(f"{type(self).__name__} gives no differentiable features")
 
 
+# ---------------------------------------------------------------- callbacks
+
+
+class Callback:
+    """Code that runs during training (kind ``callback``): trackers, loggers, a user's
+    own hooks. Every method is optional; ``run`` is the ``gancore.Run`` being trained.
+    A callback's exception stops the run (after ``on_failure`` reached the others)."""
+
+    def on_start(self, run: Any) -> None:
+        """Before the first step of this ``train`` call (also when resuming)."""
+
+    def on_log(self, run: Any, row: Mapping[str, float]) -> None:
+        """A metrics row (``step``, ``seconds``, losses, scores, evaluation results)."""
+
+    def on_samples(self, run: Any, samples: Tensor, path: "Path") -> None:
+        """A sample grid (or scatter plot) was written to ``path`` (a PNG)."""
+
+    def on_checkpoint(self, run: Any, path: "Path") -> None:
+        """A checkpoint was written to ``path``."""
+
+    def on_end(self, run: Any) -> None:
+        """Training reached its last step."""
+
+    def on_failure(self, run: Any, error: BaseException) -> None:
+        """Training stopped early: interrupted, diverged, or crashed."""
+
+
 INJECTABLE: dict[type, str] = {DataSpec: "spec"}
 """Factory parameter types the engine supplies instead of the recipe."""
 
@@ -273,12 +321,14 @@ KINDS: dict[str, str] = {
     "scheme": "the training step that wires networks and losses",
     "metric": "sample-quality measure",
     "features": "feature network for metrics",
+    "callback": "code run during training: trackers, loggers",
 }
 """Every kind of part, with what it is."""
 
 __all__ = [
     "AdversarialLoss",
     "Batches",
+    "Callback",
     "Critic",
     "DataSpec",
     "Dataset",

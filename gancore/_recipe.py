@@ -19,13 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ._errors import GancoreError, UnknownNameError, unknown_name_message
 from ._evaluate import metric_spec
+from ._optim import check_implementation
 from ._params import format_validation_error
 from ._registry import Registry
 
 DEFAULT_RECIPE = "dcgan-mnist"
 """What ``gancore train`` runs when no recipe is named."""
 
-FIXED_SECTIONS = ("description", "scheme", "data", "train", "optim", "ema", "eval")
+FIXED_SECTIONS = ("description", "scheme", "data", "train", "optim", "ema", "eval", "callbacks")
 
 
 class _Strict(BaseModel):
@@ -37,7 +38,10 @@ class TrainSettings(_Strict):
     batch_size: Annotated[int, Field(ge=1, description="samples per batch")] = 64
     seed: Annotated[int, Field(description="seed of every random draw; a CPU run repeats exactly")] = 0
     device: Annotated[str, Field(description="auto, cpu, cuda or cuda:N")] = "auto"
-    amp: Annotated[Literal["off", "bf16"], Field(description="autocast the step to bfloat16 (CUDA)")] = "off"
+    amp: Annotated[Literal["off", "bf16", "fp16"], Field(description="mixed precision of the forward passes: off, bf16, or fp16 with loss scaling")] = "off"
+    on_nonfinite: Annotated[Literal["stop", "skip", "ignore"], Field(description="a non-finite loss or gradient: stop the run, skip the update, or ignore it")] = "stop"
+    skip_limit: Annotated[int, Field(ge=1, description="skipped (non-finite) updates in a row that end the run")] = 20
+    compile: Annotated[bool, Field(description="torch.compile the networks (slower on small CPU models; see docs/benchmarks.md)")] = False
     log_every: Annotated[int, Field(ge=1, description="steps between metric lines")] = 50
     sample_every: Annotated[int, Field(ge=0, description="steps between sample grids (0: only at the end)")] = 500
     checkpoint_every: Annotated[int, Field(ge=0, description="steps between checkpoints (0: only at the end)")] = 1000
@@ -47,6 +51,7 @@ class TrainSettings(_Strict):
 
 OptimizerName = Literal["adam", "adamw", "rmsprop", "sgd"]
 ScheduleName = Literal["constant", "linear", "cosine"]
+Implementation = Literal["default", "for-loop", "foreach", "fused"]
 
 
 class OptimSettings(_Strict):
@@ -58,6 +63,8 @@ class OptimSettings(_Strict):
     momentum: Annotated[float, Field(ge=0)] = 0.0
     schedule: ScheduleName = "constant"
     final_lr: Annotated[float, Field(ge=0, le=1, description="the scheduled lr at train.steps, as a fraction of lr")] = 0.0
+    clip_norm: Annotated[float, Field(gt=0)] | None = Field(None, description="clip the group's gradient norm to this (unset: no clipping)")
+    implementation: Annotated[Implementation, Field(description="optimizer kernels: default (torch decides), for-loop, foreach or fused")] = "default"
 
 
 class OptimOverride(_Strict):
@@ -71,6 +78,8 @@ class OptimOverride(_Strict):
     momentum: Annotated[float, Field(ge=0)] | None = None
     schedule: ScheduleName | None = None
     final_lr: Annotated[float, Field(ge=0, le=1)] | None = None
+    clip_norm: Annotated[float, Field(gt=0)] | None = None
+    implementation: Implementation | None = None
 
 
 class EmaSettings(_Strict):
@@ -106,7 +115,13 @@ def split_optim(raw: Mapping[str, Any], groups: tuple[str, ...]) -> dict[str, Op
     for group in groups:
         override = _validate(OptimOverride, dict(per_group.get(group, {})), f"optim.{group}")
         merged = base.model_dump() | override.model_dump(exclude_none=True)
-        out[group] = OptimSettings.model_validate(merged)
+        settings = OptimSettings.model_validate(merged)
+        try:
+            check_implementation(settings.name, settings.implementation)
+        except GancoreError as exc:
+            where = f"optim.{group}" if "implementation" in per_group.get(group, {}) else "optim"
+            raise GancoreError(f"{where}.implementation: {exc}") from None
+        out[group] = settings
     return out
 
 
@@ -161,7 +176,7 @@ class Recipe:
         self.train: TrainSettings = settings.train
         self.ema: EmaSettings = settings.ema
         self.eval: EvalSettings = settings.eval
-        self.optim = split_optim(settings.optim, tuple(self.scheme_class.groups))
+        self.optim = split_optim(settings.optim, self.scheme_class.groups())
 
         self.scheme = ("scheme", scheme_name, self._params(registry, "scheme", scheme_name, scheme_params, "scheme"))
         data_name, data_params = _component(raw.get("data"), "data")
@@ -188,6 +203,12 @@ class Recipe:
         for i, item in enumerate(self.eval.metrics):
             name, params = metric_spec(item)
             self._params(registry, "metric", name, params, f"eval.metrics.{i}")
+        raw_callbacks = raw.get("callbacks", [])
+        if not isinstance(raw_callbacks, list):
+            raw_callbacks = [raw_callbacks]
+        self.callbacks: list[tuple[str, str, dict[str, Any]]] = [
+            self._part(registry, "callback", item, f"callbacks.{i}") for i, item in enumerate(raw_callbacks)
+        ]
 
     def _part(self, registry: Registry, kind: str, raw: Any, path: str, default: str | None = None) -> tuple[str, str, dict[str, Any]]:
         name, params = _component(raw, path, default)
@@ -227,6 +248,8 @@ class Recipe:
         out["optim"] = optim
         out["ema"] = self.ema.model_dump(mode="json")
         out["eval"] = self.eval.model_dump(mode="json")
+        if self.callbacks:
+            out["callbacks"] = [{"name": n, **p} for _, n, p in self.callbacks]
         return _toml_safe(out)
 
 
@@ -277,6 +300,18 @@ def load_source(source: str | Path | Mapping[str, Any], registry: Registry) -> t
     p = builtin.path
     data = tomllib.loads(p.read_text(encoding="utf-8")) if hasattr(p, "read_text") else read_document(Path(p))
     return text, data
+
+
+def add_callbacks(doc: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """The document with ``[[callbacks]]`` of these names added, unless it has them."""
+    if not names:
+        return doc
+    doc = copy.deepcopy(doc)
+    current = doc.get("callbacks", [])
+    current = list(current) if isinstance(current, list) else [current]
+    have = {c.get("name") if isinstance(c, Mapping) else c for c in current}
+    doc["callbacks"] = current + [{"name": n} for n in dict.fromkeys(names) if n not in have]
+    return doc
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:

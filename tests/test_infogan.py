@@ -100,7 +100,7 @@ def test_q_head_learns_the_categorical_code():
     category = torch.arange(4).repeat_interleave(50)
     scheme.generator.eval()
     with torch.no_grad():
-        x = scheme.sample(200, labels=category, generator=torch.Generator().manual_seed(1))
+        x = scheme.sample(gancore.SampleRequest(200, torch.device("cpu"), labels=category, generator=torch.Generator().manual_seed(1)))
         # Q reads a batch as in training (batch statistics): after 60 steps the critic's
         # running statistics still mix real and near-blank fake batches.
         read = scheme.q(x).logits.argmax(1)
@@ -117,14 +117,18 @@ def test_sample_shapes_and_fixed_categories():
     x = run.sample(16)
     assert x.shape == (16, 1, 28, 28) and x.abs().max() <= 1
     scheme = run.scheme.eval()
-    seeded = lambda: torch.Generator().manual_seed(7)  # noqa: E731
-    two = scheme.sample(6, labels=torch.full((6,), 2), generator=seeded())
-    three = scheme.sample(6, labels=torch.full((6,), 3), generator=seeded())
+    cpu = torch.device("cpu")
+
+    def draw(n, category, seed=7):
+        labels = torch.full((n,), category) if isinstance(category, int) else category
+        return scheme.sample(gancore.SampleRequest(n, cpu, labels=labels, generator=torch.Generator().manual_seed(seed)))
+
+    two, three = draw(6, 2), draw(6, 3)
     assert two.shape == (6, 1, 28, 28)
-    assert torch.equal(two, scheme.sample(6, labels=torch.full((6,), 2), generator=seeded()))
+    assert torch.equal(two, draw(6, 2))
     assert not torch.equal(two, three)  # the category is what changed
     with pytest.raises(ValueError, match="out of range"):
-        scheme.sample(2, labels=torch.tensor([0, 4]))
+        draw(2, torch.tensor([0, 4]))
 
 
 def test_resume_is_exact(tmp_path):

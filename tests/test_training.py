@@ -39,15 +39,20 @@ RESUME_OVERRIDES = {
 }
 
 
-def test_resume_gives_identical_weights(tiny_ring, tmp_path):
-    straight = Run.create(tiny_ring, overrides=RESUME_OVERRIDES, out=tmp_path / "straight").train()
-    half = Run.create(tiny_ring, overrides=RESUME_OVERRIDES | {"train.steps": 20}, out=tmp_path / "half").train()
+@pytest.mark.parametrize("extra", [{}, {"train.amp": "bf16"}, {"train.amp": "fp16"}, {"optim.clip_norm": 0.5}],
+                         ids=["fp32", "bf16", "fp16", "clip"])
+def test_resume_gives_identical_weights(tiny_ring, tmp_path, extra):
+    overrides = RESUME_OVERRIDES | extra
+    straight = Run.create(tiny_ring, overrides=overrides, out=tmp_path / "straight").train()
+    half = Run.create(tiny_ring, overrides=overrides | {"train.steps": 20}, out=tmp_path / "half").train()
     assert half.step == 20
     resumed = Run.load(tmp_path / "half", overrides=["train.steps=40"])
     assert resumed.step == 20
     resumed.train()
     assert resumed.step == 40
     assert_same(weights(straight), weights(resumed))
+    for group, scaler in straight.updates.scalers.items():  # fp16: the loss scales resume too
+        assert scaler.state_dict() == resumed.updates.scalers[group].state_dict()
     # metrics.jsonl continues without duplicated steps
     steps = [json.loads(line)["step"] for line in (tmp_path / "half" / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == 40
@@ -145,10 +150,12 @@ def modes_covered(points: torch.Tensor) -> tuple[int, float]:
     return len(set(which[near < 0.03].tolist())), float(near.median())
 
 
-def test_training_learns_the_ring():
-    """A short run (PacGAN2 critic) moves samples onto the ring and covers most modes."""
+@pytest.mark.parametrize("amp", ["off", "bf16", "fp16"])
+def test_training_learns_the_ring(amp):
+    """A short run (PacGAN2 critic) moves samples onto the ring and covers most modes, in
+    full and in mixed precision."""
     overrides = {"train.steps": 1000, "train.device": "cpu", "generator.hidden": 128, "critic.hidden": 128,
-                 "critic.pack": 2, "optim.lr": 1e-3}
+                 "critic.pack": 2, "optim.lr": 1e-3, "train.amp": amp}
     run = Run.create("gan-ring", overrides=overrides)
     modes_before, distance_before = modes_covered(run.sample(2500))
     run.train()

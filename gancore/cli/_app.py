@@ -9,11 +9,13 @@ import typer
 from typer.core import TyperGroup
 
 from .._errors import GancoreError
+from .._guard import DivergenceError
 from ._output import error, warn
 
 
 class _Group(TyperGroup):
-    """Turns user errors into one line on stderr and exit code 2 (traceback with GANCORE_DEBUG=1)."""
+    """Turns user errors into one line on stderr and exit code 2, a diverged run into exit
+    code 3 (a traceback instead with GANCORE_DEBUG=1)."""
 
     def invoke(self, ctx):  # type: ignore[override]
         try:
@@ -22,7 +24,7 @@ class _Group(TyperGroup):
             if os.environ.get("GANCORE_DEBUG"):
                 raise
             error(str(exc))
-            raise typer.Exit(2) from None
+            raise typer.Exit(3 if isinstance(exc, DivergenceError) else 2) from None
 
 
 app = typer.Typer(

@@ -25,13 +25,15 @@ def eval_(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="A run directory.")],
     metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated metric names (default: the recipe's eval.metrics, else every metric that fits the data).")] = None,
     num: Annotated[Optional[int], typer.Option("--num", min=1, help="Generated and real samples (default: the recipe's eval.num_samples).")] = None,
+    step: Annotated[Optional[int], typer.Option("--step", min=0, help="Use the checkpoint of this step (default: the latest).")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Evaluate a run's latest weights with registered metrics."""
     plugin_warnings()
-    run = Run.load(run_dir, device="cpu")
+    run = Run.load(run_dir, device="cpu", step=step)
     if run.step == 0:
         raise GancoreError(f"{run_dir} has no checkpoint yet")
+    run.require_finite()
     names: list = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else (run.recipe.eval.metrics or default_metrics(run))
     if not names:
         raise GancoreError("no metric fits this run's data; name some with --metrics (see gancore list metric)")

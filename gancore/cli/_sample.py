@@ -22,6 +22,7 @@ def sample(
     out: Annotated[Optional[Path], typer.Option("--out", help="FILE.npz (arrays) or FILE.png (grid); default RUN/sample.png.")] = None,
     label: Annotated[Optional[int], typer.Option("--label", help="Class to draw (class-conditional models).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the latent draws.")] = 0,
+    step: Annotated[Optional[int], typer.Option("--step", min=0, help="Use the checkpoint of this step (default: the latest).")] = None,
     no_ema: Annotated[bool, typer.Option("--no-ema", help="Use the live weights even if the run keeps an EMA copy.")] = False,
 ) -> None:
     """Draw samples from a run's latest weights (the EMA weights when the run keeps them)."""
@@ -30,9 +31,10 @@ def sample(
     suffix = out.suffix.lower()
     if suffix not in (".npz", ".png"):
         raise GancoreError(f"--out {out}: use a .npz or .png file")
-    run = Run.load(run_dir, device="cpu")
+    run = Run.load(run_dir, device="cpu", step=step)
     if run.step == 0:
         raise GancoreError(f"{run_dir} has no checkpoint yet")
+    run.require_finite()
     x = run.sample(num, labels=label, seed=seed, ema=not no_ema)
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npz":

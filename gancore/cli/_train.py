@@ -13,7 +13,6 @@ from .._recipe import DEFAULT_RECIPE
 from .._run import Run
 from ._app import app
 from ._output import console, plugin_warnings, warn
-from ._progress import reporter
 
 
 def _fresh_directory(name: str) -> Path:
@@ -33,17 +32,20 @@ def train(
     out: Annotated[Optional[Path], typer.Option("--out", help="Run directory (default runs/<recipe>, never reused).")] = None,
     device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda or cuda:N (default: the recipe's train.device).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its latest checkpoint.")] = False,
+    log_to: Annotated[Optional[list[str]], typer.Option("--log-to", metavar="CALLBACK", help="Add a callback by name, e.g. tensorboard or csv (repeatable; see gancore list callback).")] = None,
 ) -> None:
     """Train a recipe. The run directory gets the resolved recipe, metrics.jsonl,
-    sample grids and checkpoints."""
+    sample grids and checkpoints. Exit codes: 2 bad input, 3 the run diverged
+    (train.on_nonfinite), 130 interrupted."""
     plugin_warnings()
-    overrides = list(set_ or [])
+    overrides: list[str] = list(set_ or [])
+    log_to = list(log_to or [])
     if resume:
         if out is None:
             raise GancoreError("--resume needs --out DIR, the run to continue")
         if recipe is not None:
             raise GancoreError("--resume continues the recipe saved in --out; drop RECIPE (use --set train.steps=N to train longer)")
-        run = Run.load(out, overrides=overrides, device=device)
+        run = Run.load(out, overrides=overrides, device=device, log_to=log_to)
         if run.step >= run.recipe.train.steps:
             raise GancoreError(f"{out} is already at step {run.step} of {run.recipe.train.steps}; train longer with --set train.steps=N")
         console.print(f"resuming {out} at step {run.step}")
@@ -51,13 +53,11 @@ def train(
         name = recipe or DEFAULT_RECIPE
         if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise GancoreError(f"{out} already exists and is not empty; continue it with --resume or choose another --out")
-        run = Run.create(name, overrides=overrides, device=device)
+        run = Run.create(name, overrides=overrides, device=device, log_to=log_to)
         run.out = out or _fresh_directory(run.name)
     console.print(f"training {run.name} on {run.device} into {run.out}")
-    total = run.recipe.train.steps
     try:
-        with reporter(run.step, total) as report:
-            run.train(report=report)
+        run.train(progress=True)
     except KeyboardInterrupt:
         if any((run.out / "checkpoints").glob("*.pt")):
             warn(f"interrupted at step {run.step}; the checkpoint is saved. Continue with: gancore train --out {run.out} --resume")

@@ -8,11 +8,12 @@ predictions on generated samples.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+
+import gancore
 
 
 @dataclass(frozen=True)
@@ -47,21 +48,23 @@ def measure_code_agreement(
     classify,
     *,
     per_category: int = 1000,
-    networks: Mapping[str, nn.Module] | None = None,
     seed: int = 0,
     chunk: int = 500,
 ) -> CodeAgreement:
     """Generate ``per_category`` samples of each category, classify them, and match.
 
     ``classify(x) -> N x classes logits`` (the MNIST feature network's ``logits``).
-    ``networks`` replaces the generator (an EMA copy); put networks in eval mode first.
+    Put the scheme in eval mode first; for a run's EMA weights, call it inside
+    ``with run.averaged() as scheme``.
     """
     k = scheme.layout.categories
     category = torch.arange(k).repeat_interleave(per_category)
     gen = torch.Generator().manual_seed(seed)
+    device = next(scheme.parameters()).device
     predicted, classes = [], 0
     for part in category.split(chunk):
-        logits = classify(scheme.sample(part.numel(), networks=networks, labels=part, generator=gen))
+        request = gancore.SampleRequest(part.numel(), device, labels=part.to(device), generator=gen)
+        logits = classify(scheme.sample(request))
         predicted.append(logits.argmax(1).cpu())
         classes = logits.shape[1]
     return code_agreement(category, torch.cat(predicted), k, classes)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Annotated
 
 import torch
@@ -76,7 +76,9 @@ class InfoGAN(gancore.Scheme):
         "loss": gancore.Slot("loss", default="non-saturating", help="adversarial objectives"),
         "regularizers": gancore.Slot("regularizer", many=True, required=False, help="critic penalties and constraints"),
     }
-    groups = ("generator", "critic")
+    # The Q head learns with the generator (the paper's setup: its learning rate is G's).
+    networks = {"generator": ("generator", "q_head"), "critic": ("critic",)}
+    # Q reads the live critic's body, so only the generator is averaged.
     ema_networks = ("generator",)
 
     def __init__(
@@ -111,83 +113,43 @@ class InfoGAN(gancore.Scheme):
         # How many values ``sample(labels=...)`` accepts: the categorical code's.
         self.sample_labels = categories or None
 
-    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {
-            "generator": list(self.generator.parameters()) + list(self.q_head.parameters()),
-            "critic": list(self.critic.parameters()),
-        }
-
-    def q(self, x: Tensor, networks: Mapping[str, nn.Module] | None = None) -> QOutput:
+    def q(self, x: Tensor) -> QOutput:
         """Q's reading of the codes of samples ``x`` (generated or real)."""
-        return self.q_head(self.network("critic", networks).features(x))
+        return self.q_head(self.critic.features(x))
 
-    def train_step(self, batches: gancore.Batches, optimizers: Mapping[str, torch.optim.Optimizer], step: int) -> dict[str, Tensor]:
-        G, D, loss = self.generator, self.critic, self.loss
-        opt_g, opt_d = optimizers["generator"], optimizers["critic"]
-        logs: dict[str, Tensor] = {}
-        for i in range(self.n_critic):
-            real = batches.next()["x"]
+    def train_step(self, batches: gancore.Batches, updates: gancore.Updates, step: int) -> dict[str, Tensor]:
+        D = self.critic
+        for batch, generating in gancore.critic_rounds(batches, self.n_critic):
+            real = batch["x"]
             codes = self.layout.draw(real.shape[0], real.device)
-            last = i == self.n_critic - 1
-            # The last critic step keeps G's graph for the generator step to reuse.
-            with torch.set_grad_enabled(last):
-                fake = G(codes.latent)
-            real_scores = D(real)
-            fake_scores = D(fake.detach())
-            critic_loss = loss.critic(real_scores, fake_scores)
-            total = critic_loss
-            penalties = [reg.penalty(D, real, fake.detach()) for reg in self.regularizers]
-            penalties = [p for p in penalties if p is not None]
-            if penalties:
-                penalty = torch.stack(penalties).sum()
-                total = total + penalty
-                logs["penalty"] = penalty.detach()
-            gancore.optimizer_step(opt_d, total)
-            for reg in self.regularizers:
-                reg.after_critic_step(D)
+            with generating:
+                fake = self.generator(codes.latent)
+            logs = gancore.critic_update(updates, self.loss, (D, real, fake), regularizers=self.regularizers)
 
-        # Generator + Q step: the critic is frozen (gradients still flow through its body
-        # to the fake); the body runs once for both heads.
+        # Generator + Q update on the last round's fakes: the critic's body runs once for
+        # both heads, its weights recording no gradients (they pass to the fake).
         with gancore.frozen(D):
             h = D.features(fake)
-            fake_scores_g, q = D.score(h), self.q_head(h)
-            real_scores_g = None
-            if loss.needs_real_in_generator_step:
-                with torch.no_grad():
-                    real_scores_g = D(real)
-            gen_loss = loss.generator(fake_scores_g, real_scores_g)
-            info = information_loss(q, codes, info_weight=self.info_weight, continuous_weight=self.continuous_weight)
-            gancore.optimizer_step(opt_g, gen_loss + info.total)
+            fake_scores = D.score(h)
+        gen_loss = gancore.generator_loss(self.loss, D, fake, real, fake_scores=fake_scores)
+        info = information_loss(self.q_head(h), codes, info_weight=self.info_weight, continuous_weight=self.continuous_weight)
+        updates.step("generator", gen_loss + info.total)
+        return logs | {
+            "loss_generator": gen_loss.detach(),
+            "info_categorical": info.categorical.detach(),
+            "info_continuous": info.continuous.detach(),
+            "q_accuracy": info.accuracy,
+        }
 
-        logs["loss_critic"] = critic_loss.detach()
-        logs["loss_generator"] = gen_loss.detach()
-        logs["info_categorical"] = info.categorical.detach()
-        logs["info_continuous"] = info.continuous.detach()
-        logs["q_accuracy"] = info.accuracy
-        logs["score_real"] = real_scores.detach().mean()
-        logs["score_fake"] = fake_scores.detach().mean()
-        return logs
-
-    @torch.no_grad()
-    def sample(
-        self,
-        n: int,
-        *,
-        networks: Mapping[str, nn.Module] | None = None,
-        labels: Tensor | None = None,
-        batch: Mapping[str, Tensor] | None = None,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
+    def sample(self, request: gancore.SampleRequest) -> Tensor:
         """``n`` samples; ``labels`` fix the categorical code, else the grid shows category k on row k."""
-        G = self.network("generator", networks)
-        device = next(G.parameters()).device
-        category = None
-        if labels is not None:
-            category = self._checked_categories(labels, n)
+        n, category = request.n, None
+        if request.labels is not None:
+            category = self._checked_categories(request.labels, n)
         elif self.layout.categories:
             category = grid_categories(n, self.layout.categories)
-        codes = self.layout.draw(n, device, category=category, generator=generator)
-        return G(codes.latent)
+        codes = self.layout.draw(n, request.device, category=category, generator=request.generator)
+        return self.generator(codes.latent)
 
     def _checked_categories(self, labels: Tensor, n: int) -> Tensor:
         k = self.layout.categories

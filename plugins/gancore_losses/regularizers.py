@@ -4,7 +4,8 @@ The penalties differentiate the critic's scores with respect to its input with
 ``create_graph=True``, so the penalty itself backpropagates into the critic's
 parameters. Gradients are taken of the *sum* of the scores: each input sample feeds
 exactly one score (also with a packed critic, where ``pack`` samples share one score),
-so the sum's gradient holds every sample's own gradient in its row.
+so the sum's gradient holds every sample's own gradient in its row. The core's
+``gancore.input_gradients`` takes them, correctly also under fp16 loss scaling.
 """
 
 from __future__ import annotations
@@ -21,13 +22,6 @@ import gancore
 # Descriptions come from each class's ``Args:`` section.
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 NonNegativeFloat = Annotated[float, Field(ge=0.0)]
-
-
-def _input_gradients(critic: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    """d(sum of scores)/dx, kept differentiable; ``x`` must require grad."""
-    scores = critic(x)
-    (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
-    return grad.flatten(1)  # one row per sample, whatever the sample's shape
 
 
 class GradientPenalty(gancore.Regularizer):
@@ -48,7 +42,7 @@ class GradientPenalty(gancore.Regularizer):
         eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
         eps = torch.rand(eps_shape, device=real.device, dtype=real.dtype)
         mixed = torch.lerp(fake, real, eps).requires_grad_(True)
-        norms = torch.linalg.vector_norm(_input_gradients(critic, mixed), dim=1)
+        norms = torch.linalg.vector_norm(gancore.input_gradients(critic, mixed), dim=1)
         return self.weight * (norms - self.target).square().mean()
 
 
@@ -64,7 +58,7 @@ class R1Penalty(gancore.Regularizer):
 
     def penalty(self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
         x = real.detach().requires_grad_(True)
-        squared_norms = _input_gradients(critic, x).square().sum(dim=1)
+        squared_norms = gancore.input_gradients(critic, x).square().sum(dim=1)
         return 0.5 * self.weight * squared_norms.mean()
 
 

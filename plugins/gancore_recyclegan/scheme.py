@@ -16,7 +16,6 @@ Generators and predictors are updated together on the sum of all generator-side 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated
 
 import torch
@@ -54,8 +53,11 @@ class RecycleGAN(gancore.Scheme):
         "recurrent": gancore.Slot("image-loss", default="l1", help="distance of a prediction to the true next frame"),
         "recycle": gancore.Slot("image-loss", default="cycle", help="distance of a recycled prediction to the true next frame"),
     }
-    groups = ("generator", "predictor", "critic")
-    ema_networks = ("generator_x", "generator_y", "predictor_x", "predictor_y")
+    networks = {
+        "generator": ("generator_y", "generator_x"),
+        "predictor": ("predictor_x", "predictor_y"),
+        "critic": ("critic_x", "critic_y"),
+    }
     needs_data_to_sample = True
 
     def __init__(
@@ -97,13 +99,6 @@ class RecycleGAN(gancore.Scheme):
         self.adversarial_weight = adversarial_weight
         self.num_classes = None  # nothing here is class-conditional
 
-    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {
-            "generator": list(self.generator_y.parameters()) + list(self.generator_x.parameters()),
-            "predictor": list(self.predictor_x.parameters()) + list(self.predictor_y.parameters()),
-            "critic": list(self.critic_x.parameters()) + list(self.critic_y.parameters()),
-        }
-
     # -- the paths, on whole sequences -------------------------------------------------
 
     @staticmethod
@@ -111,59 +106,41 @@ class RecycleGAN(gancore.Scheme):
         """Every frame through an image translator; time folded into the batch."""
         return sequences_of(generator(frames_of(sequences)), sequences.shape[1])
 
-    def _adversarial(self, critic: nn.Module, fake: Tensor, real: Tensor) -> Tensor:
-        real_scores = None
-        if self.loss.needs_real_in_generator_step:
-            with torch.no_grad():
-                real_scores = critic(real)
-        return self.loss.generator(critic(fake), real_scores)
-
     # -- training ----------------------------------------------------------------------
 
-    def train_step(
-        self, batches: gancore.Batches, optimizers: Mapping[str, torch.optim.Optimizer], step: int
-    ) -> dict[str, Tensor]:
+    def train_step(self, batches: gancore.Batches, updates: gancore.Updates, step: int) -> dict[str, Tensor]:
         batch = batches.next()
         x, y = batch["a"], batch["b"]
         real_x, real_y = frames_of(x), frames_of(y)
 
-        # Generators and predictors first, with the critics' weights frozen.
-        with gancore.frozen(self.critic_x, self.critic_y):
-            fake_y = self.translate(self.generator_y, x)  # G_Y(x_t) for every t
-            fake_x = self.translate(self.generator_x, y)  # G_X(y_t)
-            adversarial = self._adversarial(self.critic_y, frames_of(fake_y), real_y) + self._adversarial(
-                self.critic_x, frames_of(fake_x), real_x
-            )
+        # Generators and predictors first.
+        fake_y = self.translate(self.generator_y, x)  # G_Y(x_t) for every t
+        fake_x = self.translate(self.generator_x, y)  # G_X(y_t)
+        adversarial = gancore.generator_loss(self.loss, self.critic_y, frames_of(fake_y), real_y) + gancore.generator_loss(
+            self.loss, self.critic_x, frames_of(fake_x), real_x
+        )
 
-            history_x, next_x = next_frame_pairs(x, self.context["x"])
-            history_y, next_y = next_frame_pairs(y, self.context["y"])
-            recurrent = self.recurrent(self.predictor_x(history_x), next_x) + self.recurrent(
-                self.predictor_y(history_y), next_y
-            )
+        history_x, next_x = next_frame_pairs(x, self.context["x"])
+        history_y, next_y = next_frame_pairs(y, self.context["y"])
+        recurrent = self.recurrent(self.predictor_x(history_x), next_x) + self.recurrent(self.predictor_y(history_y), next_y)
 
-            # x_{t+1} against G_X(P_Y(G_Y(x_{1:t}))), and y_{t+1} against G_Y(P_X(G_X(y_{1:t}))).
-            translated_history_x, _ = next_frame_pairs(fake_y, self.context["y"])
-            translated_history_y, _ = next_frame_pairs(fake_x, self.context["x"])
-            recycled_x = self.generator_x(self.predictor_y(translated_history_x))
-            recycled_y = self.generator_y(self.predictor_x(translated_history_y))
-            recycle = self.recycle(recycled_x, _last_targets(x, self.context["y"])) + self.recycle(
-                recycled_y, _last_targets(y, self.context["x"])
-            )
-
-            total = (
-                self.adversarial_weight * adversarial + self.recurrent_weight * recurrent + self.recycle_weight * recycle
-            )
-            # One backward pass feeds both groups: the predictors also learn from the recycle terms.
-            for group in ("generator", "predictor"):
-                optimizers[group].zero_grad(set_to_none=True)
-            total.backward()
-            for group in ("generator", "predictor"):
-                optimizers[group].step()
+        # x_{t+1} against G_X(P_Y(G_Y(x_{1:t}))), and y_{t+1} against G_Y(P_X(G_X(y_{1:t}))).
+        translated_history_x, _ = next_frame_pairs(fake_y, self.context["y"])
+        translated_history_y, _ = next_frame_pairs(fake_x, self.context["x"])
+        recycled_x = self.generator_x(self.predictor_y(translated_history_x))
+        recycled_y = self.generator_y(self.predictor_x(translated_history_y))
+        recycle = self.recycle(recycled_x, _last_targets(x, self.context["y"])) + self.recycle(
+            recycled_y, _last_targets(y, self.context["x"])
+        )
+        # One backward pass feeds both groups: the predictors also learn from the recycle terms.
+        updates.step(
+            ("generator", "predictor"),
+            self.adversarial_weight * adversarial + self.recurrent_weight * recurrent + self.recycle_weight * recycle,
+        )
 
         # Critics, on single frames: real against translated.
         logs = gancore.critic_update(
-            self.loss, optimizers["critic"],
-            (self.critic_x, real_x, frames_of(fake_x)), (self.critic_y, real_y, frames_of(fake_y)),
+            updates, self.loss, (self.critic_x, real_x, frames_of(fake_x)), (self.critic_y, real_y, frames_of(fake_y))
         )
         return logs | {
             "loss_generator": adversarial.detach(),
@@ -174,45 +151,35 @@ class RecycleGAN(gancore.Scheme):
     # -- using the trained networks ------------------------------------------------------
 
     @torch.no_grad()
-    def predict(self, domain: str, sequences: Tensor, networks: Mapping[str, nn.Module] | None = None) -> Tensor:
+    def predict(self, domain: str, sequences: Tensor) -> Tensor:
         """P's next-frame predictions for every full history of real sequences of ``domain``
         ("x" or "y"): (N, T - context, C, H, W), frame ``context + t`` at position t."""
         history, _ = next_frame_pairs(sequences, self.context[domain])
-        return sequences_of(self.network(f"predictor_{domain}", networks)(history), sequences.shape[1] - self.context[domain])
+        predictor = getattr(self, f"predictor_{domain}")
+        return sequences_of(predictor(history), sequences.shape[1] - self.context[domain])
 
     @torch.no_grad()
-    def recycle_predict(self, domain: str, sequences: Tensor, networks: Mapping[str, nn.Module] | None = None) -> Tensor:
+    def recycle_predict(self, domain: str, sequences: Tensor) -> Tensor:
         """The recycle path's next-frame predictions for sequences of ``domain``: for X,
         G_X(P_Y(G_Y(x_{1:t}))); (N, T - context, C, H, W) as in ``predict``."""
         other = "y" if domain == "x" else "x"
-        there = self.network(f"generator_{other}", networks)  # G_Y for X: into the other domain
-        back = self.network(f"generator_{domain}", networks)  # G_X for X: back home
+        there = getattr(self, f"generator_{other}")  # G_Y for X: into the other domain
+        back = getattr(self, f"generator_{domain}")  # G_X for X: back home
         translated = self.translate(there, sequences)
         history, _ = next_frame_pairs(translated, self.context[other])
-        predicted = self.network(f"predictor_{other}", networks)(history)
+        predicted = getattr(self, f"predictor_{other}")(history)
         return sequences_of(back(predicted), sequences.shape[1] - self.context[other])
 
-    @torch.no_grad()
-    def sample(
-        self,
-        n: int,
-        *,
-        networks: Mapping[str, nn.Module] | None = None,
-        labels: Tensor | None = None,
-        batch: Mapping[str, Tensor] | None = None,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
+    def sample(self, request: gancore.SampleRequest) -> Tensor:
         """``n`` rows (N, 3T, C, H, W): original | translation | recycle predictions."""
-        if batch is None:
-            raise ValueError("recycle-gan samples by translating data: pass batch (a dict with a and b)")
-        device = next(self.generator_y.parameters()).device
+        sequences = dict(zip("ab", request.source("a", "b")))
         rows = []
-        for domain, field, count in (("x", "a", (n + 1) // 2), ("y", "b", n // 2)):
+        for domain, field, count in (("x", "a", (request.n + 1) // 2), ("y", "b", request.n // 2)):
             if count == 0:
                 continue
-            seq = batch[field][:count].to(device)
-            into = self.network("generator_y" if domain == "x" else "generator_x", networks)
-            predicted = self.recycle_predict(domain, seq, networks)
+            seq = sequences[field][:count]
+            into = self.generator_y if domain == "x" else self.generator_x
+            predicted = self.recycle_predict(domain, seq)
             blank = torch.full_like(seq[:, : seq.shape[1] - predicted.shape[1]], -1.0)
             rows.append(torch.cat([seq, self.translate(into, seq), blank, predicted], dim=1))
         return torch.cat(rows)

@@ -17,7 +17,6 @@ critic is not trained at all, so the same recipe gives a plain regression baseli
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated
 
 import torch
@@ -25,12 +24,11 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
-from gancore_translation.side_by_side import PairedSampling
 
 Weight = Annotated[float, Field(ge=0.0)]
 
 
-class TPGAN(PairedSampling, gancore.Scheme):
+class TPGAN(gancore.PairedSampling, gancore.Scheme):
     """TP-GAN: map data's source to x with pixel, symmetry, adversarial, identity and total-variation terms.
 
     The critic sees (source, image) pairs when it was built with ``paired = true``, else
@@ -53,8 +51,7 @@ class TPGAN(PairedSampling, gancore.Scheme):
         "identity": gancore.Slot("image-loss", default="feature", help="distance of recognition features"),
         "total_variation": gancore.Slot("image-loss", default="total-variation", help="roughness of the output"),
     }
-    groups = ("generator", "critic")
-    ema_networks = ("generator",)
+    networks = {"generator": ("generator",), "critic": ("critic",)}
     needs_data_to_sample = True
 
     def __init__(
@@ -93,31 +90,18 @@ class TPGAN(PairedSampling, gancore.Scheme):
         self.paired = bool(getattr(critic, "paired", False))
         self.num_classes = None  # the source image conditions the output, not a label
 
-    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"generator": list(self.generator.parameters()), "critic": list(self.critic.parameters())}
+    def _judged(self, source: Tensor, image: Tensor) -> Tensor:
+        """What the critic sees: the (source, image) pair, or the image alone."""
+        return torch.cat([source, image], dim=1) if self.paired else image
 
-    def _judge(self, source: Tensor, image: Tensor) -> Tensor:
-        return self.critic(torch.cat([source, image], dim=1) if self.paired else image)
-
-    def train_step(
-        self, batches: gancore.Batches, optimizers: Mapping[str, torch.optim.Optimizer], step: int
-    ) -> dict[str, Tensor]:
+    def train_step(self, batches: gancore.Batches, updates: gancore.Updates, step: int) -> dict[str, Tensor]:
         batch = batches.next()
         source, real = batch["source"], batch["x"]
         fake = self.generator(source)
         logs: dict[str, Tensor] = {}
-        adversarial_on = self.adversarial_weight > 0
-
-        if adversarial_on:
-            real_scores = self._judge(source, real)
-            fake_scores = self._judge(source, fake.detach())
-            critic_loss = self.loss.critic(real_scores, fake_scores)
-            gancore.optimizer_step(optimizers["critic"], critic_loss)
-            logs |= {
-                "loss_critic": critic_loss.detach(),
-                "score_real": real_scores.detach().mean(),
-                "score_fake": fake_scores.detach().mean(),
-            }
+        if self.adversarial_weight > 0:
+            pair_real, pair_fake = self._judged(source, real), self._judged(source, fake)
+            logs |= gancore.critic_update(updates, self.loss, (self.critic, pair_real, pair_fake))
 
         total = fake.new_zeros(())
         for name, fn, weight in self.terms:
@@ -125,15 +109,10 @@ class TPGAN(PairedSampling, gancore.Scheme):
             value = fn(fake, real)
             total = total + weight * value
             logs[f"loss_{name}"] = value.detach()
-        with gancore.frozen(self.critic):
-            if adversarial_on:
-                real_scores_g = None
-                if self.loss.needs_real_in_generator_step:
-                    with torch.no_grad():
-                        real_scores_g = self._judge(source, real)
-                adversarial = self.loss.generator(self._judge(source, fake), real_scores_g)
-                total = total + self.adversarial_weight * adversarial
-                logs["loss_generator"] = adversarial.detach()
-            gancore.optimizer_step(optimizers["generator"], total)
+        if self.adversarial_weight > 0:
+            adversarial = gancore.generator_loss(self.loss, self.critic, pair_fake, pair_real)
+            total = total + self.adversarial_weight * adversarial
+            logs["loss_generator"] = adversarial.detach()
+        updates.step("generator", total)
         logs["loss_total"] = total.detach()
         return logs

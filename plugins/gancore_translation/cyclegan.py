@@ -9,7 +9,6 @@ through a history pool, a mix of current and older outputs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated
 
 import torch
@@ -19,7 +18,6 @@ from torch import Tensor, nn
 import gancore
 
 from .pool import HistoryPool
-from .side_by_side import side_by_side
 
 Weight = Annotated[float, Field(ge=0.0)]
 
@@ -45,8 +43,7 @@ class CycleGAN(gancore.Scheme):
         "cycle": gancore.Slot("image-loss", default="cycle", help="distance of a round trip to the original"),
         "identity": gancore.Slot("image-loss", default="identity", help="distance of G(y) to y for y in G's target domain"),
     }
-    groups = ("generator", "critic")
-    ema_networks = ("generator_ab", "generator_ba")
+    networks = {"generator": ("generator_ab", "generator_ba"), "critic": ("critic_a", "critic_b")}
     needs_data_to_sample = True
 
     def __init__(
@@ -82,76 +79,45 @@ class CycleGAN(gancore.Scheme):
         self.pool_b = HistoryPool(pool_size, shape_b)
         self.num_classes = None
 
-    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {
-            "generator": [*self.generator_ab.parameters(), *self.generator_ba.parameters()],
-            "critic": [*self.critic_a.parameters(), *self.critic_b.parameters()],
-        }
-
-    def _adversarial(self, critic: nn.Module, fake: Tensor, real: Tensor) -> Tensor:
-        real_scores = None
-        if self.loss.needs_real_in_generator_step:
-            with torch.no_grad():
-                real_scores = critic(real)
-        return self.loss.generator(critic(fake), real_scores)
-
-    def train_step(
-        self, batches: gancore.Batches, optimizers: Mapping[str, torch.optim.Optimizer], step: int
-    ) -> dict[str, Tensor]:
+    def train_step(self, batches: gancore.Batches, updates: gancore.Updates, step: int) -> dict[str, Tensor]:
         batch = batches.next()
         real_a, real_b = batch["a"], batch["b"]
         logs: dict[str, Tensor] = {}
 
-        # Generators first (as CycleGAN does), with the critics' weights frozen.
-        with gancore.frozen(self.critic_a, self.critic_b):
-            fake_b = self.generator_ab(real_a)
-            fake_a = self.generator_ba(real_b)
-            adversarial = self._adversarial(self.critic_b, fake_b, real_b) + self._adversarial(self.critic_a, fake_a, real_a)
-            cycle = self.cycle(self.generator_ba(fake_b), real_a) + self.cycle(self.generator_ab(fake_a), real_b)
-            total = adversarial + self.cycle_weight * cycle
-            if self.identity_weight > 0:
-                identity = self.identity(self.generator_ab(real_b), real_b) + self.identity(self.generator_ba(real_a), real_a)
-                total = total + self.identity_weight * identity
-                logs["loss_identity"] = identity.detach()
-            gancore.optimizer_step(optimizers["generator"], total)
+        # Generators first, as CycleGAN does.
+        fake_b = self.generator_ab(real_a)
+        fake_a = self.generator_ba(real_b)
+        adversarial = gancore.generator_loss(self.loss, self.critic_b, fake_b, real_b) + gancore.generator_loss(
+            self.loss, self.critic_a, fake_a, real_a
+        )
+        cycle = self.cycle(self.generator_ba(fake_b), real_a) + self.cycle(self.generator_ab(fake_a), real_b)
+        total = adversarial + self.cycle_weight * cycle
+        if self.identity_weight > 0:
+            identity = self.identity(self.generator_ab(real_b), real_b) + self.identity(self.generator_ba(real_a), real_a)
+            total = total + self.identity_weight * identity
+            logs["loss_identity"] = identity.detach()
+        updates.step("generator", total)
 
         # Critics, on fakes drawn through the history pools.
         pooled_a, pooled_b = self.pool_a(fake_a), self.pool_b(fake_b)
-        logs |= gancore.critic_update(
-            self.loss, optimizers["critic"], (self.critic_a, real_a, pooled_a), (self.critic_b, real_b, pooled_b)
-        )
-        logs["loss_generator"] = adversarial.detach()
-        logs["loss_cycle"] = cycle.detach()
-        return logs
+        logs |= gancore.critic_update(updates, self.loss, (self.critic_a, real_a, pooled_a), (self.critic_b, real_b, pooled_b))
+        return logs | {"loss_generator": adversarial.detach(), "loss_cycle": cycle.detach()}
 
     @torch.no_grad()
-    def translate_ab(self, a: Tensor, networks: Mapping[str, nn.Module] | None = None) -> Tensor:
-        """Domain A images to domain B (the EMA copy when ``networks`` has one)."""
-        return self.network("generator_ab", networks)(a)
+    def translate_ab(self, a: Tensor) -> Tensor:
+        """Domain A images to domain B."""
+        return self.generator_ab(a)
 
     @torch.no_grad()
-    def translate_ba(self, b: Tensor, networks: Mapping[str, nn.Module] | None = None) -> Tensor:
-        """Domain B images to domain A (the EMA copy when ``networks`` has one)."""
-        return self.network("generator_ba", networks)(b)
+    def translate_ba(self, b: Tensor) -> Tensor:
+        """Domain B images to domain A."""
+        return self.generator_ba(b)
 
-    @torch.no_grad()
-    def sample(
-        self,
-        n: int,
-        *,
-        networks: Mapping[str, nn.Module] | None = None,
-        labels: Tensor | None = None,
-        batch: Mapping[str, Tensor] | None = None,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
+    def sample(self, request: gancore.SampleRequest) -> Tensor:
         """``n`` round trips, each original | translation | reconstruction side by side."""
-        if batch is None:
-            raise ValueError("cyclegan samples by translating data: pass batch (a dict with a and b)")
-        device = next(self.generator_ab.parameters()).device
-        a = batch["a"][: (n + 1) // 2].to(device)
-        b = batch["b"][: n // 2].to(device)
-        ab = self.translate_ab(a, networks)
-        ba = self.translate_ba(b, networks)
-        a_rows = side_by_side(a, ab, self.translate_ba(ab, networks))
-        b_rows = side_by_side(b, ba, self.translate_ab(ba, networks))
+        a, b = request.source("a", "b")
+        a, b = a[: (request.n + 1) // 2], b[: request.n // 2]
+        ab, ba = self.translate_ab(a), self.translate_ba(b)
+        a_rows = gancore.side_by_side(a, ab, self.translate_ba(ab))
+        b_rows = gancore.side_by_side(b, ba, self.translate_ab(ba))
         return torch.cat([a_rows, b_rows])

@@ -8,7 +8,6 @@ that L1 alone blurs away.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated
 
 import torch
@@ -17,10 +16,8 @@ from torch import Tensor, nn
 
 import gancore
 
-from .side_by_side import PairedSampling
 
-
-class Pix2Pix(PairedSampling, gancore.Scheme):
+class Pix2Pix(gancore.PairedSampling, gancore.Scheme):
     """pix2pix: translate data's source field into x, with a (paired) critic and an L1 term.
 
     The critic sees (source, image) pairs when it was built with ``paired = true`` (the
@@ -36,8 +33,7 @@ class Pix2Pix(PairedSampling, gancore.Scheme):
         "loss": gancore.Slot("loss", default="non-saturating", help="adversarial objectives"),
         "reconstruction": gancore.Slot("image-loss", default="l1", help="distance of the output to the target"),
     }
-    groups = ("generator", "critic")
-    ema_networks = ("generator",)
+    networks = {"generator": ("generator",), "critic": ("critic",)}
     needs_data_to_sample = True
 
     def __init__(
@@ -59,37 +55,17 @@ class Pix2Pix(PairedSampling, gancore.Scheme):
         self.paired = bool(getattr(critic, "paired", False))
         self.num_classes = None  # translation is conditioned on the source image, not a label
 
-    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"generator": list(self.generator.parameters()), "critic": list(self.critic.parameters())}
+    def _judged(self, source: Tensor, image: Tensor) -> Tensor:
+        """What the critic sees: the (source, image) pair, or the image alone."""
+        return torch.cat([source, image], dim=1) if self.paired else image
 
-    def _judge(self, source: Tensor, image: Tensor) -> Tensor:
-        return self.critic(torch.cat([source, image], dim=1) if self.paired else image)
-
-    def train_step(
-        self, batches: gancore.Batches, optimizers: Mapping[str, torch.optim.Optimizer], step: int
-    ) -> dict[str, Tensor]:
+    def train_step(self, batches: gancore.Batches, updates: gancore.Updates, step: int) -> dict[str, Tensor]:
         batch = batches.next()
         source, real = batch["source"], batch["x"]
         fake = self.generator(source)
-
-        real_scores = self._judge(source, real)
-        fake_scores = self._judge(source, fake.detach())
-        critic_loss = self.loss.critic(real_scores, fake_scores)
-        gancore.optimizer_step(optimizers["critic"], critic_loss)
-
-        with gancore.frozen(self.critic):
-            real_scores_g = None
-            if self.loss.needs_real_in_generator_step:
-                with torch.no_grad():
-                    real_scores_g = self._judge(source, real)
-            adversarial = self.loss.generator(self._judge(source, fake), real_scores_g)
-            reconstruction = self.reconstruction(fake, real)
-            gancore.optimizer_step(optimizers["generator"], adversarial + self.l1_weight * reconstruction)
-
-        return {
-            "loss_critic": critic_loss.detach(),
-            "loss_generator": adversarial.detach(),
-            "loss_reconstruction": reconstruction.detach(),
-            "score_real": real_scores.detach().mean(),
-            "score_fake": fake_scores.detach().mean(),
-        }
+        pair_real, pair_fake = self._judged(source, real), self._judged(source, fake)
+        logs = gancore.critic_update(updates, self.loss, (self.critic, pair_real, pair_fake))
+        adversarial = gancore.generator_loss(self.loss, self.critic, pair_fake, pair_real)
+        reconstruction = self.reconstruction(fake, real)
+        updates.step("generator", adversarial + self.l1_weight * reconstruction)
+        return logs | {"loss_generator": adversarial.detach(), "loss_reconstruction": reconstruction.detach()}

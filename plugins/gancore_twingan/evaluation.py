@@ -57,21 +57,18 @@ def class_kept(
     classify: Classify,
     *,
     unstyle_b: Callable[[Tensor], Tensor] = unchanged,
-    networks: Mapping[str, nn.Module] | None = None,
     batch_size: int = 500,
 ) -> ClassKept:
     """Translate ``data["a"]`` to B and ``data["b"]`` to A with a twin-gan (or cyclegan)
-    scheme in eval mode, and score them against ``label_a`` / ``label_b``."""
+    scheme in eval mode, and score them against ``label_a`` / ``label_b``. For a run's
+    EMA weights, call it inside ``with run.averaged() as scheme``."""
     modes = {m: m.training for m in scheme.modules()}
-    for net in (networks or {}).values():
-        modes.update({m: m.training for m in net.modules()})
-        net.eval()
     scheme.eval()
     try:
         device = next(scheme.parameters()).device
         a, b = data["a"].to(device), data["b"].to(device)
-        ab = torch.cat([scheme.translate_ab(x, networks) for x in a.split(batch_size)])
-        ba = torch.cat([scheme.translate_ba(x, networks) for x in b.split(batch_size)])
+        ab = torch.cat([scheme.translate_ab(x) for x in a.split(batch_size)])
+        ba = torch.cat([scheme.translate_ba(x) for x in b.split(batch_size)])
         return ClassKept(
             a_to_b=_accuracy(classify, unstyle_b(ab), data["label_a"], batch_size),
             b_to_a=_accuracy(classify, ba, data["label_b"], batch_size),

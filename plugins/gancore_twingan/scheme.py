@@ -16,7 +16,7 @@ seen (reconstructions and translations).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from functools import partial
 from typing import Annotated
 
 import torch
@@ -49,8 +49,7 @@ class TwinGAN(gancore.Scheme):
         "reconstruction": gancore.Slot("image-loss", default="l1", help="distance of a same-domain reconstruction to its input"),
         "cycle": gancore.Slot("image-loss", default="cycle", help="distance of a round trip to the original"),
     }
-    groups = ("generator", "critic")
-    ema_networks = ("generator",)
+    networks = {"generator": ("generator",), "critic": ("critic_a", "critic_b")}
     needs_data_to_sample = True
 
     def __init__(
@@ -86,49 +85,34 @@ class TwinGAN(gancore.Scheme):
         self.translation_gan_weight, self.reconstruction_gan_weight = translation_gan_weight, reconstruction_gan_weight
         self.num_classes = None
 
-    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"generator": list(self.generator.parameters()), "critic": [*self.critic_a.parameters(), *self.critic_b.parameters()]}
-
-    def _fool(self, critic: nn.Module, fake: Tensor, real: Tensor) -> Tensor:
-        """The generator's adversarial loss for ``fake`` under ``critic``."""
-        real_scores = None
-        if self.loss.needs_real_in_generator_step:
-            with torch.no_grad():
-                real_scores = critic(real)
-        return self.loss.generator(critic(fake), real_scores)
-
-    def train_step(
-        self, batches: gancore.Batches, optimizers: Mapping[str, torch.optim.Optimizer], step: int
-    ) -> dict[str, Tensor]:
+    def train_step(self, batches: gancore.Batches, updates: gancore.Updates, step: int) -> dict[str, Tensor]:
         batch = batches.next()
         a, b = batch["a"], batch["b"]
-        G = self.generator
+        G, fool = self.generator, partial(gancore.generator_loss, self.loss)
 
-        # Generator step, with the critics' weights frozen. Each encode/decode runs on one
-        # domain's batch alone, so every domain's batch norms see only their own domain.
-        with gancore.frozen(self.critic_a, self.critic_b):
-            h_a, h_b = G.encode(a, DOMAIN_A), G.encode(b, DOMAIN_B)
-            rec_a, rec_b = G.decode(h_a, DOMAIN_A), G.decode(h_b, DOMAIN_B)
-            ab, ba = G.decode(h_a, DOMAIN_B), G.decode(h_b, DOMAIN_A)
-            aba = G.decode(G.encode(ab, DOMAIN_B), DOMAIN_A)
-            bab = G.decode(G.encode(ba, DOMAIN_A), DOMAIN_B)
+        # Generator step. Each encode/decode runs on one domain's batch alone, so every
+        # domain's batch norms see only their own domain.
+        h_a, h_b = G.encode(a, DOMAIN_A), G.encode(b, DOMAIN_B)
+        rec_a, rec_b = G.decode(h_a, DOMAIN_A), G.decode(h_b, DOMAIN_B)
+        ab, ba = G.decode(h_a, DOMAIN_B), G.decode(h_b, DOMAIN_A)
+        aba = G.decode(G.encode(ab, DOMAIN_B), DOMAIN_A)
+        bab = G.decode(G.encode(ba, DOMAIN_A), DOMAIN_B)
 
-            reconstruction = self.reconstruction(rec_a, a) + self.reconstruction(rec_b, b)
-            cycle = self.cycle(aba, a) + self.cycle(bab, b)
-            gan_translation = self._fool(self.critic_b, ab, b) + self._fool(self.critic_a, ba, a)
-            gan_reconstruction = self._fool(self.critic_a, rec_a, a) + self._fool(self.critic_b, rec_b, b)
-            total = (
-                self.reconstruction_weight * reconstruction
-                + self.cycle_weight * cycle
-                + self.translation_gan_weight * gan_translation
-                + self.reconstruction_gan_weight * gan_reconstruction
-            )
-            gancore.optimizer_step(optimizers["generator"], total)
+        reconstruction = self.reconstruction(rec_a, a) + self.reconstruction(rec_b, b)
+        cycle = self.cycle(aba, a) + self.cycle(bab, b)
+        gan_translation = fool(self.critic_b, ab, b) + fool(self.critic_a, ba, a)
+        gan_reconstruction = fool(self.critic_a, rec_a, a) + fool(self.critic_b, rec_b, b)
+        updates.step(
+            "generator",
+            self.reconstruction_weight * reconstruction
+            + self.cycle_weight * cycle
+            + self.translation_gan_weight * gan_translation
+            + self.reconstruction_gan_weight * gan_reconstruction,
+        )
 
         # Critic step: each domain's real images against its reconstructions and translations.
         logs = gancore.critic_update(
-            self.loss, optimizers["critic"],
-            (self.critic_a, a, torch.cat([rec_a, ba])), (self.critic_b, b, torch.cat([rec_b, ab])),
+            updates, self.loss, (self.critic_a, a, torch.cat([rec_a, ba])), (self.critic_b, b, torch.cat([rec_b, ab]))
         )
         return logs | {
             "loss_generator": gan_translation.detach(),
@@ -140,28 +124,16 @@ class TwinGAN(gancore.Scheme):
     # -- using the trained generator ----------------------------------------------------
 
     @torch.no_grad()
-    def translate_ab(self, a: Tensor, networks: Mapping[str, nn.Module] | None = None) -> Tensor:
-        """Domain A images to domain B (the EMA copy when ``networks`` has one)."""
-        return self.network("generator", networks).translate(a, DOMAIN_A, DOMAIN_B)
+    def translate_ab(self, a: Tensor) -> Tensor:
+        """Domain A images to domain B."""
+        return self.generator.translate(a, DOMAIN_A, DOMAIN_B)
 
     @torch.no_grad()
-    def translate_ba(self, b: Tensor, networks: Mapping[str, nn.Module] | None = None) -> Tensor:
-        """Domain B images to domain A (the EMA copy when ``networks`` has one)."""
-        return self.network("generator", networks).translate(b, DOMAIN_B, DOMAIN_A)
+    def translate_ba(self, b: Tensor) -> Tensor:
+        """Domain B images to domain A."""
+        return self.generator.translate(b, DOMAIN_B, DOMAIN_A)
 
-    @torch.no_grad()
-    def sample(
-        self,
-        n: int,
-        *,
-        networks: Mapping[str, nn.Module] | None = None,
-        labels: Tensor | None = None,
-        batch: Mapping[str, Tensor] | None = None,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
+    def sample(self, request: gancore.SampleRequest) -> Tensor:
         """``n`` tiles, each a | a->B | b | b->A side by side (N x C x H x 4W)."""
-        if batch is None:
-            raise ValueError("twin-gan samples by translating data: pass batch (a dict with a and b)")
-        device = next(self.generator.parameters()).device
-        a, b = batch["a"][:n].to(device), batch["b"][:n].to(device)
-        return torch.cat([a, self.translate_ab(a, networks), b, self.translate_ba(b, networks)], dim=-1).float()
+        a, b = request.source("a", "b")
+        return torch.cat([a, self.translate_ab(a), b, self.translate_ba(b)], dim=-1).float()
