@@ -74,18 +74,16 @@ def train(args: argparse.Namespace, seed: int) -> tuple[Run, float]:
     return run, time.process_time() - started
 
 
-@torch.no_grad()
 def measure(run: Run, per_category: int, cpu_seconds: float | None) -> Measured:
     features = gancore.build("features", "mnist")
-    networks = {k: e.module for k, e in run.ema.items() if int(e.n_averaged) > 0}
-    run.scheme.eval()
-    for net in networks.values():
-        net.eval()
-    generated = measure_code_agreement(run.scheme, features.logits, per_category=per_category, networks=networks)
+    with run.averaged() as scheme:  # samples from the EMA generator where the run keeps one
+        generated = measure_code_agreement(scheme, features.logits, per_category=per_category)
     real = run.dataset.tensors
-    read = torch.cat([run.scheme.q(x).logits.argmax(1) for x in real["x"].split(1000)])
+    with run.averaged(False) as scheme:  # Q is the trained critic's body and head, never an average
+        read = torch.cat([scheme.q(x).logits.argmax(1) for x in real["x"].split(1000)])
     q_real = code_agreement(read, real["label"], run.scheme.layout.categories, 10)
-    return Measured(run, generated, q_real, bool(networks), cpu_seconds)
+    ema = any(int(e.n_averaged) > 0 for e in run.ema.values())
+    return Measured(run, generated, q_real, ema, cpu_seconds)
 
 
 def _row(m: Measured) -> str:

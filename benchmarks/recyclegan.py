@@ -75,37 +75,35 @@ def error(predicted: Tensor, target: Tensor) -> float:
     return (predicted - target).abs().mean().item()
 
 
-@torch.no_grad()
 def measure(run: Run) -> tuple[list[tuple[str, float, float]], list[tuple[str, float]]]:
     """Rows (what, error, copy-last baseline) and (what, class kept) on held-out sequences."""
     _, name, params = run.recipe.data
     data = gancore.build("dataset", name, {**params, "subset": "held-out", "limit": None}).tensors
-    scheme = run.scheme.eval()
-    networks = {k: e.module.eval() for k, e in run.ema.items() if int(e.n_averaged) > 0}
     classify = gancore.build("features", "mnist").logits
     inverted = params.get("domain_b") == "inverted"
     rows, kept = [], []
-    for domain, other, field in (("x", "y", "a"), ("y", "x", "b")):
-        seq = data[field]
-        # Copying frame t as the guess for t+1, on the frames each path predicts.
-        for path, context, fn in (
-            (f"P_{domain.upper()} on real {domain.upper()}", scheme.context[domain], scheme.predict),
-            (f"recycle G_{domain.upper()}(P_{other.upper()}(G_{other.upper()}(.)))", scheme.context[other], scheme.recycle_predict),
-        ):
-            predicted = in_chunks(lambda s: fn(domain, s, networks), seq)
-            history, target = next_frame_pairs(seq, context)
-            copy_last = history[:, -1]
-            rows.append((path, error(frames_of(predicted), target), error(copy_last, target)))
-        into = scheme.network(f"generator_{other}", networks)
-        translated = in_chunks(lambda s: scheme.translate(into, s), seq)
-        labels = data[f"label_{'a' if domain == 'x' else 'b'}"].repeat_interleave(seq.shape[1])
-        reads_as = frames_of(translated)
-        # The classifier reads white digits on black: frames translated into inverted Y are
-        # inverted back before it reads them.
-        if inverted and other == "y":
-            reads_as = -reads_as
-        hits = in_chunks(classify, reads_as).argmax(1) == labels
-        kept.append((f"G_{other.upper()}: {domain.upper()} frames -> {other.upper()}, class kept", hits.float().mean().item()))
+    with run.averaged() as scheme:  # the EMA generators and predictors where the run keeps them
+        for domain, other, field in (("x", "y", "a"), ("y", "x", "b")):
+            seq = data[field]
+            # Copying frame t as the guess for t+1, on the frames each path predicts.
+            for path, context, fn in (
+                (f"P_{domain.upper()} on real {domain.upper()}", scheme.context[domain], scheme.predict),
+                (f"recycle G_{domain.upper()}(P_{other.upper()}(G_{other.upper()}(.)))", scheme.context[other], scheme.recycle_predict),
+            ):
+                predicted = in_chunks(lambda s: fn(domain, s), seq)
+                history, target = next_frame_pairs(seq, context)
+                copy_last = history[:, -1]
+                rows.append((path, error(frames_of(predicted), target), error(copy_last, target)))
+            into = getattr(scheme, f"generator_{other}")
+            translated = in_chunks(lambda s: scheme.translate(into, s), seq)
+            labels = data[f"label_{'a' if domain == 'x' else 'b'}"].repeat_interleave(seq.shape[1])
+            reads_as = frames_of(translated)
+            # The classifier reads white digits on black: frames translated into inverted Y are
+            # inverted back before it reads them.
+            if inverted and other == "y":
+                reads_as = -reads_as
+            hits = in_chunks(classify, reads_as).argmax(1) == labels
+            kept.append((f"G_{other.upper()}: {domain.upper()} frames -> {other.upper()}, class kept", hits.float().mean().item()))
     return rows, kept
 
 

@@ -1,10 +1,12 @@
-"""Speed of `gancore train` against a hand-written loop with the same models.
+"""Speed of `gancore train`, with each of its speed options, against a hand-written loop.
 
 Both train the same networks (built from the registry with the recipe's parameters) on the
 same in-memory data with the same optimizer settings. The hand-written loop is the one a
-user writes from the PyTorch DCGAN example: index a batch, one critic step on real and
-detached fake, one generator step reusing the fake. Both run in one process, alternating
-in rounds, so that the machine's state affects them alike; the ratio of median speeds is
+user writes from the PyTorch DCGAN example, in eager fp32: index a batch, one critic step
+on real and detached fake, one generator step reusing the fake. gancore runs once per
+variant (its defaults, which check every update for non-finite values; fused Adam; bf16
+autocast; both; torch.compile). Everything runs in one process, alternating in rounds, so
+that the machine's state affects all alike; the ratio of median speeds to the loop's is
 reported.
 
     python benchmarks/speed.py [--rounds 5] [--steps 100] [--threads 2] [--device cpu]
@@ -16,6 +18,7 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -24,6 +27,16 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gancore  # noqa: E402
 from _report import stamp, write_section  # noqa: E402
+
+# name: (overrides, what it is)
+VARIANTS = {
+    "fp32": ({}, "the defaults: eager fp32, torch's default Adam, the divergence guard on"),
+    "unguarded": ({"train.on_nonfinite": "ignore"}, "the defaults with the divergence guard off (no gradient norm, no check)"),
+    "fused": ({"optim.implementation": "fused"}, "fused Adam"),
+    "bf16": ({"train.amp": "bf16"}, "bf16 autocast of the forward passes"),
+    "bf16+fused": ({"train.amp": "bf16", "optim.implementation": "fused"}, "both"),
+    "compile": ({"train.compile": True}, "torch.compile of the networks (compiled during the warm-up)"),
+}
 
 CASES = {
     # name: (recipe, overrides, what it stresses)
@@ -79,26 +92,30 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure(name: str, rounds: int, steps: int, device: str) -> dict[str, float]:
+def timed(device: torch.device, train: Callable[[], object], steps: int) -> float:
+    sync(device)
+    t = time.perf_counter()
+    train()
+    sync(device)
+    return steps / (time.perf_counter() - t)
+
+
+def measure(name: str, variants: list[str], rounds: int, steps: int, device: str) -> dict[str, float]:
+    """Median steps per second of the hand-written loop and of each variant."""
     recipe, overrides, _ = CASES[name]
     overrides = overrides | {"train.device": device, "train.log_every": steps}
-    run = gancore.create_run(recipe, overrides=overrides)  # out=None: no files written
-    hand = HandLoop(run)
-    run.train(run.step + 10)  # warm up both (allocator, first-call costs)
-    hand.train(10)
-    ours, theirs = [], []
+    # out=None: no files written
+    runs = {v: gancore.create_run(recipe, overrides=overrides | VARIANTS[v][0]) for v in variants}
+    hand = HandLoop(next(iter(runs.values())))
+    hand.train(10)  # warm up everything (allocator, first-call costs, compilation)
+    for run in runs.values():
+        run.train(run.step + 10)
+    speeds: dict[str, list[float]] = {"hand": [], **{v: [] for v in variants}}
     for _ in range(rounds):
-        sync(run.device)
-        t = time.perf_counter()
-        run.train(run.step + steps)
-        sync(run.device)
-        ours.append(steps / (time.perf_counter() - t))
-        t = time.perf_counter()
-        hand.train(steps)
-        sync(run.device)
-        theirs.append(steps / (time.perf_counter() - t))
-    a, b = statistics.median(ours), statistics.median(theirs)
-    return {"gancore": a, "hand": b, "ratio": a / b}
+        speeds["hand"].append(timed(hand.device, lambda: hand.train(steps), steps))
+        for v, run in runs.items():
+            speeds[v].append(timed(run.device, lambda: run.train(run.step + steps), steps))
+    return {k: statistics.median(x) for k, x in speeds.items()}
 
 
 def main() -> None:
@@ -108,21 +125,27 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    variants = args.variants.split(",")
     rows = []
     for name in args.cases.split(","):
-        result = measure(name, args.rounds, args.steps, args.device)
-        print(f"{name}: gancore {result['gancore']:.1f} it/s, hand-written {result['hand']:.1f} it/s, "
-              f"ratio {result['ratio']:.3f}", flush=True)
-        rows.append(f"| {name} | {CASES[name][2]} | {result['gancore']:.1f} | {result['hand']:.1f} | **{result['ratio']:.2f}** |")
+        result = measure(name, variants, args.rounds, args.steps, args.device)
+        hand = result["hand"]
+        print(f"{name}: hand-written {hand:.1f} it/s; " + "; ".join(
+            f"{v} {result[v]:.1f} it/s ({result[v] / hand:.2f}x)" for v in variants), flush=True)
+        cells = " | ".join(f"{result[v]:.1f} (**{result[v] / hand:.2f}**)" for v in variants)
+        rows.append(f"| {name} | {CASES[name][2]} | {hand:.1f} | {cells} |")
     table = "\n".join([
-        "| model | what it stresses | gancore train (steps/s) | hand-written loop (steps/s) | ratio |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| model | what it stresses | hand-written loop (steps/s) | " + " | ".join(f"gancore {v}" for v in variants) + " |",
+        "| --- | --- | ---: | " + " | ".join("---:" for _ in variants) + " |",
         *rows,
     ])
-    body = f"{table}\n\nMedian of {args.rounds} alternating rounds of {args.steps} steps each, device {args.device}.  \n{stamp()}"
+    legend = "; ".join(f"{v}: {VARIANTS[v][1]}" for v in variants)
+    body = (f"{table}\n\nSteps per second, and in bold the ratio to the hand-written eager fp32 loop. {legend}. "
+            f"Median of {args.rounds} alternating rounds of {args.steps} steps each, device {args.device}.  \n{stamp()}")
     print(body)
     if not args.no_write:
         write_section(f"speed-{args.device.split(':')[0]}", body)

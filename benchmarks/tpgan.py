@@ -75,9 +75,8 @@ def in_chunks(fn, x: Tensor) -> Tensor:
 @torch.no_grad()
 def measure(run: Run, data: dict[str, Tensor], classify) -> tuple[float, float]:
     """(class accuracy, L1 to the upright digit) of the run's outputs."""
-    networks = {k: e.module.eval() for k, e in run.ema.items() if int(e.n_averaged) > 0}
-    run.scheme.eval()
-    output = in_chunks(lambda s: run.scheme.translate(s, networks), data["source"])
+    with run.averaged() as scheme:  # the EMA generator where the run keeps one
+        output = in_chunks(scheme.translate, data["source"])
     accuracy = (in_chunks(classify, output).argmax(1) == data["label"]).float().mean().item()
     return accuracy, (output - data["x"]).abs().mean().item()
 

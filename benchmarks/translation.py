@@ -86,12 +86,6 @@ def held_out(run: Run) -> dict[str, Tensor]:
     return data.tensors
 
 
-def ema_networks(run: Run) -> dict[str, torch.nn.Module]:
-    networks = {k: e.module.eval() for k, e in run.ema.items() if int(e.n_averaged) > 0}
-    run.scheme.eval()
-    return networks
-
-
 def in_chunks(fn, x: Tensor) -> Tensor:
     return torch.cat([fn(chunk) for chunk in x.split(CHUNK)])
 
@@ -102,8 +96,9 @@ def kept(classify, images: Tensor, labels: Tensor) -> float:
 
 @torch.no_grad()
 def measure_pix2pix(run: Run, classify) -> Result:
-    data, networks = held_out(run), ema_networks(run)
-    output = in_chunks(lambda s: run.scheme.translate(s, networks), data["source"])
+    data = held_out(run)
+    with run.averaged() as scheme:  # the EMA generator where the run keeps one
+        output = in_chunks(scheme.translate, data["source"])
     result = Result("pix2pix", run.out, run.step, run.seconds)
     accuracy = kept(classify, output, data["label"])
     result.headline["edges -> digit"] = accuracy
@@ -118,13 +113,13 @@ def measure_pix2pix(run: Run, classify) -> Result:
 
 @torch.no_grad()
 def measure_cyclegan(run: Run, classify) -> Result:
-    data, networks = held_out(run), ema_networks(run)
-    scheme = run.scheme
+    data = held_out(run)
     inverted = run.recipe.data[2].get("domain_b") == "inverted"
     read_b = (lambda x: classify(-x)) if inverted else classify  # B images as the classifier reads them
-    ab = in_chunks(lambda x: scheme.translate_ab(x, networks), data["a"])
-    ba = in_chunks(lambda x: scheme.translate_ba(x, networks), data["b"])
-    aba = in_chunks(lambda x: scheme.translate_ba(x, networks), ab)
+    with run.averaged() as scheme:  # the EMA generators where the run keeps them
+        ab = in_chunks(scheme.translate_ab, data["a"])
+        ba = in_chunks(scheme.translate_ba, data["b"])
+        aba = in_chunks(scheme.translate_ba, ab)
     domain = "inverted" if inverted else "thick"
     result = Result(f"cyclegan ({domain})", run.out, run.step, run.seconds)
     acc_ab, acc_ba = kept(read_b, ab, data["label_a"]), kept(classify, ba, data["label_b"])

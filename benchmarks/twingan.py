@@ -71,10 +71,12 @@ def held_out_data(run: Run) -> tuple[dict[str, torch.Tensor], str]:
 
 def measure(run: Run, use_ema: bool) -> dict:
     data, domain_b = held_out_data(run)
-    networks = {k: e.module for k, e in run.ema.items() if int(e.n_averaged) > 0} if use_ema else {}
     logits = gancore.build("features", "mnist").logits
-    kept = class_kept(run.scheme, data, logits, unstyle_b=UNSTYLE_B[domain_b], networks=networks)
-    return {"run": run, "kept": kept, "domain_b": domain_b, "ema": bool(networks)}
+    with run.averaged(use_ema) as scheme:
+        kept = class_kept(scheme, data, logits, unstyle_b=UNSTYLE_B[domain_b])
+    # averaged() swaps in only the EMA copies that have started; the write-up says whether one did.
+    ema = use_ema and any(int(e.n_averaged) > 0 for e in run.ema.values())
+    return {"run": run, "kept": kept, "domain_b": domain_b, "ema": ema}
 
 
 def _flat(doc: dict, prefix: str = "") -> dict:

@@ -63,7 +63,7 @@ class _Verdict:
         if not math.isfinite(loss):
             return f"the {group} loss is {_number(loss)}"
         bad = [(g, n) for g, n in zip(self.groups, norms) if not math.isfinite(n)]
-        g, n = bad[0] if bad else (group, norms[0])
+        g, n = bad[0] if bad else (group, norms[0] if norms else math.nan)
         return f"the {g} gradient norm is {_number(n)} (loss {_number(loss)})"
 
 

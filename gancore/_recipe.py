@@ -119,8 +119,9 @@ def split_optim(raw: Mapping[str, Any], groups: tuple[str, ...]) -> dict[str, Op
         try:
             check_implementation(settings.name, settings.implementation)
         except GancoreError as exc:
-            where = f"optim.{group}" if "implementation" in per_group.get(group, {}) else "optim"
-            raise GancoreError(f"{where}.implementation: {exc}") from None
+            if "implementation" in per_group.get(group, {}):
+                raise GancoreError(f"optim.{group}.implementation: {exc}") from None
+            raise GancoreError(f"optim.implementation: {exc} (optimizer group {group!r})") from None
         out[group] = settings
     return out
 

@@ -100,10 +100,11 @@ def critic_update(
                     if penalty is not None:
                         penalties.append(penalty)
     assert adversarial is not None
+    one = len(judged) == 1  # the common case, without stacking a single value
     logs = {
         "loss_critic": adversarial.detach(),
-        "score_real": torch.stack(real_means).mean(),
-        "score_fake": torch.stack(fake_means).mean(),
+        "score_real": real_means[0] if one else torch.stack(real_means).mean(),
+        "score_fake": fake_means[0] if one else torch.stack(fake_means).mean(),
     }
     total = adversarial
     if penalties:

@@ -129,3 +129,14 @@ def test_cli_sample_and_eval_refuse_non_finite_weights(tmp_path):
         assert result.exit_code == 2
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert len(lines) == 1 and "the weights at step 20 are not finite" in lines[0], result.output
+
+
+def test_deferred_checks_as_on_an_accelerator_still_name_the_first_bad_step(tiny_ring, tmp_path):
+    """Off the CPU the guard keeps its verdicts on the device until a log line, sample or
+    checkpoint; the run stops there, naming the first bad update, and saves nothing bad."""
+    run = poisoned_run(tiny_ring, tmp_path / "run", **{"train.log_every": 10, "train.checkpoint_every": 5})
+    run.guard.deferred = True
+    with pytest.raises(gancore.DivergenceError, match=r"^step 13: the critic loss is nan"):
+        run.train()
+    assert run.step == 15  # trained on to the next checkpoint, which was refused
+    assert [s for s, _ in ckpt.list_checkpoints(tmp_path / "run" / "checkpoints")] == [5, 10]
