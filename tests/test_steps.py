@@ -42,13 +42,17 @@ def test_frozen_restores_after_an_error_and_keeps_frozen_params_frozen():
 def test_step_clears_stale_gradients_and_touches_only_its_group():
     gen, critic = nn.Linear(2, 2), nn.Linear(2, 1)
     updates = handle({"generator": gen, "critic": critic}, mode="skip")  # "skip" measures the norm
-    before = gen.weight.detach().clone()
+    before, critic_before = gen.weight.detach().clone(), critic.weight.detach().clone()
     gen.weight.grad = torch.full_like(gen.weight, 100.0)  # a stale gradient must not leak in
     loss = critic(gen(torch.ones(1, 2))).sum()
     updates.step("generator", loss)
     expected_grad = critic.weight.detach().t() @ torch.ones(1, 2)  # d loss / d W_gen
     assert torch.allclose(gen.weight.detach(), before - 0.1 * expected_grad)
-    assert critic.weight.grad is None  # the critic judged, it was not trained
+    assert critic.weight.grad is not None and torch.equal(critic.weight.detach(), critic_before)  # judged, not trained
+    with gancore.frozen(critic):  # what generator_loss does: no critic gradients at all
+        updates.step("generator", critic(gen(torch.ones(1, 2))).sum())
+    updates.step("critic", critic(torch.ones(1, 2)).sum())
+    assert torch.allclose(critic.weight.grad, torch.ones(1, 2))  # what was left before was cleared
     assert updates.logs["grad_norm_generator"] > 0
 
 

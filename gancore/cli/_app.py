@@ -25,6 +25,9 @@ class _Group(TyperGroup):
                 raise
             error(str(exc))
             raise typer.Exit(3 if isinstance(exc, DivergenceError) else 2) from None
+        except KeyboardInterrupt:  # click would print "Aborted!" and exit 1
+            error("interrupted")
+            raise typer.Exit(130) from None
 
 
 app = typer.Typer(
@@ -63,7 +66,11 @@ def _global(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:  # Ctrl-C while starting up (importing torch, loading plugins)
+        error("interrupted")
+        raise SystemExit(130) from None
 
 
 # The commands register themselves on ``app`` when imported.

@@ -11,6 +11,7 @@ import typer
 from .._errors import GancoreError
 from .._recipe import DEFAULT_RECIPE
 from .._run import Run
+from .._signals import Stopped
 from ._app import app
 from ._output import console, plugin_warnings, warn
 
@@ -36,7 +37,8 @@ def train(
 ) -> None:
     """Train a recipe. The run directory gets the resolved recipe, metrics.jsonl,
     sample grids and checkpoints. Exit codes: 2 bad input, 3 the run diverged
-    (train.on_nonfinite), 130 interrupted."""
+    (train.on_nonfinite), 128+N stopped by signal N after saving a checkpoint (130
+    Ctrl-C, 143 SIGTERM)."""
     plugin_warnings()
     overrides: list[str] = list(set_ or [])
     log_to = list(log_to or [])
@@ -58,6 +60,14 @@ def train(
     console.print(f"training {run.name} on {run.device} into {run.out}")
     try:
         run.train(progress=True)
+    except Stopped as exc:
+        if exc.graceful:
+            warn(f"stopped by {exc.name} at step {run.step}; the checkpoint is saved. "
+                 f"Continue with: gancore train --out {run.out} --resume")
+        else:
+            warn(f"stopped at once by a second {exc.name}, during step {run.step + 1}; nothing of it was saved. "
+                 f"Continue from the newest checkpoint with: gancore train --out {run.out} --resume")
+        raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         if any((run.out / "checkpoints").glob("*.pt")):
             warn(f"interrupted at step {run.step}; the checkpoint is saved. Continue with: gancore train --out {run.out} --resume")

@@ -1,0 +1,114 @@
+"""Runs that survive: a signal saves a whole step and a resumed run is bit-identical; one
+writer per run directory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import tomli_w
+
+import gancore
+from gancore import _checkpoint as ckpt
+from gancore._lock import RunLock
+
+CLI = [sys.executable, "-c", "from gancore.cli import main; main()"]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def recipe_file(tmp_path: Path, tiny_ring: dict, steps: int) -> Path:
+    tiny_ring["train"] |= {"steps": steps, "log_every": 10, "checkpoint_every": 0}
+    path = tmp_path / "recipe.toml"
+    path.write_text(tomli_w.dumps(tiny_ring))
+    return path
+
+
+def weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    step, path = ckpt.list_checkpoints(run_dir / "checkpoints")[-1]
+    return ckpt.load(path)["scheme"]
+
+
+def wait_for_a_log_line(run_dir: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        metrics = run_dir / "metrics.jsonl"
+        if metrics.exists() and metrics.read_text().count("\n") >= 2:
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended before the signal: {proc.communicate()}")
+        time.sleep(0.05)
+    pytest.fail("no log line in time")
+
+
+STEPS = 1500
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """The uninterrupted run every stopped one is compared with."""
+    import copy
+
+    from tests.conftest import TINY_RING
+
+    tmp = tmp_path_factory.mktemp("straight")
+    recipe = recipe_file(tmp, copy.deepcopy(TINY_RING), steps=STEPS)
+    done = subprocess.run([*CLI, "train", str(recipe), "--out", str(tmp / "run")], env=ENV,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return tmp / "run"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1, signal.SIGINT], ids=lambda s: signal.Signals(s).name)
+def test_a_signal_saves_the_step_and_the_resumed_run_is_bit_identical(tmp_path, tiny_ring, straight, signum):
+    recipe = recipe_file(tmp_path, tiny_ring, steps=STEPS)
+
+    out = tmp_path / "stopped"
+    proc = subprocess.Popen([*CLI, "train", str(recipe), "--out", str(out)], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_a_log_line(out, proc)
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signum, stderr
+    name = signal.Signals(signum).name
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"stopped by {name} at step" in lines[0] and "--resume" in lines[0], stderr
+    stopped_at = ckpt.list_checkpoints(out / "checkpoints")[-1][0]
+    assert 0 < stopped_at < STEPS
+
+    resumed = subprocess.run([*CLI, "train", "--out", str(out), "--resume"], env=ENV,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = weights(straight), weights(out)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_one_writer_per_run_directory(tmp_path, tiny_ring):
+    out = tmp_path / "run"
+    run = gancore.create_run(tiny_ring, out=out)
+    with RunLock(out):  # another process holding the run (flock: per open file, so this conflicts too)
+        with pytest.raises(gancore.GancoreError, match=r"is in use: another gancore process \(pid \d+\)"):
+            run.train()
+    run.train()  # free again: the lock went with its holder
+    assert run.step == 20
+    with pytest.raises(gancore.GancoreError, match="already holds a run"):
+        gancore.create_run(tiny_ring, out=out)
+
+
+def test_two_concurrent_writers_exactly_one_runs(tmp_path, tiny_ring):
+    recipe = recipe_file(tmp_path, tiny_ring, steps=400)
+    out = tmp_path / "shared"
+    procs = [subprocess.Popen([*CLI, "train", str(recipe), "--out", str(out)], env=ENV,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=300), p.communicate()[1]) for p in procs]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 2], results
+    refused = next(err for code, err in results if code == 2)
+    assert "is in use" in refused or "already" in refused, refused
+    steps = [line for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(steps) == 40  # one writer's lines, not two interleaved
