@@ -19,12 +19,38 @@ import torch
 
 from ._errors import GancoreError
 
-FORMAT = 1
+FORMAT = 2
 _NAME = re.compile(r"^step-(\d+)\.pt$")
+_TMP = re.compile(r"^\.step-\d+\.pt\..*\.tmp$")
+REQUIRED = ("step", "scheme", "optimizers", "rng")
+
+
+def _upgrade_1(data: dict[str, Any]) -> dict[str, Any]:
+    """Format 1 (gancore 0.1 before the update handle): no loss scalers, guard counts or
+    finiteness flag; a run of it had none of those to save."""
+    data.setdefault("updates", {})
+    return data
+
+
+# format N -> the function that turns a checkpoint of format N into format N + 1.
+MIGRATIONS = {1: _upgrade_1}
+
+
+class CheckpointWarning(UserWarning):
+    """A damaged checkpoint was skipped for an older one (the CLI prints it as one line)."""
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Temporary files of saves that were killed before their rename."""
+    if folder.is_dir():
+        for p in folder.iterdir():
+            if _TMP.match(p.name) and p.is_file():
+                p.unlink(missing_ok=True)
 
 
 def save_atomic(obj: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -37,15 +63,35 @@ def save_atomic(obj: Any, path: Path) -> None:
         raise
 
 
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
 def load(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """A checkpoint, upgraded to the current format; a ``GancoreError`` for anything that
+    is not a whole gancore checkpoint (empty, truncated, junk, a directory, keys missing,
+    or objects ``weights_only`` refuses to unpickle)."""
+    if path.exists() and not path.is_file():
+        raise GancoreError(f"cannot load checkpoint {path}: not a file")
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise GancoreError(f"checkpoint not found: {path}") from None
     except Exception as exc:  # truncated, not a checkpoint, or holding objects we refuse to unpickle
-        raise GancoreError(f"cannot load checkpoint {path}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise GancoreError(f"{path} is not a gancore checkpoint (format {FORMAT})")
+        raise GancoreError(f"cannot load checkpoint {path}: {_first_line(exc)}") from None
+    version = data.get("format") if isinstance(data, dict) else None
+    if not isinstance(version, int) or version < 1:
+        raise GancoreError(f"{path} is not a gancore checkpoint")
+    if version > FORMAT:
+        raise GancoreError(f"{path} was written by a newer gancore (checkpoint format {version}; this one reads up to {FORMAT})")
+    while version < FORMAT:
+        data = MIGRATIONS[version](data)
+        version += 1
+    data["format"] = FORMAT
+    missing = [k for k in REQUIRED if k not in data]
+    if missing:
+        raise GancoreError(f"{path} is not a whole gancore checkpoint: it has no {', '.join(missing)}")
     return data
 
 
@@ -60,7 +106,7 @@ def list_checkpoints(folder: Path) -> list[tuple[int, Path]]:
     found = []
     for p in folder.iterdir():
         m = _NAME.match(p.name)
-        if m:
+        if m:  # a directory of that name is listed too: loading it fails with a warning
             found.append((int(m.group(1)), p))
     return sorted(found)
 
@@ -109,7 +155,8 @@ def prune(folder: Path, keep: int, *, newest_is_finite: bool = True) -> None:
                 older.pop(i)
                 break
     for _, path in older:
-        path.unlink(missing_ok=True)
+        if path.is_file():  # never remove what gancore did not write
+            path.unlink(missing_ok=True)
 
 
 def load_latest(folder: Path, map_location: Any = "cpu") -> dict[str, Any] | None:
@@ -122,7 +169,7 @@ def load_latest(folder: Path, map_location: Any = "cpu") -> dict[str, Any] | Non
             errors.append(str(exc))
             continue
         for error in errors:
-            warnings.warn(f"skipped a damaged checkpoint: {error}", stacklevel=2)
+            warnings.warn(f"skipped a damaged checkpoint: {error}", CheckpointWarning, stacklevel=2)
         return data
     if errors:
         raise GancoreError("no loadable checkpoint: " + "; ".join(errors))

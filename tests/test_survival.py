@@ -112,3 +112,90 @@ def test_two_concurrent_writers_exactly_one_runs(tmp_path, tiny_ring):
     assert "is in use" in refused or "already" in refused, refused
     steps = [line for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert len(steps) == 40  # one writer's lines, not two interleaved
+
+
+# ---------------------------------------------------------------- checkpoint hygiene
+
+
+def _damage(path: Path, how: str) -> None:
+    if how == "empty":
+        path.write_bytes(b"")
+    elif how == "two-bytes":
+        path.write_bytes(b"PK")
+    elif how == "junk":
+        path.write_bytes(os.urandom(300))
+    elif how == "truncated":
+        path.write_bytes(path.read_bytes()[:200])
+    elif how == "directory":
+        path.unlink()
+        path.mkdir()
+    elif how in ("no-step", "newer-format", "not-a-dict"):
+        data = torch.load(path, weights_only=True)
+        if how == "no-step":
+            del data["step"]
+        elif how == "newer-format":
+            data["format"] = ckpt.FORMAT + 1
+        else:
+            data = [1, 2, 3]
+        torch.save(data, path)
+
+
+DAMAGE = ["empty", "two-bytes", "junk", "truncated", "directory", "no-step", "newer-format", "not-a-dict"]
+
+
+@pytest.fixture
+def two_checkpoints(tiny_ring, tmp_path):
+    out = tmp_path / "run"
+    gancore.create_run(tiny_ring, overrides={"train.checkpoint_every": 10}, out=out).train()
+    return out
+
+
+@pytest.mark.parametrize("how", DAMAGE)
+def test_a_damaged_newest_checkpoint_falls_back_with_one_warning_line(two_checkpoints, how):
+    from typer.testing import CliRunner
+
+    from gancore.cli import app
+
+    _damage(two_checkpoints / "checkpoints" / "step-0000020.pt", how)
+    with pytest.warns(ckpt.CheckpointWarning, match="skipped a damaged checkpoint"):
+        assert gancore.load_run(two_checkpoints).step == 10
+    result = CliRunner().invoke(app, ["sample", str(two_checkpoints), "--num", "4", "--out", str(two_checkpoints / "s.npz")])
+    assert result.exit_code == 0, result.output
+    warnings_ = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert len(warnings_) == 1 and "step-0000020.pt" in warnings_[0], result.output
+    assert "Traceback" not in result.output and "wrote 4 samples from step 10" in result.output
+
+
+def test_no_good_checkpoint_is_one_line_and_exit_2(two_checkpoints):
+    from typer.testing import CliRunner
+
+    from gancore.cli import app
+
+    for step, how in ((10, "empty"), (20, "no-step")):
+        _damage(two_checkpoints / "checkpoints" / f"step-{step:07d}.pt", how)
+    for command in (["sample", str(two_checkpoints)], ["train", "--out", str(two_checkpoints), "--resume"]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 2, result.output
+        errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and "no loadable checkpoint" in errors[0] and "Traceback" not in result.output
+
+
+def test_stale_temporaries_are_removed_at_the_next_save(two_checkpoints):
+    folder = two_checkpoints / "checkpoints"
+    stale = folder / ".step-0000020.pt.abc123.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    gancore.load_run(two_checkpoints, overrides=["train.steps=30"]).train()
+    assert not stale.exists() and (folder / "step-0000030.pt").is_file()
+
+
+def test_a_format_1_checkpoint_still_loads(two_checkpoints):
+    path = two_checkpoints / "checkpoints" / "step-0000020.pt"
+    data = torch.load(path, weights_only=True)
+    for key in ("updates", "finite"):
+        del data[key]
+    data["format"] = 1
+    torch.save(data, path)
+    run = gancore.load_run(two_checkpoints, overrides=["train.steps=25"])
+    assert run.step == 20 and run.finite
+    run.train()
+    assert run.step == 25

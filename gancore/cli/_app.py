@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Annotated, Optional
 
 import typer
@@ -29,6 +30,8 @@ class _Group(TyperGroup):
             error("interrupted")
             raise typer.Exit(130) from None
 
+
+_default_show_warning = warnings.showwarning
 
 app = typer.Typer(
     cls=_Group,
@@ -57,12 +60,23 @@ def _global(
     Set GANCORE_DEBUG=1 to see tracebacks, GANCORE_STRICT_PLUGINS=1 to make a failing
     plugin an error.
     """
+    warnings.showwarning = _show_warning
     if block or no_autoload:
         import gancore
 
         host = gancore.reload(block=set(block or ()), autoload=False if no_autoload else None)
         for name in sorted(set(block or ()) - set(host.plugins)):
             warn(f"--block {name}: no plugin of that name is installed (see gancore plugins)")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """gancore's own warnings as one ``warning:`` line; others as Python shows them."""
+    from .._checkpoint import CheckpointWarning
+
+    if issubclass(category, CheckpointWarning):
+        warn(str(message))
+    else:
+        _default_show_warning(message, category, filename, lineno, file, line)
 
 
 def main() -> None:
