@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import inspect
 import re
+import types
 import typing
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator
 from pydantic.fields import FieldInfo
 
 from ._errors import GancoreError
@@ -31,8 +32,36 @@ class Ref:
     kind: str
 
 
-class ParamsBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+def _scalar_kinds(ann: Any) -> set[type]:
+    """Which of bool, int and float an annotation accepts (through Optional and unions)."""
+    if typing.get_origin(ann) is typing.Annotated:
+        ann = typing.get_args(ann)[0]
+    if typing.get_origin(ann) in (typing.Union, types.UnionType):
+        return set().union(*(_scalar_kinds(a) for a in typing.get_args(ann)))
+    return {ann} & {bool, int, float}
+
+
+class ExactScalars(BaseModel):
+    """No coercion between booleans and numbers (``lr = true`` is not 1.0, ``layers = true``
+    is not 1 layer, ``conditional = 1`` is not true) and no infinite or NaN floats."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _exact_scalars(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        kinds = _scalar_kinds(field.annotation) if field is not None else set()
+        if isinstance(value, bool):
+            if kinds and bool not in kinds:
+                raise ValueError("expected a number, not true or false")
+        elif isinstance(value, (int, float)) and kinds == {bool}:
+            raise ValueError("expected true or false, not a number")
+        return value
+
+
+class ParamsBase(ExactScalars):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, allow_inf_nan=False)
 
 
 _ARG_LINE = re.compile(r"^\s{2,}(\w+)\s*(?:\([^)]*\))?\s*:\s*(.+)$")
@@ -168,6 +197,8 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown parameter"
+        elif err["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")
         lines.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(lines)
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ._errors import GancoreError, UnknownNameError, unknown_name_message
 from ._evaluate import metric_spec
 from ._optim import check_implementation
-from ._params import format_validation_error
+from ._params import ExactScalars, format_validation_error
 from ._registry import Registry
 
 DEFAULT_RECIPE = "dcgan-mnist"
@@ -29,14 +29,14 @@ DEFAULT_RECIPE = "dcgan-mnist"
 FIXED_SECTIONS = ("description", "scheme", "data", "train", "optim", "ema", "eval", "callbacks")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Strict(ExactScalars):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class TrainSettings(_Strict):
     steps: Annotated[int, Field(ge=1, description="generator steps to train for")] = 2000
     batch_size: Annotated[int, Field(ge=1, description="samples per batch")] = 64
-    seed: Annotated[int, Field(description="seed of every random draw; a CPU run repeats exactly")] = 0
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1, description="seed of every random draw; a CPU run repeats exactly")] = 0
     device: Annotated[str, Field(description="auto, cpu, cuda or cuda:N")] = "auto"
     amp: Annotated[Literal["off", "bf16", "fp16"], Field(description="mixed precision of the forward passes: off, bf16, or fp16 with loss scaling")] = "off"
     on_nonfinite: Annotated[Literal["stop", "skip", "ignore"], Field(description="a non-finite loss or gradient: stop the run, skip the update, or ignore it")] = "stop"
@@ -46,10 +46,11 @@ class TrainSettings(_Strict):
     sample_every: Annotated[int, Field(ge=0, description="steps between sample grids (0: only at the end)")] = 500
     checkpoint_every: Annotated[int, Field(ge=0, description="steps between checkpoints (0: only at the end)")] = 1000
     keep_checkpoints: Annotated[int, Field(ge=1, description="checkpoints kept on disk")] = 2
-    num_samples: Annotated[int, Field(ge=1, description="samples in each grid or scatter plot")] = 64
+    num_samples: Annotated[int, Field(ge=1, le=10_000, description="samples in each grid or scatter plot")] = 64
 
 
 OptimizerName = Literal["adam", "adamw", "rmsprop", "sgd"]
+Beta = Annotated[float, Field(ge=0, lt=1)]
 ScheduleName = Literal["constant", "linear", "cosine"]
 Implementation = Literal["default", "for-loop", "foreach", "fused"]
 
@@ -57,7 +58,7 @@ Implementation = Literal["default", "for-loop", "foreach", "fused"]
 class OptimSettings(_Strict):
     name: OptimizerName = "adam"
     lr: Annotated[float, Field(gt=0)] = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
+    betas: tuple[Beta, Beta] = (0.5, 0.999)
     weight_decay: Annotated[float, Field(ge=0)] = 0.0
     eps: Annotated[float, Field(gt=0)] = 1e-8
     momentum: Annotated[float, Field(ge=0)] = 0.0
@@ -72,7 +73,7 @@ class OptimOverride(_Strict):
 
     name: OptimizerName | None = None
     lr: Annotated[float, Field(gt=0)] | None = None
-    betas: tuple[float, float] | None = None
+    betas: tuple[Beta, Beta] | None = None
     weight_decay: Annotated[float, Field(ge=0)] | None = None
     eps: Annotated[float, Field(gt=0)] | None = None
     momentum: Annotated[float, Field(ge=0)] | None = None
@@ -90,7 +91,7 @@ class EmaSettings(_Strict):
 class EvalSettings(_Strict):
     every: Annotated[int, Field(ge=0, description="steps between evaluations (0: never during training)")] = 0
     metrics: Annotated[list[str | dict[str, Any]], Field(description="metric names, or tables with a name and parameters")] = []
-    num_samples: Annotated[int, Field(ge=1, description="generated (and real) samples per evaluation")] = 2000
+    num_samples: Annotated[int, Field(ge=1, le=1_000_000, description="generated (and real) samples per evaluation")] = 2000
 
 
 class Settings(_Strict):

@@ -54,6 +54,9 @@ def train(
     else:
         name = recipe or DEFAULT_RECIPE
         if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
+            if out.is_dir() and (out / "recipe.toml").is_file() and not any((out / "checkpoints").glob("step-*.pt")):
+                raise GancoreError(f"{out} holds a run that stopped before its first checkpoint, so there is nothing "
+                                   f"to resume; remove it (rm -r {out}) or choose another --out")
             raise GancoreError(f"{out} already exists and is not empty; continue it with --resume or choose another --out")
         run = Run.create(name, overrides=overrides, device=device, log_to=log_to)
         run.out = out or _fresh_directory(run.name)

@@ -95,7 +95,7 @@ class InfoGAN(gancore.Scheme):
         continuous_weight: Annotated[float, Field(ge=0)] = 0.1,
         q_hidden: Annotated[int, Field(ge=1)] = 128,
         q_norm: Annotated[str, gancore.Ref("normalization")] = "batch",
-        n_critic: Annotated[int, Field(ge=1)] = 1,
+        n_critic: Annotated[int, Field(ge=1, le=100)] = 1,
     ) -> None:
         super().__init__()
         check_codes(categories, continuous)

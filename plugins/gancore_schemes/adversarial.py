@@ -38,7 +38,7 @@ class Adversarial(gancore.Scheme):
         loss: gancore.AdversarialLoss,
         regularizers: Sequence[gancore.Regularizer] = (),
         spec: gancore.DataSpec,
-        n_critic: Annotated[int, Field(ge=1)] = 1,
+        n_critic: Annotated[int, Field(ge=1, le=100)] = 1,
     ) -> None:
         super().__init__()
         self.generator, self.critic = generator, critic
