@@ -76,10 +76,21 @@ class _Staging:
         # Check everything first, so a failing plugin registers nothing at all.
         trial = Registry(dict(self.registry.parts), dict(self.registry.recipes))
         for kind, name, factory, summary in self.parts:
-            trial.add(kind, name, factory, self.plugin, summary)
+            entry = trial.add(kind, name, factory, self.plugin, summary)
+            entry.params  # unreadable type hints fail the plugin now, not `gancore show` later
         for name, path, summary in self.recipes:
+            if not _is_file(path):
+                raise FileNotFoundError(f"recipe {name!r}: no file at {path}")
             trial.add_recipe(name, path, self.plugin, summary or _recipe_summary(path))
         self.registry.parts, self.registry.recipes = trial.parts, trial.recipes
+
+
+def _is_file(path: Any) -> bool:
+    """A str, PathLike or importlib.resources Traversable that names an existing file."""
+    try:
+        return bool(path.is_file()) if hasattr(path, "is_file") else os.path.isfile(path)
+    except (TypeError, OSError):
+        return False
 
 
 def _recipe_summary(path: Any) -> str:
@@ -120,6 +131,16 @@ class PluginHost:
         dist = _dist_name(ep)
         version = ep.dist.version if ep.dist is not None else ""
         info = PluginInfo(ep.name, version, dist, "loaded", first_party=dist == FIRST_PARTY_DIST)
+        if ep.name in self.plugins:
+            # A second entry point of the same name (a third party's "nets", say) must not
+            # displace the plugin loaded first: it is recorded as failed under its own key.
+            taken = self.plugins[ep.name]
+            info.status = "failed"
+            info.error = f"the plugin name {ep.name!r} is taken by {taken.distribution or 'another plugin'}; rename the entry point"
+            self.plugins[f"{ep.name} ({dist or 'unknown'})"] = info
+            if self.strict:
+                raise PluginError(f"plugin {ep.name!r} ({dist} {version}) failed to load: {info.error}")
+            return
         self.plugins[ep.name] = info
         if ep.name in self.block:
             info.status = "blocked"
@@ -131,7 +152,9 @@ class PluginHost:
         try:
             module = ep.load()
             self.pm.register(module, name=ep.name)
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit too: a plugin's import must not end the CLI
             self._failed(info, exc, "failed to load")
             return
         self.add_plugin_object(module, info)
@@ -145,7 +168,9 @@ class PluginHost:
                 if impl is not None and self.pm.parse_hookimpl_opts(plugin, hook) is not None:
                     impl(register=callback)
             staging.commit()
-        except Exception as exc:  # a plugin's bug, whatever it is, must not stop the others
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a plugin's bug, whatever it is, must not stop the others
             if self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
             self._failed(info, exc, "failed to register")

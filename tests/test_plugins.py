@@ -135,3 +135,45 @@ def test_every_hook_has_a_docstring():
 
     hooks = [n for n in vars(HookSpecs) if n.startswith("register_")]
     assert hooks and all(getattr(HookSpecs, n).__doc__ for n in hooks)
+
+
+def test_a_plugin_raising_system_exit_is_a_failed_plugin(plugin_dist, fresh_host):
+    plugin_dist("exits", "raise SystemExit(3)")
+    plugin_dist("good", GOOD)
+    host = fresh_host()
+    assert host.plugins["exits"].status == "failed" and "SystemExit" in host.plugins["exits"].error
+    assert host.plugins["good"].status == "loaded"
+
+
+def test_a_third_party_entry_point_cannot_displace_a_first_party_name(plugin_dist, fresh_host):
+    plugin_dist("nets", GOOD)  # a third party's entry point named like gancore's "nets"
+    host = fresh_host()
+    assert host.plugins["nets"].first_party and host.plugins["nets"].status == "loaded"
+    clash = [p for name, p in host.plugins.items() if name.startswith("nets (")]
+    assert len(clash) == 1 and clash[0].status == "failed" and "taken by gancore" in clash[0].error
+    assert host.registry.get("generator", "mlp").plugin == "nets"
+
+
+def test_unreadable_hints_and_missing_recipe_files_fail_at_load(plugin_dist, fresh_host):
+    plugin_dist("hints", """
+import gancore
+
+def factory(size: "NoSuchType" = 3):
+    '''A factory whose hint names nothing.'''
+    return size
+
+@gancore.hookimpl
+def register_parts(register):
+    register("loss", "unreadable", factory)
+""")
+    plugin_dist("norecipe", """
+import gancore
+
+@gancore.hookimpl
+def register_recipes(register):
+    register("ghost", "/nonexistent/ghost.toml")
+""")
+    host = fresh_host()
+    assert host.plugins["hints"].status == "failed" and "type hints" in host.plugins["hints"].error
+    assert host.plugins["norecipe"].status == "failed" and "no file at" in host.plugins["norecipe"].error
+    assert ("loss", "unreadable") not in host.registry.parts and "ghost" not in host.registry.recipes

@@ -44,3 +44,39 @@ def test_a_run_that_stopped_before_its_first_checkpoint_gets_a_hint(tmp_path):
     result = CliRunner().invoke(app, ["train", "gan-ring", "--out", str(out)])
     assert result.exit_code == 2
     assert "stopped before its first checkpoint" in result.output and f"rm -r {out}" in result.output
+
+
+def test_an_impossible_out_is_one_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = CliRunner().invoke(app, ["train", "gan-ring", "--set", "train.steps=2", "--out", str(blocker / "run")])
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: cannot write or read") and "Not a directory" in errors[0]
+    assert "Traceback" not in result.output
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_good_checkpoint(tmp_path, tiny_ring_file):
+    import resource
+    import subprocess
+    import sys
+
+    from gancore import _checkpoint as ckpt
+
+    out = tmp_path / "run"
+    cli = [sys.executable, "-c", "from gancore.cli import main; main()"]
+    first = subprocess.run([*cli, "train", str(tiny_ring_file), "--out", str(out), "--set", "train.steps=10"],
+                           capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+
+    def small_files():  # every file write past 2 kB fails, as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+
+    resumed = subprocess.run([*cli, "train", "--out", str(out), "--resume", "--set", "train.steps=20"],
+                             capture_output=True, text=True, timeout=120, preexec_fn=small_files)
+    assert resumed.returncode == 2, resumed.stderr
+    lines = [line for line in resumed.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: cannot write or read"), resumed.stderr
+    kept = ckpt.list_checkpoints(out / "checkpoints")
+    assert [s for s, _ in kept] == [10] and ckpt.load(kept[0][1])["step"] == 10
+    assert not list((out / "checkpoints").glob(".*.tmp"))

@@ -26,6 +26,12 @@ class _Group(TyperGroup):
                 raise
             error(str(exc))
             raise typer.Exit(3 if isinstance(exc, DivergenceError) else 2) from None
+        except OSError as exc:  # the file system said no: permission, not a directory, disk full
+            if os.environ.get("GANCORE_DEBUG"):
+                raise
+            where = f" {exc.filename}" if exc.filename else ""
+            error(f"cannot write or read{where}: {exc.strerror or exc}")
+            raise typer.Exit(2) from None
         except KeyboardInterrupt:  # click would print "Aborted!" and exit 1
             error("interrupted")
             raise typer.Exit(130) from None
