@@ -3,6 +3,19 @@
 The public surface; everything lives in small private modules and is re-exported here.
 """
 
+import os as _os
+import signal as _signal
+import sys as _sys
+
+if _os.path.basename(_sys.argv[0] if _sys.argv else "") == "gancore":
+    # Started as the `gancore` command: Ctrl-C while torch and the plugins are still
+    # importing ends quietly; gancore.cli.main() puts Python's own handler back.
+    def _interrupted_while_starting(signum: int, frame: object) -> None:
+        _sys.stderr.write("error: interrupted\n")
+        _os._exit(130)
+
+    _signal.signal(_signal.SIGINT, _interrupted_while_starting)
+
 from ._errors import DuplicateNameError, GancoreError, PluginError, UnknownNameError
 from ._guard import DivergenceError
 from ._hooks import hookimpl, hookspec

@@ -123,8 +123,9 @@ def params_model(
             continue
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
-        ann = hints.get(p.name, Any)
         default = ... if p.default is inspect.Parameter.empty else p.default
+        # An untyped parameter takes its default's type: `hidden=256` accepts ints only.
+        ann = hints.get(p.name, type(default) if isinstance(default, (bool, int, float, str)) else Any)
         info = _field_info(ann)
         description = (info.description if info is not None else None) or docs.get(p.name)
         fields[p.name] = (ann, Field(default, description=description))

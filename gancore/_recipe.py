@@ -57,11 +57,11 @@ Implementation = Literal["default", "for-loop", "foreach", "fused"]
 
 class OptimSettings(_Strict):
     name: OptimizerName = "adam"
-    lr: Annotated[float, Field(gt=0)] = 2e-4
+    lr: Annotated[float, Field(gt=0, le=1e6)] = 2e-4
     betas: tuple[Beta, Beta] = (0.5, 0.999)
-    weight_decay: Annotated[float, Field(ge=0)] = 0.0
-    eps: Annotated[float, Field(gt=0)] = 1e-8
-    momentum: Annotated[float, Field(ge=0)] = 0.0
+    weight_decay: Annotated[float, Field(ge=0, le=1e6)] = 0.0
+    eps: Annotated[float, Field(gt=0, le=1)] = 1e-8
+    momentum: Annotated[float, Field(ge=0, le=1e6)] = 0.0
     schedule: ScheduleName = "constant"
     final_lr: Annotated[float, Field(ge=0, le=1, description="the scheduled lr at train.steps, as a fraction of lr")] = 0.0
     clip_norm: Annotated[float, Field(gt=0)] | None = Field(None, description="clip the group's gradient norm to this (unset: no clipping)")
@@ -72,11 +72,11 @@ class OptimOverride(_Strict):
     """Per-network settings (``[optim.critic]``); unset fields take ``[optim]``'s."""
 
     name: OptimizerName | None = None
-    lr: Annotated[float, Field(gt=0)] | None = None
+    lr: Annotated[float, Field(gt=0, le=1e6)] | None = None
     betas: tuple[Beta, Beta] | None = None
-    weight_decay: Annotated[float, Field(ge=0)] | None = None
-    eps: Annotated[float, Field(gt=0)] | None = None
-    momentum: Annotated[float, Field(ge=0)] | None = None
+    weight_decay: Annotated[float, Field(ge=0, le=1e6)] | None = None
+    eps: Annotated[float, Field(gt=0, le=1)] | None = None
+    momentum: Annotated[float, Field(ge=0, le=1e6)] | None = None
     schedule: ScheduleName | None = None
     final_lr: Annotated[float, Field(ge=0, le=1)] | None = None
     clip_norm: Annotated[float, Field(gt=0)] | None = None

@@ -23,6 +23,7 @@ from ._batches import DeviceBatches
 from ._callbacks import CallbackList
 from ._device import resolve_device
 from ._ema import averaged_copy
+from ._footprint import check_networks
 from ._errors import GancoreError
 from ._guard import DivergenceError, NonfiniteGuard, hint
 from ._lock import RunLock
@@ -161,6 +162,7 @@ class Run:
         check_precision(r.train.amp, self.device)
         torch.manual_seed(r.train.seed)  # network initialisation repeats with the seed
         spec = self.spec
+        check_networks(reg, r.slots, spec, self.device)  # before anything is allocated
         built: dict[str, Any] = {}
         for slot_name, value in r.slots.items():
             if slot_name in r.objects:

@@ -199,3 +199,22 @@ def test_a_format_1_checkpoint_still_loads(two_checkpoints):
     assert run.step == 20 and run.finite
     run.train()
     assert run.step == 25
+
+
+def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path):
+    import shutil
+
+    exe = shutil.which("gancore")
+    if exe is None:
+        pytest.skip("the gancore command is not installed")
+    if not Path("/proc/self/maps").exists():
+        pytest.skip("needs /proc to see when torch is being imported")
+    proc = subprocess.Popen([exe, "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    maps = Path(f"/proc/{proc.pid}/maps")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "libtorch" not in maps.read_text(errors="ignore"):
+        time.sleep(0.005)  # wait until torch's libraries load: gancore's import is under way
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and stderr.strip().splitlines() == ["error: interrupted"], stderr

@@ -80,3 +80,16 @@ def test_a_full_disk_is_one_line_and_keeps_the_good_checkpoint(tmp_path, tiny_ri
     kept = ckpt.list_checkpoints(out / "checkpoints")
     assert [s for s, _ in kept] == [10] and ckpt.load(kept[0][1])["step"] == 10
     assert not list((out / "checkpoints").glob(".*.tmp"))
+
+
+def test_untyped_plugin_parameters_take_their_defaults_type():
+    from gancore._params import params_model
+
+    def factory(hidden=256, rate=0.5, name="x", flag=False, anything=None):
+        return None
+
+    model = params_model(factory, "Untyped")
+    assert model(hidden=3, rate=1, name="y", flag=True, anything=[1]).hidden == 3
+    for bad in ({"hidden": "wide"}, {"hidden": True}, {"rate": "fast"}, {"flag": 1}, {"rate": float("inf")}):
+        with pytest.raises(Exception):
+            model(**bad)

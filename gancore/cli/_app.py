@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import warnings
 from typing import Annotated, Optional
 
@@ -86,6 +87,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def main() -> None:
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # started: Ctrl-C as usual again
     try:
         app()
     except KeyboardInterrupt:  # Ctrl-C while starting up (importing torch, loading plugins)

@@ -66,7 +66,7 @@ def sample_mixture(modes: Tensor, std: float, num_samples: int, seed: int) -> ga
 
 def ring(
     std: Annotated[float, Field(gt=0, description="standard deviation of each mode")] = RING_STD,
-    num_samples: Annotated[int, Field(ge=1, description="number of points")] = 100_000,
+    num_samples: Annotated[int, Field(ge=1, le=10_000_000, description="number of points")] = 100_000,
     seed: Annotated[int, Field(description="seed of the data's own random generator")] = 0,
 ) -> gancore.Dataset:
     """8 Gaussians on the unit circle (2D points; label = mode index)."""
@@ -75,7 +75,7 @@ def ring(
 
 def grid(
     std: Annotated[float, Field(gt=0, description="standard deviation of each mode")] = GRID_STD,
-    num_samples: Annotated[int, Field(ge=1, description="number of points")] = 100_000,
+    num_samples: Annotated[int, Field(ge=1, le=10_000_000, description="number of points")] = 100_000,
     seed: Annotated[int, Field(description="seed of the data's own random generator")] = 0,
 ) -> gancore.Dataset:
     """25 Gaussians on a 5x5 grid at {-4,-2,0,2,4}^2 (2D points; label = mode index)."""

@@ -25,7 +25,7 @@ def stack_digits(images: Tensor, labels: Tensor, num_samples: int, seed: int) ->
 
 
 def stacked_mnist(
-    num_samples: Annotated[int, Field(ge=1, description="number of stacked images")] = 50_000,
+    num_samples: Annotated[int, Field(ge=1, le=500_000, description="number of stacked images")] = 50_000,
     seed: Annotated[int, Field(description="seed of the digit draws")] = 0,
     size: Annotated[int, Field(ge=8, le=256, description="image side: 28 native, 32 or 64 resized bilinearly")] = 28,
 ) -> gancore.Dataset:

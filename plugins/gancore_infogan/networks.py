@@ -24,8 +24,8 @@ import gancore
 from .codes import LatentLayout, check_codes
 from .information import QOutput, split_q_output
 
-Width = Annotated[int, Field(ge=1)]
-CodeSize = Annotated[int, Field(ge=0)]
+Width = Annotated[int, Field(ge=1, le=16384)]  # a bound no real network reaches, far below an overflow
+CodeSize = Annotated[int, Field(ge=0, le=1024)]
 NormRef = Annotated[str, gancore.Ref("normalization")]
 LEAK = 0.1  # the paper's leaky ReLU slope
 

@@ -73,8 +73,8 @@ class KernelDistance(gancore.Metric):
     def __init__(
         self,
         features: Annotated[str, gancore.Ref("features")] = "mnist",
-        subsets: Annotated[int, Field(ge=1)] = 100,
-        subset_size: Annotated[int, Field(ge=2)] = 1000,
+        subsets: Annotated[int, Field(ge=1, le=10_000)] = 100,
+        subset_size: Annotated[int, Field(ge=2, le=100_000)] = 1000,
         seed: int = 0,
     ) -> None:
         """

@@ -18,7 +18,7 @@ from .conditioning import CriticConditioning, LabelEmbedding, ProjectionHead, ne
 from .layers import Init, LayerMaker, has_shift
 from .packing import pack_samples
 
-Width = Annotated[int, Field(ge=1)]
+Width = Annotated[int, Field(ge=1, le=16384)]  # a bound no real network reaches, far below an overflow
 NormRef = Annotated[str, gancore.Ref("normalization")]
 
 

@@ -14,7 +14,8 @@ from .conditioning import CriticConditioning, LabelEmbedding, ProjectionHead, ne
 from .layers import LayerMaker, has_shift
 from .packing import pack_samples
 
-Width = Annotated[int, Field(ge=1)]
+Width = Annotated[int, Field(ge=1, le=16384)]  # a bound no real network reaches, far below an overflow
+Depth = Annotated[int, Field(ge=1, le=64)]
 
 
 def _activation(name: str) -> nn.Module:
@@ -63,7 +64,7 @@ class MLPGenerator(nn.Module):
         spec: gancore.DataSpec,
         latent_dim: Width = 64,
         hidden: Width = 256,
-        layers: Width = 3,
+        layers: Depth = 3,
         norm: Annotated[str, gancore.Ref("normalization")] = "none",
         activation: Literal["relu", "leaky_relu"] = "relu",
         conditional: bool = False,
@@ -110,7 +111,7 @@ class MLPCritic(nn.Module):
         *,
         spec: gancore.DataSpec,
         hidden: Width = 256,
-        layers: Width = 3,
+        layers: Depth = 3,
         norm: Annotated[str, gancore.Ref("normalization")] = "none",
         dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0,
         conditional: CriticConditioning = "none",

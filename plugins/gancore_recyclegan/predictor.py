@@ -65,7 +65,7 @@ class FramePredictor(nn.Module):
         *,
         spec: gancore.DataSpec,
         context: Annotated[int, Field(ge=1, le=8)] = 2,
-        width: Annotated[int, Field(ge=1)] = 32,
+        width: Annotated[int, Field(ge=1, le=4096)] = 32,
         depth: Annotated[int, Field(ge=1, le=4)] = 2,
         norm: NormRef = "none",
         init: Init = "default",

@@ -99,10 +99,10 @@ class TwoPathwayGenerator(nn.Module):
         self,
         *,
         spec: gancore.DataSpec,
-        width: Annotated[int, Field(ge=1)] = 32,
-        local_width: Annotated[int, Field(ge=1)] = 16,
+        width: Annotated[int, Field(ge=1, le=4096)] = 32,
+        local_width: Annotated[int, Field(ge=1, le=4096)] = 16,
         patches: PatchLayout = "quadrants",
-        bottleneck: Annotated[int, Field(ge=0)] = 128,
+        bottleneck: Annotated[int, Field(ge=0, le=16384)] = 128,
         norm: NormRef = "batch",
         init: Init = "default",
     ) -> None:

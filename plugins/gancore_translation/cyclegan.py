@@ -59,7 +59,7 @@ class CycleGAN(gancore.Scheme):
         spec: gancore.DataSpec,
         cycle_weight: Weight = 10.0,
         identity_weight: Weight = 5.0,
-        pool_size: Annotated[int, Field(ge=0)] = 50,
+        pool_size: Annotated[int, Field(ge=0, le=10_000)] = 50,
     ) -> None:
         super().__init__()
         missing = {"a", "b"} - set(spec.fields)

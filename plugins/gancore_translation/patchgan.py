@@ -52,7 +52,7 @@ class PatchGANCritic(nn.Module):
         self,
         *,
         spec: gancore.DataSpec,
-        width: Annotated[int, Field(ge=1)] = 32,
+        width: Annotated[int, Field(ge=1, le=4096)] = 32,
         layers: Annotated[int, Field(ge=1, le=6)] = 2,
         norm: NormRef = "instance",
         paired: bool = False,

@@ -56,7 +56,7 @@ class UNetGenerator(nn.Module):
         self,
         *,
         spec: gancore.DataSpec,
-        width: Annotated[int, Field(ge=1)] = 32,
+        width: Annotated[int, Field(ge=1, le=4096)] = 32,
         depth: Annotated[int, Field(ge=1, le=8)] = 3,
         norm: NormRef = "instance",
         dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0,

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 import gancore
 from gancore_norms.domain_batch import DomainBatchNormalization, set_domain
 
-Width = Annotated[int, Field(ge=1)]
+Width = Annotated[int, Field(ge=1, le=16384)]  # a bound no real network reaches, far below an overflow
 
 
 class ResidualBlock(nn.Module):
