@@ -188,10 +188,10 @@ class _Translator(nn.Module):
         self.fn = fn
         self.dummy = nn.Parameter(torch.zeros(1))
 
-    def translate_ab(self, a, networks=None):
+    def translate_ab(self, a):
         return self.fn(a)
 
-    def translate_ba(self, b, networks=None):
+    def translate_ba(self, b):
         return self.fn(b)
 
 
