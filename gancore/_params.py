@@ -124,12 +124,23 @@ def params_model(
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         default = ... if p.default is inspect.Parameter.empty else p.default
-        # An untyped parameter takes its default's type: `hidden=256` accepts ints only.
-        ann = hints.get(p.name, type(default) if isinstance(default, (bool, int, float, str)) else Any)
+        # An untyped parameter takes its default's type: `name="x"` takes strings, `flag=False`
+        # booleans; a whole-number default takes any number (`weight=10` may mean 2.5).
+        ann = hints.get(p.name, _type_of_default(default))
         info = _field_info(ann)
         description = (info.description if info is not None else None) or docs.get(p.name)
         fields[p.name] = (ann, Field(default, description=description))
     return create_model(title, __base__=ParamsBase, **fields)
+
+
+def _type_of_default(default: Any) -> Any:
+    if isinstance(default, bool):
+        return bool
+    if isinstance(default, (int, float)):
+        return int | float
+    if isinstance(default, str):
+        return str
+    return Any
 
 
 def _field_info(ann: Any) -> FieldInfo | None:

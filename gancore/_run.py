@@ -78,6 +78,7 @@ class Run:
         self._resume_drawn: int | None = None
         self.finite = True  # whether the loaded checkpoint's weights are finite
         self._new = False  # a new run, whose directory must not hold another run
+        self._read_only: str | None = None  # why this run may be sampled but not trained
         self.target_steps = recipe.train.steps
         self._build()
 
@@ -122,8 +123,9 @@ class Run:
         log_to: Sequence[str] = (),
         **objects: Any,
     ) -> "Run":
-        """An existing run directory with its latest checkpoint (or the checkpoint of
-        ``step``), to resume or sample."""
+        """An existing run directory with its latest checkpoint, to resume or sample; or
+        the checkpoint of ``step``, to sample and evaluate (training on from a checkpoint
+        older than the newest is refused: it would fork the run's history)."""
         path = Path(path)
         if not (path / RECIPE_FILE).is_file():
             raise GancoreError(f"{path} is not a gancore run (no {RECIPE_FILE})")
@@ -151,6 +153,9 @@ class Run:
             if step not in kept:
                 raise GancoreError(f"{path} has no checkpoint of step {step} (it has: {', '.join(map(str, kept)) or 'none'})")
             state = ckpt.load(kept[step], map_location=run.device)
+            if step != max(kept):
+                # Training on from here would fork the run's history: newer checkpoints exist.
+                run._read_only = f"it was loaded at step {step}, not at its newest checkpoint ({max(kept)})"
         else:
             state = ckpt.load_latest(path / CHECKPOINTS, map_location=run.device)
         if state is not None:
@@ -330,6 +335,8 @@ class Run:
         ``gancore.Stopped``; a second signal stops at once. The run directory is locked
         while training: a second writer gets a ``GancoreError``.
         """
+        if self._read_only is not None:
+            raise GancoreError(f"{self.out} cannot train on: {self._read_only}")
         t = self.recipe.train
         total = steps or t.steps
         self.target_steps = total
@@ -360,9 +367,9 @@ class Run:
         count_skips = t.on_nonfinite == "skip" or t.amp == "fp16"
         pending: dict[str, list[Tensor]] = {}
         steps_at_start = self.step
-        hooks.fire("on_start", self)
         last_log_time, last_log_step = time.perf_counter(), self.step
         try:
+            hooks.fire("on_start", self)
             while self.step < total:
                 updates.begin(self.step)
                 with forward:
@@ -396,7 +403,8 @@ class Run:
                         self.save_samples(hooks)
                     if (t.checkpoint_every and self.step % t.checkpoint_every == 0) or done:
                         hooks.fire("on_checkpoint", self, self.save_checkpoint())
-                stops.check()  # a signal stops the run between steps, never inside one
+                if not done:
+                    stops.check()  # a signal stops the run between steps, never inside one
         except DivergenceError as exc:
             error = DivergenceError(f"{exc}; {self._kept_note()}; {hint(guard.mode)}", exc.step)
             hooks.failure(self, error)
@@ -408,8 +416,10 @@ class Run:
             if getattr(exc, "graceful", True) and self.out is not None and self.step > steps_at_start:
                 try:
                     self.save_checkpoint()
-                except DivergenceError:
-                    pass  # nothing finite to save; the older checkpoints stay
+                except DivergenceError as diverged:  # the stop found a divergence: report that
+                    error = DivergenceError(f"{diverged}; {self._kept_note()}; {hint(guard.mode)}", diverged.step)
+                    hooks.failure(self, error)
+                    raise error from None
             hooks.failure(self, exc)
             raise
         except BaseException as exc:

@@ -59,5 +59,6 @@ class StopRequests:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
+            # None: the handler was not installed from Python; the default is the best guess.
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
         self._previous = {}

@@ -110,6 +110,11 @@ class Updates:
             # while it judges the generator, so none are computed there in the first place.
             (scaler.scale(loss) if scaler is not None else loss).backward()
             if scaler is not None:
+                # A group the loss did not reach has no gradients: the scaler neither
+                # unscales nor steps it (it would refuse to step an optimizer it never checked).
+                groups = tuple(g for g in groups if any(p.grad is not None for p in self.params[g]))
+                if not groups:
+                    return
                 for g in groups:
                     scaler.unscale_(self.optimizers[g])
             norms = [self._norm(g) for g in groups] if self.measure else []

@@ -140,3 +140,23 @@ def test_deferred_checks_as_on_an_accelerator_still_name_the_first_bad_step(tiny
         run.train()
     assert run.step == 15  # trained on to the next checkpoint, which was refused
     assert [s for s, _ in ckpt.list_checkpoints(tmp_path / "run" / "checkpoints")] == [5, 10]
+
+
+def test_a_stop_signal_after_a_bad_update_reports_the_divergence(tiny_ring, tmp_path):
+    import os
+    import signal
+
+    class SignalledPoison(PoisonedGenerator):
+        def forward(self, z, labels=None):
+            out = super().forward(z, labels)
+            if self.training and int(self.calls) == 14:
+                os.kill(os.getpid(), signal.SIGTERM)  # recorded; the step finishes first
+            return out
+
+    recipe = {k: v for k, v in tiny_ring.items() if k != "generator"}
+    run = gancore.create_run(recipe, overrides={"train.steps": 30, "train.checkpoint_every": 10, "train.log_every": 10},
+                             out=tmp_path / "run", generator=SignalledPoison(12))
+    run.guard.deferred = True  # as on an accelerator: the bad update of step 13 is not seen at once
+    with pytest.raises(gancore.DivergenceError, match=r"^step 13: the critic loss is nan"):
+        run.train()
+    assert [s for s, _ in ckpt.list_checkpoints(tmp_path / "run" / "checkpoints")] == [10]

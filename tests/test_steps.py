@@ -235,3 +235,12 @@ def test_first_party_plugins_update_only_through_the_handle():
     offenders = [f"{p.relative_to(root)}:{i}" for p in root.rglob("*.py")
                  for i, line in enumerate(p.read_text().splitlines(), 1) if forbidden.search(line)]
     assert not offenders, offenders
+
+
+def test_fp16_step_of_a_group_the_loss_does_not_reach():
+    a, b = nn.Linear(2, 1), nn.Linear(2, 1)
+    updates = handle({"generator": a, "predictor": b}, amp="fp16")
+    before = b.weight.detach().clone()
+    updates.step(("generator", "predictor"), a(torch.ones(1, 2)).sum())  # predictor not in the loss
+    updates.step("predictor", a(torch.ones(1, 2)).sum().detach().requires_grad_())  # no weight reached
+    assert torch.equal(b.weight.detach(), before) and not torch.equal(a.weight.detach(), before)

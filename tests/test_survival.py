@@ -218,3 +218,13 @@ def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path):
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and stderr.strip().splitlines() == ["error: interrupted"], stderr
+
+
+def test_a_run_loaded_at_an_older_checkpoint_samples_but_does_not_train_on(tiny_ring, tmp_path):
+    out = tmp_path / "run"
+    gancore.create_run(tiny_ring, overrides={"train.checkpoint_every": 10}, out=out).train()
+    old = gancore.load_run(out, step=10)
+    assert old.sample(4).shape == (4, 2)
+    with pytest.raises(gancore.GancoreError, match=r"not at its newest checkpoint \(20\)"):
+        old.train(15)
+    assert [s for s, _ in ckpt.list_checkpoints(out / "checkpoints")] == [10, 20]

@@ -90,6 +90,7 @@ def test_untyped_plugin_parameters_take_their_defaults_type():
 
     model = params_model(factory, "Untyped")
     assert model(hidden=3, rate=1, name="y", flag=True, anything=[1]).hidden == 3
+    assert model(hidden=2.5).hidden == 2.5  # a whole-number default may stand for a float
     for bad in ({"hidden": "wide"}, {"hidden": True}, {"rate": "fast"}, {"flag": 1}, {"rate": float("inf")}):
         with pytest.raises(Exception):
             model(**bad)
