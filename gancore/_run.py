@@ -1,58 +1,44 @@
-"""A run: the parts a recipe names, built and wired, plus the training loop around them.
-
-The loop is deliberately plain (read ``train``): draw, step, average, log, save. The
-scheme does the GAN-specific work; everything here is the same for every GAN.
+"""A run: the parts a recipe names, built and wired, its state and checkpoints, and the
+trained networks in use (sampling, evaluation). The training loop is in ``_training``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import tomli_w
 import torch
 from torch import Tensor
 from torch.optim.swa_utils import AveragedModel
 
 from . import _checkpoint as ckpt
-from ._artifacts import json_line, read_metrics, save_curves, save_samples
+from ._artifacts import read_metrics, save_curves, save_samples
 from ._batches import DeviceBatches
 from ._callbacks import CallbackList
 from ._device import resolve_device
 from ._ema import averaged_copy
 from ._footprint import check_networks
 from ._errors import GancoreError
-from ._guard import DivergenceError, NonfiniteGuard, hint
-from ._lock import RunLock
+from ._guard import DivergenceError, NonfiniteGuard
 from ._optim import build_optimizer
-from ._parts import Callback, DataSpec, Dataset, Scheme
+from ._parts import DataSpec, Dataset, Scheme
 from ._plugins import registry as default_registry
-from ._precision import autocast, check_precision
-from ._progress import Progress
+from ._precision import check_precision
 from ._recipe import Recipe, add_callbacks, apply_overrides, load_source, parse_override, read_document
 from ._registry import Registry
 from ._sampling import SampleRequest
-from ._signals import StopRequests
+from ._training import CHECKPOINTS, CURVES_FILE, METRICS_FILE, RECIPE_FILE, SAMPLES, TrainingLoop
 from ._updates import Updates
-
-RECIPE_FILE = "recipe.toml"
-METRICS_FILE = "metrics.jsonl"
-CURVES_FILE = "curves.png"
-CHECKPOINTS = "checkpoints"
-SAMPLES = "samples"
 
 # Only these may change when a run is resumed: they do not change what the weights are.
 RESUMABLE_KEYS = ("train.steps", "train.device", "train.log_every", "train.sample_every",
                   "train.checkpoint_every", "train.keep_checkpoints", "train.num_samples", "eval.every",
                   "train.on_nonfinite", "train.skip_limit", "callbacks")
 
-Reporter = Callable[[dict[str, Any]], None]
 
-
-class Run:
+class Run(TrainingLoop):
     """Build with ``Run.create`` (a new run) or ``Run.load`` (an existing run directory)."""
 
     def __init__(
@@ -294,158 +280,6 @@ class Run:
         ckpt.prune(folder, self.recipe.train.keep_checkpoints, newest_is_finite=state["finite"])
         return path
 
-    # -- the loop -----------------------------------------------------------------------
-
-    def _prepare_directory(self) -> None:
-        assert self.out is not None
-        self.out.mkdir(parents=True, exist_ok=True)
-        recipe_path = self.out / RECIPE_FILE
-        tmp = recipe_path.with_name(f".{RECIPE_FILE}.tmp")
-        tmp.write_text(tomli_w.dumps(self.recipe.resolved()))
-        tmp.replace(recipe_path)
-        # A resumed run drops the metric lines it is about to write again.
-        metrics = self.out / METRICS_FILE
-        if metrics.exists():
-            keep = [json_line(r) for r in read_metrics(metrics) if r.get("step", 0) <= self.step]
-            metrics.write_text("".join(line + "\n" for line in keep))
-
-    def _callbacks(self, extra: Sequence[Callback], progress: bool) -> CallbackList:
-        """The recipe's ``[[callbacks]]``, built now (a missing optional package fails
-        before the first step), then the caller's."""
-        built = [self.registry.build(kind, name, params) for kind, name, params in self.recipe.callbacks]
-        for cb, (_, name, _) in zip(built, self.recipe.callbacks):
-            if not isinstance(cb, Callback):
-                raise TypeError(f"callback {name!r} did not build a gancore.Callback")
-        return CallbackList([*built, *extra, *([Progress()] if progress else [])])
-
-    def train(
-        self,
-        steps: int | None = None,
-        *,
-        report: Reporter | None = None,
-        callbacks: Sequence[Callback] = (),
-        progress: bool = False,
-    ) -> "Run":
-        """Train until step ``steps`` (the recipe's ``train.steps`` by default).
-
-        ``callbacks`` run next to the recipe's; ``progress=True`` shows the CLI's progress
-        (a bar on a terminal, lines otherwise); ``report`` is called with each metrics row.
-        A diverged run raises ``gancore.DivergenceError``. SIGINT, SIGTERM, SIGHUP and
-        SIGUSR1 finish the step in progress, save a checkpoint and raise
-        ``gancore.Stopped``; a second signal stops at once. The run directory is locked
-        while training: a second writer gets a ``GancoreError``.
-        """
-        if self._read_only is not None:
-            raise GancoreError(f"{self.out} cannot train on: {self._read_only}")
-        t = self.recipe.train
-        total = steps or t.steps
-        self.target_steps = total
-        batches = self.batches
-        if self._resume_drawn is not None:
-            batches.drawn = self._resume_drawn
-            self._resume_drawn = None
-        if self.recipe.eval.every and self.step < total:
-            # A metric that cannot score this data fails now, not after the training.
-            self.evaluate(num_samples=min(self.recipe.eval.num_samples, 64))
-        hooks = self._callbacks(callbacks, progress)
-        lock = RunLock(self.out) if self.out is not None else None
-        with contextlib.ExitStack() as held:
-            if lock is not None:
-                held.enter_context(lock)
-                if self._new and (self.out / RECIPE_FILE).exists():
-                    raise GancoreError(f"{self.out} already holds a run; continue it with --resume or choose another directory")
-                self._prepare_directory()
-                self._new = False
-            return self._loop(total, hooks, held.enter_context(StopRequests()), report)
-
-    def _loop(self, total: int, hooks: CallbackList, stops: StopRequests, report: Reporter | None) -> "Run":
-        t = self.recipe.train
-        batches = self.batches
-        self.scheme.train()
-        forward = autocast(t.amp, self.device)
-        updates, guard = self.updates, self.guard
-        count_skips = t.on_nonfinite == "skip" or t.amp == "fp16"
-        pending: dict[str, list[Tensor]] = {}
-        steps_at_start = self.step
-        last_log_time, last_log_step = time.perf_counter(), self.step
-        try:
-            hooks.fire("on_start", self)
-            while self.step < total:
-                updates.begin(self.step)
-                with forward:
-                    logs = self.scheme.train_step(batches, updates, self.step)
-                self.step += 1
-                if self.ema and self.step > self.recipe.ema.start:
-                    for net_name, avg in self.ema.items():
-                        avg.update_parameters(getattr(self.scheme, net_name))
-                for key, value in (logs | updates.logs).items():
-                    pending.setdefault(key, []).append(value)
-                done = self.step == total
-                evaluate = bool(self.recipe.eval.every) and (self.step % self.recipe.eval.every == 0 or done)
-                if self.step % t.log_every == 0 or done or evaluate:
-                    guard.check()
-                    now = time.perf_counter()
-                    # One host sync per log line, not per step.
-                    means = _means(pending)
-                    pending = {}
-                    self.seconds += now - last_log_time
-                    row = {"step": self.step, "seconds": round(self.seconds, 3),
-                           "steps_per_sec": round((self.step - last_log_step) / max(now - last_log_time, 1e-9), 3), **means}
-                    if count_skips:
-                        row["skipped_updates"] = guard.skipped
-                    last_log_time, last_log_step = now, self.step
-                    if evaluate:
-                        row.update(self.evaluate())
-                    self._log(row, report, total, hooks)
-                if self.out is not None:
-                    if (t.sample_every and self.step % t.sample_every == 0) or done:
-                        guard.check()
-                        self.save_samples(hooks)
-                    if (t.checkpoint_every and self.step % t.checkpoint_every == 0) or done:
-                        hooks.fire("on_checkpoint", self, self.save_checkpoint())
-                if not done:
-                    stops.check()  # a signal stops the run between steps, never inside one
-        except DivergenceError as exc:
-            error = DivergenceError(f"{exc}; {self._kept_note()}; {hint(guard.mode)}", exc.step)
-            hooks.failure(self, error)
-            raise error from None
-        except KeyboardInterrupt as exc:
-            # A signal (Stopped) came between steps: save that step. A second signal cut a
-            # step short: save nothing. A bare KeyboardInterrupt (no handler outside the
-            # main thread) is saved as before.
-            if getattr(exc, "graceful", True) and self.out is not None and self.step > steps_at_start:
-                try:
-                    self.save_checkpoint()
-                except DivergenceError as diverged:  # the stop found a divergence: report that
-                    error = DivergenceError(f"{diverged}; {self._kept_note()}; {hint(guard.mode)}", diverged.step)
-                    hooks.failure(self, error)
-                    raise error from None
-            hooks.failure(self, exc)
-            raise
-        except BaseException as exc:
-            hooks.failure(self, exc)
-            raise
-        finally:
-            self.scheme.train()
-        hooks.fire("on_end", self)
-        return self
-
-    def _kept_note(self) -> str:
-        if self.out is None:
-            return "these weights were not saved"
-        good = ckpt.newest_finite(self.out / CHECKPOINTS)
-        if good is None:
-            return "no checkpoint was written"
-        return f"no checkpoint of these weights was written; the newest finite one is step {good[0]} ({good[1]})"
-
-    def _log(self, row: dict[str, Any], report: Reporter | None, total: int, hooks: CallbackList) -> None:
-        if self.out is not None:
-            with open(self.out / METRICS_FILE, "a") as fh:
-                fh.write(json_line(row) + "\n")
-        if report is not None:
-            report({**row, "total": total})
-        hooks.fire("on_log", self, row)
-
     # -- using the trained networks -------------------------------------------------------
 
     @contextlib.contextmanager
@@ -512,15 +346,6 @@ class Run:
 
         return evaluate(self, metrics if metrics is not None else self.recipe.eval.metrics,
                         num_samples or self.recipe.eval.num_samples)
-
-
-def _means(pending: Mapping[str, list[Tensor]]) -> dict[str, float]:
-    """Interval means of the logged values, fetched from the device in one transfer."""
-    if not pending:
-        return {}
-    keys = list(pending)
-    values = torch.stack([torch.stack(pending[k]).float().mean() for k in keys]).tolist()
-    return dict(zip(keys, values))
 
 
 def create_run(source: str | Path | Mapping[str, Any], **kwargs: Any) -> Run:

@@ -189,6 +189,6 @@ def test_a_metric_that_cannot_score_the_data_fails_before_training(tiny_ring, tm
 
 
 def test_infinite_values_are_written_as_null(tiny_ring, tmp_path):
-    from gancore._run import json_line
+    from gancore._artifacts import json_line
 
     assert json.loads(json_line({"step": 1, "reverse_kl": float("inf")})) == {"step": 1, "reverse_kl": None}
