@@ -16,8 +16,6 @@ import tomllib
 from collections.abc import Iterator
 from typing import Any
 
-import torch
-
 import gancore
 
 ODD_VALUES: list[Any] = [
@@ -96,8 +94,7 @@ def check(doc: dict[str, Any], seconds: int = 20) -> str:
     try:
         run = gancore.create_run(doc)
         run.train()
-        if not torch.isfinite(run.sample(2)).all() and run.finite:
-            pass  # a sample may be non-finite after a wild value; training finished, which is what counts
+        run.sample(2)  # its values may be wild after a wild recipe; that it samples is what counts
         return "trained"
     except gancore.GancoreError as exc:
         return "refused" if "\n" not in str(exc) else f"crash: a multi-line error: {exc!r}"
