@@ -39,6 +39,7 @@ from ._parts import (
 )
 from ._plugins import PluginHost, build, host, registry, reload
 from ._progress import Progress
+from ._random import rand, randint, randn
 from ._run import Run, create_run, load_run
 from ._sampling import PairedSampling, SampleRequest, side_by_side
 from ._signals import Stopped
@@ -86,6 +87,9 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "input_gradients",
+    "rand",
+    "randint",
+    "randn",
     "load_run",
     "registry",
     "reload",

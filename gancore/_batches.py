@@ -4,6 +4,10 @@ Each epoch is one random permutation, drawn on the device from a generator seede
 (seed, epoch), and a batch is one ``index_select`` per field: no per-sample Python, no
 host round trip. The only state is how many batches were drawn, so a resumed run
 draws exactly the batches a straight run would have.
+
+``batch_size`` is the global batch: in a job of ``world`` processes every process draws
+the same permutation and takes its own contiguous slice of each batch, so the job as a
+whole sees exactly the batches one process would.
 """
 
 from __future__ import annotations
@@ -15,12 +19,18 @@ from ._errors import GancoreError
 
 
 class DeviceBatches:
-    def __init__(self, tensors: dict[str, Tensor], batch_size: int, seed: int, drawn: int = 0) -> None:
+    def __init__(
+        self, tensors: dict[str, Tensor], batch_size: int, seed: int, drawn: int = 0, *, rank: int = 0, world: int = 1
+    ) -> None:
         self.tensors = tensors
         self.size = next(iter(tensors.values())).shape[0]
         if batch_size > self.size:
             raise GancoreError(f"train.batch_size: {batch_size} is larger than the dataset ({self.size} items)")
+        if batch_size % world:
+            raise GancoreError(f"train.batch_size: {batch_size} is the global batch and must divide evenly among {world} processes")
         self.batch_size = batch_size
+        self.local = batch_size // world  # this process's rows of each batch
+        self.start = rank * self.local
         self.per_epoch = self.size // batch_size  # the last partial batch is dropped
         self.seed = seed
         self.drawn = drawn
@@ -38,7 +48,8 @@ class DeviceBatches:
         if epoch != self._epoch:
             self._perm, self._epoch = self._permutation(epoch), epoch
         assert self._perm is not None
-        idx = self._perm[i * self.batch_size : (i + 1) * self.batch_size]
+        first = i * self.batch_size + self.start
+        idx = self._perm[first : first + self.local]
         self.drawn += 1
         return {name: t.index_select(0, idx) for name, t in self.tensors.items()}
 

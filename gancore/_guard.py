@@ -16,17 +16,24 @@ Checking a value on the host waits for the device. On the CPU that costs nothing
 ``stop`` checks after every update; on an accelerator it records each update's verdict
 on the device and looks at them only when the engine is about to log, sample or save, so
 the hot path never syncs. Either way the error names the first bad update.
+
+With several processes the verdicts are agreed: each process may see its own loss go bad,
+but all of them stop (or skip) at the same update, since their weights must stay equal.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from ._errors import GancoreError
+
+if TYPE_CHECKING:
+    from ._distributed import Processes
 
 MODES = ("stop", "skip", "ignore")
 
@@ -68,10 +75,11 @@ class _Verdict:
 
 
 class NonfiniteGuard:
-    def __init__(self, mode: str, skip_limit: int, *, deferred: bool) -> None:
+    def __init__(self, mode: str, skip_limit: int, *, deferred: bool, processes: "Processes | None" = None) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown on_nonfinite mode {mode!r}")
         self.mode, self.skip_limit, self.deferred = mode, skip_limit, deferred
+        self.processes = processes if processes is not None and processes.distributed else None
         self.skipped = 0  # updates not applied, over the whole run (checkpointed)
         self.in_a_row = 0
         self._pending: list[_Verdict] = []
@@ -90,16 +98,28 @@ class NonfiniteGuard:
         if not self.deferred:
             self.check()
 
+    def finite(self, flag: Tensor) -> bool:
+        """An update's verdict on the host, the same on every process."""
+        ok = bool(flag)
+        return self.processes.all(ok) if self.processes is not None else ok
+
     def check(self) -> None:
-        """Raise for the first non-finite update recorded since the last check."""
+        """Raise for the first non-finite update recorded since the last check (every
+        process records the same updates, so they all check, and agree, together)."""
         pending, self._pending = self._pending, []
         if not pending:
             return
         flags = torch.stack([v.finite for v in pending])
-        if bool(flags.all()):
+        bad = len(pending) if bool(flags.all()) else int((~flags).nonzero()[0])
+        first_bad = self.processes.least(bad) if self.processes is not None else bad
+        if first_bad == len(pending):
             return
-        first = pending[int((~flags).nonzero()[0])]
-        raise DivergenceError(f"step {first.step}: {first.describe()}; training diverged", first.step)
+        first = pending[first_bad]
+        if first_bad != bad:  # another process saw it first; this one's values were finite
+            what = f"the {' + '.join(first.groups)} update was not finite on another process"
+        else:
+            what = first.describe()
+        raise DivergenceError(f"step {first.step}: {what}; training diverged", first.step)
 
     def skip(self, step: int, groups: tuple[str, ...], loss: Tensor, norms: Tensor, finite: Tensor) -> None:
         """An update that was not applied; the run stops after ``skip_limit`` in a row."""

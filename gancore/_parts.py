@@ -201,6 +201,11 @@ class Scheme(nn.Module):
     ema_networks: ClassVar[tuple[str, ...] | None] = None
     #: Whether ``sample`` needs a ``batch`` of source data (translation schemes).
     needs_data_to_sample: ClassVar[bool] = False
+    #: Networks (attribute names) some of whose parameters an update may leave without a
+    #: gradient, such as a branch used for one domain only. In a job of several
+    #: processes DDP must then search each backward for them (a little slower); any
+    #: other network must use all its parameters in every update it takes part in.
+    networks_with_unused_parameters: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def groups(cls) -> tuple[str, ...]:

@@ -35,12 +35,14 @@ class _Strict(ExactScalars):
 
 class TrainSettings(_Strict):
     steps: Annotated[int, Field(ge=1, description="generator steps to train for")] = 2000
-    batch_size: Annotated[int, Field(ge=1, description="samples per batch")] = 64
+    batch_size: Annotated[int, Field(ge=1, description="samples per batch (the global batch, shared among the processes)")] = 64
     seed: Annotated[int, Field(ge=0, le=2**32 - 1, description="seed of every random draw; a CPU run repeats exactly")] = 0
     device: Annotated[str, Field(description="auto, cpu, cuda or cuda:N")] = "auto"
     amp: Annotated[Literal["off", "bf16", "fp16"], Field(description="mixed precision of the forward passes: off, bf16, or fp16 with loss scaling")] = "off"
     on_nonfinite: Annotated[Literal["stop", "skip", "ignore"], Field(description="a non-finite loss or gradient: stop the run, skip the update, or ignore it")] = "stop"
     skip_limit: Annotated[int, Field(ge=1, description="skipped (non-finite) updates in a row that end the run")] = 20
+    backend: Annotated[Literal["auto", "gloo", "nccl"], Field(description="process-group backend when several processes train (torchrun): auto is nccl on CUDA, gloo on the CPU")] = "auto"
+    sync_batchnorm: Annotated[bool, Field(description="with several CUDA processes, batch norm takes its statistics over the global batch (refused on the CPU)")] = False
     compile: Annotated[bool, Field(description="torch.compile the networks (slower on small CPU models; see docs/benchmarks.md)")] = False
     log_every: Annotated[int, Field(ge=1, description="steps between metric lines")] = 50
     sample_every: Annotated[int, Field(ge=0, description="steps between sample grids (0: only at the end)")] = 500

@@ -18,6 +18,7 @@ from ._artifacts import read_metrics, save_curves, save_samples
 from ._batches import DeviceBatches
 from ._callbacks import CallbackList
 from ._device import resolve_device
+from ._distributed import JobError, Processes, join, topology
 from ._ema import averaged_copy
 from ._footprint import check_networks
 from ._errors import GancoreError
@@ -26,6 +27,7 @@ from ._optim import build_optimizer
 from ._parts import DataSpec, Dataset, Scheme
 from ._plugins import registry as default_registry
 from ._precision import check_precision
+from ._random import BatchRandom
 from ._recipe import Recipe, add_callbacks, apply_overrides, load_source, parse_override, read_document
 from ._registry import Registry
 from ._sampling import SampleRequest
@@ -35,7 +37,7 @@ from ._updates import Updates
 # Only these may change when a run is resumed: they do not change what the weights are.
 RESUMABLE_KEYS = ("train.steps", "train.device", "train.log_every", "train.sample_every",
                   "train.checkpoint_every", "train.keep_checkpoints", "train.num_samples", "eval.every",
-                  "train.on_nonfinite", "train.skip_limit", "callbacks")
+                  "train.on_nonfinite", "train.skip_limit", "train.backend", "train.sync_batchnorm", "callbacks")
 
 
 class Run(TrainingLoop):
@@ -53,9 +55,13 @@ class Run(TrainingLoop):
         self.recipe, self.name = recipe, name
         self.registry = registry or default_registry()
         self.out = Path(out) if out is not None else None
-        self.device = resolve_device(device or recipe.train.device)
+        where = topology()
+        self.device = resolve_device(device or recipe.train.device, local_rank=where.local_rank if where.distributed else None)
         if device is not None:
             recipe.train.device = device  # the resolved recipe records where it ran
+        # The other processes of a torchrun job (a job of one: nothing to do).
+        self.processes: Processes = join(where, recipe.train.backend, self.device)
+        self._replicas: dict[str, torch.nn.Module] | None = None
         self.step = 0
         self.seconds = 0.0
         self._dataset: Dataset | None = None
@@ -151,7 +157,11 @@ class Run(TrainingLoop):
     def _build(self) -> None:
         r, reg = self.recipe, self.registry
         check_precision(r.train.amp, self.device)
-        torch.manual_seed(r.train.seed)  # network initialisation repeats with the seed
+        world = self.processes.world
+        if r.train.batch_size % world:
+            raise GancoreError(f"train.batch_size: {r.train.batch_size} is the global batch and must divide evenly "
+                               f"among the {world} processes")
+        torch.manual_seed(r.train.seed)  # network initialisation repeats with the seed (on every process)
         spec = self.spec
         check_networks(reg, r.slots, spec, self.device)  # before anything is allocated
         built: dict[str, Any] = {}
@@ -172,14 +182,29 @@ class Run(TrainingLoop):
         self.scheme: Scheme = scheme.to(self.device)
         for module in self.scheme.modules():
             pack = getattr(module, "pack", 1)
-            if isinstance(pack, int) and pack > 1 and r.train.batch_size % pack:
-                raise GancoreError(f"train.batch_size: {r.train.batch_size} is not divisible by the critic's pack size {pack}")
+            local = r.train.batch_size // world
+            if isinstance(pack, int) and pack > 1 and local % pack:
+                share = f" (each of {world} processes gets {local})" if world > 1 else ""
+                raise GancoreError(f"train.batch_size: {r.train.batch_size}{share} is not divisible by the critic's pack size {pack}")
+        if r.train.sync_batchnorm and world > 1 and self.device.type == "cuda":
+            # In place below the scheme: same parameters and state_dict keys.
+            for names in self.scheme.networks.values():
+                for net_name in names:
+                    setattr(self.scheme, net_name, torch.nn.SyncBatchNorm.convert_sync_batchnorm(getattr(self.scheme, net_name)))
         params = self.scheme.group_parameters()
         self.optimizers = {g: build_optimizer(params[g], r.optim[g]) for g in self.scheme.groups()}
         # Syncing to check a value is free on the CPU; elsewhere the guard defers its checks.
-        self.guard = NonfiniteGuard(r.train.on_nonfinite, r.train.skip_limit, deferred=self.device.type != "cpu")
+        # Several processes agree on the verdicts only where they meet anyway (log lines,
+        # checkpoints), so they defer too.
+        deferred = self.device.type != "cpu" or self.processes.distributed
+        self.guard = NonfiniteGuard(r.train.on_nonfinite, r.train.skip_limit, deferred=deferred, processes=self.processes)
         self.updates = Updates(self.optimizers, params, r.optim, device=self.device, amp=r.train.amp,
                                guard=self.guard, total_steps=r.train.steps)
+        # Per-row draws (latent codes) come from their own generator, shared by the processes;
+        # the default generator, which dropout uses, gets a stream of its own on each process.
+        self.rows = BatchRandom.seeded(r.train.seed, self.device, self.processes.rank, world)
+        if self.processes.rank:
+            torch.manual_seed(_process_seed(r.train.seed, self.processes.rank))
         self.ema: dict[str, AveragedModel] = {}
         if r.ema.decay > 0:
             for net_name in self.scheme.averaged_networks():
@@ -212,15 +237,23 @@ class Run(TrainingLoop):
     def batches(self) -> DeviceBatches:
         if self._batches is None:
             tensors = {k: v.to(self.device) for k, v in self.dataset.tensors.items()}
-            self._batches = DeviceBatches(tensors, self.recipe.train.batch_size, self.recipe.train.seed)
+            self._batches = DeviceBatches(tensors, self.recipe.train.batch_size, self.recipe.train.seed,
+                                          rank=self.processes.rank, world=self.processes.world)
         return self._batches
 
     # -- state --------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
-        rng: dict[str, Any] = {"cpu": torch.get_rng_state()}
+        """The checkpoint's contents. With several processes it is called on all of them
+        (each process's random streams are gathered) and written by the first."""
+        rng: dict[str, Any] = {"cpu": torch.get_rng_state(), "batch": self.rows.state()}
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
+        if self.processes.distributed:
+            own = {"cpu": rng["cpu"]}
+            if self.device.type == "cuda":
+                own["cuda"] = torch.cuda.get_rng_state(self.device)
+            rng["processes"] = self.processes.gather(own)
         return {
             "format": ckpt.FORMAT,
             "step": self.step,
@@ -249,9 +282,24 @@ class Run(TrainingLoop):
         self.seconds = float(state.get("seconds", 0.0))
         self._resume_drawn = int(state.get("batches_drawn", 0))
         self.finite = bool(state["finite"]) if "finite" in state else ckpt.state_is_finite([state["scheme"], state.get("ema")])
-        torch.set_rng_state(state["rng"]["cpu"].cpu())
-        if "cuda" in state["rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["rng"]["cuda"]])
+        self._load_rng(state["rng"])
+
+    def _load_rng(self, rng: Mapping[str, Any]) -> None:
+        if "batch" in rng:
+            self.rows.load(rng["batch"])
+        rank, world = self.processes.rank, self.processes.world
+        per_process = rng.get("processes")
+        if world > 1 and per_process is not None and len(per_process) == world:
+            own = per_process[rank]  # resumed on as many processes: every stream as it was
+            torch.set_rng_state(own["cpu"].cpu())
+            if "cuda" in own and self.device.type == "cuda":
+                torch.cuda.set_rng_state(own["cuda"].cpu(), self.device)
+        elif rank == 0:  # the first process's streams are the checkpoint's own
+            torch.set_rng_state(rng["cpu"].cpu())
+            if "cuda" in rng and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+        else:  # a process the checkpoint had no stream for: a fresh one, repeatable
+            torch.manual_seed(_process_seed(self.recipe.train.seed, rank) + self.step)
 
     def weights_are_finite(self) -> bool:
         return ckpt.state_is_finite([self.scheme.state_dict(), {k: e.state_dict() for k, e in self.ema.items()}])
@@ -267,18 +315,40 @@ class Run(TrainingLoop):
         raise GancoreError(message)
 
     def save_checkpoint(self) -> Path:
+        """Write a checkpoint of this step (with several processes: called on all of them,
+        written by the first, which the others wait for)."""
         if self.out is None:
             raise GancoreError("this run has no directory to save checkpoints to (give out=...)")
         self.guard.check()
+        self.synchronise()
         state = self.state()
         state["finite"] = ckpt.state_is_finite([state["scheme"], state["ema"]])
         if not state["finite"] and self.guard.active:
             raise DivergenceError(f"step {self.step}: the weights are not finite; training diverged", self.step)
+        drifted = self.processes.parameters_agree(self._networks())
+        if drifted:
+            raise JobError(
+                f"step {self.step}: the processes' copies of {', '.join(drifted)} differ: their gradients were not "
+                "all reduced (a network that computes outside its forward and its own methods?)"
+            )
         folder = self.out / CHECKPOINTS
         path = ckpt.checkpoint_path(folder, self.step)
-        ckpt.save_atomic(state, path)
-        ckpt.prune(folder, self.recipe.train.keep_checkpoints, newest_is_finite=state["finite"])
+
+        def write() -> None:
+            ckpt.save_atomic(state, path)
+            ckpt.prune(folder, self.recipe.train.keep_checkpoints, newest_is_finite=state["finite"])
+
+        self.processes.on_main(write)
         return path
+
+    def _networks(self) -> dict[str, torch.nn.Module]:
+        return {name: getattr(self.scheme, name) for names in self.scheme.networks.values() for name in names}
+
+    def synchronise(self) -> None:
+        """Batch-norm statistics averaged over the processes (live networks and EMA
+        copies), before anything reads them; nothing to do in one process."""
+        if self.processes.distributed:
+            self.processes.average_statistics([self.scheme, *self.ema.values()])
 
     # -- using the trained networks -------------------------------------------------------
 
@@ -346,6 +416,12 @@ class Run(TrainingLoop):
 
         return evaluate(self, metrics if metrics is not None else self.recipe.eval.metrics,
                         num_samples or self.recipe.eval.num_samples)
+
+
+def _process_seed(seed: int, rank: int) -> int:
+    """The default generator's seed on process ``rank`` > 0 (process 0 keeps train.seed,
+    so its streams are those of a run in one process)."""
+    return (seed + rank * 0x9E3779B9) % 2**63
 
 
 def create_run(source: str | Path | Mapping[str, Any], **kwargs: Any) -> Run:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
+from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -35,21 +37,33 @@ class StopRequests:
     """A context in which those signals ask the training loop to stop (``requested``).
 
     Handlers can only be installed from the main thread; elsewhere the block leaves the
-    process's handlers alone (and Ctrl-C raises KeyboardInterrupt as usual)."""
+    process's handlers alone (and Ctrl-C raises KeyboardInterrupt as usual).
 
-    def __init__(self) -> None:
+    ``repeat_grace``: seconds in which a second signal counts as the same request. A job
+    of several processes uses it: a scheduler may signal every process and the launcher
+    forward the same signal again, which must not cut the step short."""
+
+    def __init__(self, repeat_grace: float = 0.0) -> None:
         self.requested: int | None = None
+        self.repeat_grace = repeat_grace
+        self._since = 0.0
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.requested is not None:
+            if time.monotonic() - self._since < self.repeat_grace:
+                return
             raise Stopped(signum, graceful=False)
-        self.requested = signum
+        self.requested, self._since = signum, time.monotonic()
 
-    def check(self) -> None:
-        """Between steps: stop now if a signal came."""
-        if self.requested is not None:
-            raise Stopped(self.requested, graceful=True)
+    def check(self, agree: Callable[[int], int] | None = None) -> None:
+        """Between steps: stop now if a signal came. ``agree`` makes it a decision of the
+        whole job (the largest signal number any process got; 0 for none)."""
+        requested = self.requested or 0
+        if agree is not None:
+            requested = agree(requested)
+        if requested:
+            raise Stopped(requested, graceful=True)
 
     def __enter__(self) -> "StopRequests":
         if threading.current_thread() is threading.main_thread():

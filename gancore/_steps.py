@@ -36,6 +36,8 @@ def frozen(*modules: nn.Module) -> Iterator[None]:
 def _uncompiled(module: nn.Module) -> Iterator[None]:
     """Run a network compiled in place (``train.compile``) eagerly inside the block: a
     gradient penalty differentiates twice, which compiled graphs do not support."""
+    if isinstance(module, torch.nn.parallel.DistributedDataParallel):
+        module = module.module  # several processes: the compiled network is inside DDP's wrapper
     compiled = getattr(module, "_compiled_call_impl", None)
     if compiled is None:
         yield

@@ -17,12 +17,14 @@ from torch import Tensor
 from ._artifacts import json_line, read_metrics
 from ._callbacks import CallbackList
 from . import _checkpoint as ckpt
+from ._distributed import PeerFailed, Processes, swapped_in
 from ._errors import GancoreError
 from ._guard import DivergenceError, hint
 from ._lock import RunLock
 from ._parts import Callback
 from ._precision import autocast
 from ._progress import Progress
+from ._random import drawing
 from ._signals import StopRequests
 
 if TYPE_CHECKING:
@@ -56,7 +58,9 @@ class TrainingLoop:
 
     def _callbacks(self, extra: Sequence[Callback], progress: bool) -> CallbackList:
         """The recipe's ``[[callbacks]]``, built now (a missing optional package fails
-        before the first step), then the caller's."""
+        before the first step), then the caller's; only the writing process has any."""
+        if not self.processes.is_main:
+            return CallbackList([])
         built = [self.registry.build(kind, name, params) for kind, name, params in self.recipe.callbacks]
         for cb, (_, name, _) in zip(built, self.recipe.callbacks):
             if not isinstance(cb, Callback):
@@ -79,10 +83,16 @@ class TrainingLoop:
         SIGUSR1 finish the step in progress, save a checkpoint and raise
         ``gancore.Stopped``; a second signal stops at once. The run directory is locked
         while training: a second writer gets a ``GancoreError``.
+
+        Under torchrun every process calls this; they train their shares of each batch
+        and the first process alone writes (see docs/distributed.md).
         """
         if self._read_only is not None:
             raise GancoreError(f"{self.out} cannot train on: {self._read_only}")
         t = self.recipe.train
+        processes: Processes = self.processes
+        if t.sync_batchnorm and self.device.type != "cuda":
+            raise GancoreError("train.sync_batchnorm: SyncBatchNorm works on CUDA devices only; set it to false on the CPU")
         total = steps or t.steps
         self.target_steps = total
         batches = self.batches
@@ -91,24 +101,34 @@ class TrainingLoop:
             self._resume_drawn = None
         if self.recipe.eval.every and self.step < total:
             # A metric that cannot score this data fails now, not after the training.
-            self.evaluate(num_samples=min(self.recipe.eval.num_samples, 64))
+            processes.on_main(lambda: self.evaluate(num_samples=min(self.recipe.eval.num_samples, 64)))
         hooks = self._callbacks(callbacks, progress)
-        lock = RunLock(self.out) if self.out is not None else None
+        if self._replicas is None:
+            self._replicas = processes.replicas(self._networks(), find_unused=self.scheme.networks_with_unused_parameters)
         with contextlib.ExitStack() as held:
-            if lock is not None:
-                held.enter_context(lock)
+
+            def claim_directory() -> None:
+                if self.out is None:
+                    return
+                held.enter_context(RunLock(self.out))
                 if self._new and (self.out / RECIPE_FILE).exists():
                     raise GancoreError(f"{self.out} already holds a run; continue it with --resume or choose another directory")
                 self._prepare_directory()
-                self._new = False
-            return self._loop(total, hooks, held.enter_context(StopRequests()), report)
+
+            processes.on_main(claim_directory)
+            self._new = False
+            # A job's processes may each get a stop signal twice (scheduler and launcher).
+            stops = held.enter_context(StopRequests(repeat_grace=2.0 if processes.distributed else 0.0))
+            return self._loop(total, hooks, stops, report if processes.is_main else None)
 
     def _loop(self, total: int, hooks: CallbackList, stops: StopRequests, report: Reporter | None) -> "Run":
         t = self.recipe.train
         batches = self.batches
         self.scheme.train()
         forward = autocast(t.amp, self.device)
-        updates, guard = self.updates, self.guard
+        updates, guard, processes = self.updates, self.guard, self.processes
+        replicas, rows = self._replicas or {}, self.rows
+        writes = self.out is not None
         count_skips = t.on_nonfinite == "skip" or t.amp == "fp16"
         pending: dict[str, list[Tensor]] = {}
         steps_at_start = self.step
@@ -117,7 +137,7 @@ class TrainingLoop:
             hooks.fire("on_start", self)
             while self.step < total:
                 updates.begin(self.step)
-                with forward:
+                with swapped_in(self.scheme, replicas), drawing(rows), forward:
                     logs = self.scheme.train_step(batches, updates, self.step)
                 self.step += 1
                 if self.ema and self.step > self.recipe.ema.start:
@@ -131,7 +151,7 @@ class TrainingLoop:
                     guard.check()
                     now = time.perf_counter()
                     # One host sync per log line, not per step.
-                    means = _means(pending)
+                    means = _means(pending, processes)
                     pending = {}
                     self.seconds += now - last_log_time
                     row = {"step": self.step, "seconds": round(self.seconds, 3),
@@ -140,20 +160,29 @@ class TrainingLoop:
                         row["skipped_updates"] = guard.skipped
                     last_log_time, last_log_step = now, self.step
                     if evaluate:
-                        row.update(self.evaluate())
-                    self._log(row, report, total, hooks)
-                if self.out is not None:
+                        self.synchronise()
+                        row.update(processes.on_main(self.evaluate) or {})
+                    if processes.is_main:
+                        self._log(row, report, total, hooks)
+                if writes:
                     if (t.sample_every and self.step % t.sample_every == 0) or done:
                         guard.check()
-                        self.save_samples(hooks)
+                        self.synchronise()
+                        processes.on_main(lambda: self.save_samples(hooks))
                     if (t.checkpoint_every and self.step % t.checkpoint_every == 0) or done:
                         hooks.fire("on_checkpoint", self, self.save_checkpoint())
                 if not done:
-                    stops.check()  # a signal stops the run between steps, never inside one
+                    # A signal stops the run between steps, never inside one; every
+                    # process stops at the same step.
+                    stops.check(processes.any)
         except DivergenceError as exc:
             error = DivergenceError(f"{exc}; {self._kept_note()}; {hint(guard.mode)}", exc.step)
             hooks.failure(self, error)
             raise error from None
+        except torch.distributed.DistError as exc:  # DDP's own exchange found a peer gone
+            lost = PeerFailed(f"{processes.describe()}: another process of this job ended or hung ({exc.__class__.__name__})")
+            hooks.failure(self, lost)
+            raise lost from None
         except KeyboardInterrupt as exc:
             # A signal (Stopped) came between steps: save that step. A second signal cut a
             # step short: save nothing. A bare KeyboardInterrupt (no handler outside the
@@ -192,10 +221,11 @@ class TrainingLoop:
         hooks.fire("on_log", self, row)
 
 
-def _means(pending: Mapping[str, list[Tensor]]) -> dict[str, float]:
-    """Interval means of the logged values, fetched from the device in one transfer."""
+def _means(pending: Mapping[str, list[Tensor]], processes: Processes) -> dict[str, float]:
+    """Interval means of the logged values (averaged over the processes), fetched from
+    the device in one transfer."""
     if not pending:
         return {}
     keys = list(pending)
-    values = torch.stack([torch.stack(pending[k]).float().mean() for k in keys]).tolist()
+    values = processes.mean(torch.stack([torch.stack(pending[k]).float().mean() for k in keys])).tolist()
     return dict(zip(keys, values))

@@ -163,7 +163,7 @@ class Updates:
             apply()  # checked later, before anything is logged or saved
             guard.watch(self.step_number, groups, loss, stacked, finite)
             return
-        if bool(finite):
+        if guard.finite(finite):
             apply()
             guard.applied()
         elif guard.mode == "stop" and scaler is None:

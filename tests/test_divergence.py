@@ -102,9 +102,9 @@ def invoke(*args):
 
 
 def test_cli_a_diverging_run_exits_3_and_keeps_its_last_good_checkpoint(tmp_path):
-    """The case from the issue: SGD at lr 0.5 on gan-ring is finite until about step 330."""
+    """SGD at lr 0.4 on gan-ring is finite until about step 100 (in one thread; the step depends on the thread count)."""
     out = tmp_path / "d2"
-    result = invoke("train", "gan-ring", "--set", "optim.name=sgd", "--set", "optim.lr=0.5", "--set", "train.steps=400",
+    result = invoke("train", "gan-ring", "--set", "optim.name=sgd", "--set", "optim.lr=0.4", "--set", "train.steps=400",
                     "--set", "train.checkpoint_every=50", "--set", "train.log_every=100", "--out", out)
     assert result.exit_code == 3, result.output
     error = [line for line in result.output.splitlines() if line.startswith("error:")]

@@ -25,8 +25,11 @@ class _Group(TyperGroup):
         except GancoreError as exc:
             if os.environ.get("GANCORE_DEBUG"):
                 raise
-            error(str(exc))
-            raise typer.Exit(3 if isinstance(exc, DivergenceError) else 2) from None
+            code = getattr(exc, "exit_code", 3 if isinstance(exc, DivergenceError) else 2)
+            message = _for_this_process(exc)
+            if message is not None:
+                error(message)
+            raise typer.Exit(code) from None
         except OSError as exc:  # the file system said no: permission, not a directory, disk full
             if os.environ.get("GANCORE_DEBUG"):
                 raise
@@ -36,6 +39,24 @@ class _Group(TyperGroup):
         except KeyboardInterrupt:  # click would print "Aborted!" and exit 1
             error("interrupted")
             raise typer.Exit(130) from None
+
+
+def _for_this_process(exc: GancoreError) -> str | None:
+    """The error line this process prints: in a job of several processes the first one
+    speaks for all (the others met the same error, or followed it); a lost peer is left
+    to the launcher when ``gancore train --nproc`` started the job."""
+    from .._distributed import JobError, PeerFailed, topology
+
+    where = topology()
+    if not where.distributed:
+        return str(exc)
+    if isinstance(exc, PeerFailed):
+        return None if os.environ.get("GANCORE_LAUNCHED") else str(exc)
+    if where.rank == 0:
+        return str(exc)
+    if isinstance(exc, (JobError, DivergenceError)):
+        return None
+    return f"process {where.rank} of {where.world}: {exc}"
 
 
 _default_show_warning = warnings.showwarning

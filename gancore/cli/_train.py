@@ -7,12 +7,13 @@ from typing import Annotated, Optional
 
 import typer
 
-
+from .._distributed import leave, topology
 from .._errors import GancoreError
-from .._recipe import DEFAULT_RECIPE
-from .._run import Run
+from .._recipe import DEFAULT_RECIPE, Recipe, add_callbacks, apply_overrides, load_source
+from .._run import RECIPE_FILE, Run
 from .._signals import Stopped
 from ._app import app
+from ._launch import already_launched, launch
 from ._output import console, plugin_warnings, warn
 
 
@@ -28,18 +29,24 @@ def _fresh_directory(name: str) -> Path:
 
 @app.command()
 def train(
+    ctx: typer.Context,
     recipe: Annotated[Optional[str], typer.Argument(help=f"A recipe file (.toml/.json) or a built-in recipe's name; default {DEFAULT_RECIPE}.")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE", help="Override a recipe value: dotted.key=value (TOML value), repeatable.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Run directory (default runs/<recipe>, never reused).")] = None,
     device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda or cuda:N (default: the recipe's train.device).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its latest checkpoint.")] = False,
     log_to: Annotated[Optional[list[str]], typer.Option("--log-to", metavar="CALLBACK", help="Add a callback by name, e.g. tensorboard or csv (repeatable; see gancore list callback).")] = None,
+    nproc: Annotated[int, typer.Option("--nproc", metavar="N", help="Train in N processes on this machine (one per GPU), started as torchrun starts them; train.batch_size is the global batch.")] = 1,
 ) -> None:
     """Train a recipe. The run directory gets the resolved recipe, metrics.jsonl,
     sample grids and checkpoints. Exit codes: 2 bad input, 3 the run diverged
     (train.on_nonfinite), 128+N stopped by signal N after saving a checkpoint (130
-    Ctrl-C, 143 SIGTERM)."""
-    plugin_warnings()
+    Ctrl-C, 143 SIGTERM). Several machines: see docs/distributed.md (torchrun -m gancore train ...)."""
+    if nproc < 1:
+        raise GancoreError(f"--nproc: {nproc} processes? give 1 or more")
+    first = topology().rank == 0
+    if first:
+        plugin_warnings()
     overrides: list[str] = list(set_ or [])
     log_to = list(log_to or [])
     if resume:
@@ -47,23 +54,47 @@ def train(
             raise GancoreError("--resume needs --out DIR, the run to continue")
         if recipe is not None:
             raise GancoreError("--resume continues the recipe saved in --out; drop RECIPE (use --set train.steps=N to train longer)")
+        if not (out / RECIPE_FILE).is_file():
+            raise GancoreError(f"{out} is not a gancore run (no {RECIPE_FILE})")
+    else:
+        name = recipe or DEFAULT_RECIPE
+        if first:  # the other processes of a job find the directory the first one made
+            _check_new_directory(out)
+    if nproc > 1:
+        if already_launched():
+            raise GancoreError("--nproc: this process is already one of a job's (torchrun started it); drop --nproc")
+        if not resume:
+            # One check here instead of the same error from every process.
+            run_name = _validated(name, overrides, log_to)
+            out = out or _fresh_directory(run_name)
+        argv = _argv(ctx, recipe, overrides, out, device, resume, log_to)
+        raise typer.Exit(launch(nproc, argv, out=str(out)))
+    try:
+        _train(recipe, overrides, out, device, resume, log_to)
+    finally:
+        leave()
+
+
+def _train(recipe: str | None, overrides: list[str], out: Path | None, device: str | None, resume: bool, log_to: list[str]) -> None:
+    if resume:
+        assert out is not None
         run = Run.load(out, overrides=overrides, device=device, log_to=log_to)
         if run.step >= run.recipe.train.steps:
             raise GancoreError(f"{out} is already at step {run.step} of {run.recipe.train.steps}; train longer with --set train.steps=N")
-        console.print(f"resuming {out} at step {run.step}")
+        say = run.processes.is_main
+        if say:
+            console.print(f"resuming {out} at step {run.step}" + _across(run))
     else:
-        name = recipe or DEFAULT_RECIPE
-        if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
-            if out.is_dir() and (out / "recipe.toml").is_file() and not any((out / "checkpoints").glob("step-*.pt")):
-                raise GancoreError(f"{out} holds a run that stopped before its first checkpoint, so there is nothing "
-                                   f"to resume; remove it (rm -r {out}) or choose another --out")
-            raise GancoreError(f"{out} already exists and is not empty; continue it with --resume or choose another --out")
-        run = Run.create(name, overrides=overrides, device=device, log_to=log_to)
-        run.out = out or _fresh_directory(run.name)
-    console.print(f"training {run.name} on {run.device} into {run.out}")
+        run = Run.create(recipe or DEFAULT_RECIPE, overrides=overrides, device=device, log_to=log_to)
+        run.out = run.processes.share(out or _fresh_directory(run.name))
+        say = run.processes.is_main
+    if say:
+        console.print(f"training {run.name} on {run.device} into {run.out}" + _across(run))
     try:
-        run.train(progress=True)
+        run.train(progress=say)
     except Stopped as exc:
+        if not say:
+            raise typer.Exit(exc.exit_code) from None
         if exc.graceful:
             warn(f"stopped by {exc.name} at step {run.step}; the checkpoint is saved. "
                  f"Continue with: gancore train --out {run.out} --resume")
@@ -72,13 +103,68 @@ def train(
                  f"Continue from the newest checkpoint with: gancore train --out {run.out} --resume")
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
+        if not say:
+            raise typer.Exit(130) from None
         if any((run.out / "checkpoints").glob("*.pt")):
             warn(f"interrupted at step {run.step}; the checkpoint is saved. Continue with: gancore train --out {run.out} --resume")
         else:
             warn(f"interrupted at step {run.step}, before anything was worth saving")
         raise typer.Exit(130) from None
+    if not say:
+        return
     samples = sorted((run.out / "samples").glob("*.png"))
     console.print(f"done: {run.step} steps in {run.seconds:.1f} s; samples {samples[-1] if samples else '-'}; "
                   f"sample more with: gancore sample {run.out}")
 
 
+
+
+def _across(run: Run) -> str:
+    p = run.processes
+    if not p.distributed:
+        return ""
+    batch = run.recipe.train.batch_size
+    return f" in {p.world} processes ({batch // p.world} of each global batch of {batch} per process)"
+
+
+def _check_new_directory(out: Path | None) -> None:
+    if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if out.is_dir() and (out / RECIPE_FILE).is_file() and not any((out / "checkpoints").glob("step-*.pt")):
+            raise GancoreError(f"{out} holds a run that stopped before its first checkpoint, so there is nothing "
+                               f"to resume; remove it (rm -r {out}) or choose another --out")
+        raise GancoreError(f"{out} already exists and is not empty; continue it with --resume or choose another --out")
+
+
+def _validated(name: str, overrides: list[str], log_to: list[str]) -> str:
+    """The recipe's checks (names, types, values) without building anything; its run name."""
+    import gancore
+
+    reg = gancore.registry()
+    run_name, doc = load_source(name, reg)
+    Recipe(add_callbacks(apply_overrides(doc, overrides) if overrides else doc, log_to), reg)
+    return run_name
+
+
+def _argv(ctx: typer.Context, recipe: str | None, overrides: list[str], out: Path | None, device: str | None,
+          resume: bool, log_to: list[str]) -> list[str]:
+    """The command line each process runs: this one without --nproc (and with --out)."""
+    argv: list[str] = []
+    top = ctx.parent.params if ctx.parent is not None else {}
+    for name in top.get("block") or ():
+        argv += ["--block", name]
+    if top.get("no_autoload"):
+        argv.append("--no-autoload")
+    argv.append("train")
+    if recipe is not None:
+        argv.append(recipe)
+    for o in overrides:
+        argv += ["--set", o]
+    if out is not None:
+        argv += ["--out", str(out)]
+    if device is not None:
+        argv += ["--device", device]
+    if resume:
+        argv.append("--resume")
+    for name in log_to:
+        argv += ["--log-to", name]
+    return argv

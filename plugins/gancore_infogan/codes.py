@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+import gancore
+
 
 @dataclass(frozen=True)
 class LatentCodes:
@@ -66,12 +68,18 @@ class LatentLayout:
         same samples on every device; without one (training) it happens on ``device``.
         """
         where = "cpu" if generator is not None else device
-        noise = torch.randn(n, self.noise_dim, device=where, generator=generator)
-        if self.categories and category is None:
-            category = torch.randint(0, self.categories, (n,), device=where, generator=generator)
-        continuous = None
-        if self.continuous:
-            continuous = torch.rand(n, self.continuous, device=where, generator=generator).mul_(2).sub_(1)
+        if generator is None:  # training: gancore's per-row draws, the same for any process count
+            noise = gancore.randn(n, self.noise_dim, device=where)
+            if self.categories and category is None:
+                category = gancore.randint(self.categories, n, device=where)
+            continuous = gancore.rand(n, self.continuous, device=where).mul_(2).sub_(1) if self.continuous else None
+        else:
+            noise = torch.randn(n, self.noise_dim, device=where, generator=generator)
+            if self.categories and category is None:
+                category = torch.randint(0, self.categories, (n,), device=where, generator=generator)
+            continuous = None
+            if self.continuous:
+                continuous = torch.rand(n, self.continuous, device=where, generator=generator).mul_(2).sub_(1)
         if category is not None:
             category = category.to(where)
         codes = self.assemble(noise, category, continuous)

@@ -40,7 +40,7 @@ class GradientPenalty(gancore.Regularizer):
         real, fake = real.detach(), fake.detach()
         # One mixing coefficient per sample, broadcast over its remaining dimensions.
         eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-        eps = torch.rand(eps_shape, device=real.device, dtype=real.dtype)
+        eps = gancore.rand(*eps_shape, device=real.device, dtype=real.dtype)  # the same for any process count
         mixed = torch.lerp(fake, real, eps).requires_grad_(True)
         norms = torch.linalg.vector_norm(gancore.input_gradients(critic, mixed), dim=1)
         return self.weight * (norms - self.target).square().mean()

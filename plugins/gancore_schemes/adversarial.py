@@ -61,7 +61,7 @@ class Adversarial(gancore.Scheme):
             real = batch["x"]
             labels = batch["label"] if self.num_classes else None
             with generating:
-                fake = self.generator(torch.randn(real.shape[0], self.generator.latent_dim, device=real.device), labels)
+                fake = self.generator(gancore.randn(real.shape[0], self.generator.latent_dim, device=real.device), labels)
             logs = gancore.critic_update(updates, self.loss, (self.critic, real, fake), labels=labels,
                                          regularizers=self.regularizers)
         # The last round's fakes kept their graph: the generator's update reuses them.

@@ -1,0 +1,373 @@
+"""Training in several processes with ``torch.distributed``: one process per device,
+started by ``torchrun`` (or ``gancore train --nproc N``, which runs the same launcher).
+
+torchrun sets RANK, WORLD_SIZE and LOCAL_RANK in each process; a run made in such a
+process joins the process group (nccl for CUDA, gloo for the CPU; ``train.backend``
+overrides), takes ``cuda:LOCAL_RANK`` or the CPU, and trains its share of each global
+batch. ``Processes`` is everything the engine asks of the other processes; in a single
+process it does nothing, so the engine's code has one path.
+
+What the engine does with it (see docs/distributed.md):
+
+- each network of an optimizer group is wrapped in its own ``DistributedDataParallel``
+  (never one wrapper around generator and critic), swapped in only while a training step
+  runs, so checkpoints, sampling and the scheme's helpers always see the plain networks;
+- a frozen network (the critic judging the generator's fakes) runs unwrapped: it has
+  nothing to reduce, and DDP would otherwise wait for gradients that never come;
+- batch-norm running statistics, which each process keeps from its own data, are averaged
+  before anything reads them (a log line, samples, a checkpoint);
+- the stop signals, the divergence guard's verdicts and errors on the writing process are
+  agreed over a separate gloo group, so every process stops at the same step.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime
+import functools
+import inspect
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+
+from ._errors import GancoreError
+
+T = TypeVar("T")
+
+BACKENDS = ("auto", "gloo", "nccl")
+# How long a process waits in a collective for the others (a rank stuck in a long
+# evaluation, a slow checkpoint write) before the job is declared hung.
+TIMEOUT = datetime.timedelta(minutes=30)
+
+
+class JobError(GancoreError):
+    """An error every process of the job meets at the same point (the first process's
+    line speaks for all)."""
+
+
+class PeerFailed(GancoreError):
+    """Another process of the job ended or could not be reached: this one stops too. The
+    launcher (torchrun) reports which process failed first."""
+
+
+class FollowedError(JobError):
+    """The error the writing process (rank 0) met, raised on every other process so that
+    the job stops together; the CLI prints it once, on rank 0. ``exit_code``: the one
+    rank 0 exits with (3 for a divergence, else 2)."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Where this process sits in the job (torchrun's environment variables)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @classmethod
+    def from_environment(cls) -> "Topology":
+        try:
+            world = int(os.environ.get("WORLD_SIZE", "1"))
+            rank = int(os.environ.get("RANK", "0"))
+            local_rank = int(os.environ.get("LOCAL_RANK", str(rank)))
+        except ValueError:
+            raise GancoreError("RANK, WORLD_SIZE and LOCAL_RANK must be whole numbers (torchrun sets them)") from None
+        if world < 1 or not 0 <= rank < world or local_rank < 0:
+            raise GancoreError(f"inconsistent launch environment: RANK={rank}, WORLD_SIZE={world}, LOCAL_RANK={local_rank}")
+        return cls(rank, world, local_rank)
+
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1
+
+
+def topology() -> Topology:
+    return Topology.from_environment()
+
+
+def choose_backend(name: str, device: torch.device) -> str:
+    if name not in BACKENDS:
+        raise GancoreError(f"train.backend: unknown backend {name!r} (use {', '.join(BACKENDS)})")
+    if name == "auto":
+        return "nccl" if device.type == "cuda" else "gloo"
+    if name == "nccl" and device.type != "cuda":
+        raise GancoreError("train.backend: nccl needs CUDA devices; use gloo (or auto) on the CPU")
+    return name
+
+
+def _describe(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+class _Replica(DistributedDataParallel):
+    """DDP around one network, transparent to the scheme: attributes the scheme reads
+    (``latent_dim``) come from the network; its own methods (Twin-GAN's ``encode`` and
+    ``decode``, InfoGAN's ``features``) run through DDP as ``forward`` does, so their
+    gradients are reduced too; and a frozen network, or one called without gradients,
+    runs unwrapped (there is nothing to reduce)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name == "module":  # not wrapped yet (inside DDP's own __init__)
+                raise
+            value = getattr(self.module, name)
+            if inspect.ismethod(value) and value.__self__ is self.module:
+                return functools.partial(self._through, value)
+            return value
+
+    def _learning(self) -> bool:
+        return torch.is_grad_enabled() and self._first.requires_grad
+
+    def forward(self, *inputs: Any, **kwargs: Any) -> Any:
+        if not self._learning():
+            return self.module(*inputs, **kwargs)
+        return super().forward(*inputs, **kwargs)
+
+    def _through(self, method: Callable[..., Any], *inputs: Any, **kwargs: Any) -> Any:
+        """``method`` of the network, run by DDP in place of its ``forward``."""
+        if not self._learning():
+            return method(*inputs, **kwargs)
+        module = self.module
+        module.forward = method  # an instance attribute: DDP's call of the module runs it
+        try:
+            return super().forward(*inputs, **kwargs)
+        finally:
+            del module.forward
+
+
+def _norm_layers(modules: Iterable[nn.Module]) -> Iterator[nn.modules.batchnorm._NormBase]:
+    for module in modules:
+        for layer in module.modules():
+            if isinstance(layer, nn.modules.batchnorm._NormBase) and layer.track_running_stats:
+                yield layer
+
+
+class Processes:
+    """The other processes of the job, as the engine needs them. A single process is a
+    job of one: every method is then free and does nothing."""
+
+    def __init__(self, where: Topology, *, backend: str | None = None, device: torch.device | None = None) -> None:
+        self.rank, self.world, self.local_rank = where.rank, where.world, where.local_rank
+        self.backend = backend
+        self.device = device
+        self._control: Any = None  # a gloo group for small host-side agreements
+
+    # -- the job ------------------------------------------------------------------------
+
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1
+
+    @property
+    def is_main(self) -> bool:
+        """The process that writes: metrics, samples, callbacks, checkpoints."""
+        return self.rank == 0
+
+    def describe(self) -> str:
+        return f"process {self.rank} of {self.world}"
+
+    # -- agreement (host values, on the control group) ------------------------------------
+
+    def _reduce(self, value: int, op: Any) -> int:
+        if not self.distributed:
+            return value
+        t = torch.tensor([value], dtype=torch.int64)
+        self._collective(dist.all_reduce, t, op=op, group=self._control)
+        return int(t[0])
+
+    def any(self, flag: int) -> int:
+        """The largest of every process's ``flag`` (0: none raised it)."""
+        return self._reduce(int(flag), dist.ReduceOp.MAX)
+
+    def least(self, value: int) -> int:
+        return self._reduce(int(value), dist.ReduceOp.MIN)
+
+    def all(self, flag: bool) -> bool:
+        return bool(self._reduce(int(flag), dist.ReduceOp.MIN))
+
+    def barrier(self) -> None:
+        if self.distributed:
+            self._collective(dist.barrier, group=self._control)
+
+    def gather(self, obj: T) -> list[T]:
+        """Every process's ``obj`` (small, picklable), in rank order."""
+        if not self.distributed:
+            return [obj]
+        out: list[Any] = [None] * self.world
+        self._collective(dist.all_gather_object, out, obj, group=self._control)
+        return out
+
+    def share(self, obj: T) -> T:
+        """The first process's ``obj`` (small, picklable), on every process."""
+        if not self.distributed:
+            return obj
+        box = [obj]
+        self._collective(dist.broadcast_object_list, box, src=0, group=self._control)
+        return box[0]
+
+    def on_main(self, work: Callable[[], T]) -> T | None:
+        """Run ``work`` on the writing process only; the others wait for it. An error
+        there is raised on every process (as ``FollowedError`` elsewhere), so the job
+        stops together instead of hanging in the next collective."""
+        if not self.distributed:
+            return work()
+        result, failure = None, None
+        if self.is_main:
+            try:
+                result = work()
+            except BaseException as exc:
+                failure = exc
+        from ._guard import DivergenceError  # the guard imports this module's types
+
+        code = 3 if isinstance(failure, DivergenceError) else 2
+        message = [None if failure is None else (_describe(failure), code)]
+        self._collective(dist.broadcast_object_list, message, src=0, group=self._control)
+        if failure is not None:
+            raise failure
+        if message[0] is not None:
+            raise FollowedError(*message[0])
+        return result
+
+    def _collective(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A collective; a peer that died turns into one clear error here."""
+        try:
+            return call(*args, **kwargs)
+        except (RuntimeError, ConnectionError) as exc:  # DistBackendError is a RuntimeError
+            raise PeerFailed(f"{self.describe()}: another process of this job ended or hung ({_describe(exc)})") from None
+
+    # -- tensors --------------------------------------------------------------------------
+
+    def mean(self, values: Tensor) -> Tensor:
+        """The mean over processes of ``values`` (same shape on every process)."""
+        if not self.distributed:
+            return values
+        values = values.clone()
+        self._collective(dist.all_reduce, values, op=dist.ReduceOp.SUM)
+        return values / self.world
+
+    def average_statistics(self, modules: Iterable[nn.Module]) -> None:
+        """Batch-norm running statistics, averaged over processes (each kept its own from
+        its share of the data); other buffers, which every process computes alike from
+        the same weights (spectral-norm vectors, counters), are left as they are."""
+        if not self.distributed:
+            return
+        stats = [b for layer in _norm_layers(modules) for b in (layer.running_mean, layer.running_var) if b is not None]
+        if not stats:
+            return
+        flat = torch.cat([s.reshape(-1).float() for s in stats])
+        self._collective(dist.all_reduce, flat, op=dist.ReduceOp.SUM)
+        flat /= self.world
+        offset = 0
+        for s in stats:
+            s.copy_(flat[offset : offset + s.numel()].view_as(s))
+            offset += s.numel()
+
+    # -- networks -------------------------------------------------------------------------
+
+    def replicas(self, networks: dict[str, nn.Module], *, find_unused: Iterable[str] = ()) -> dict[str, nn.Module]:
+        """One DDP wrapper per network that has trainable parameters."""
+        if not self.distributed:
+            return {}
+        find_unused = set(find_unused)
+        wrapped: dict[str, nn.Module] = {}
+        for name, net in networks.items():
+            trainable = [p for p in net.parameters() if p.requires_grad]
+            if not trainable:
+                continue
+            ids = [self.device.index] if self.device is not None and self.device.type == "cuda" else None
+            replica = self._collective(
+                _Replica, net, device_ids=ids, forward_sync_buffers=False, process_group=None,
+                find_unused_parameters=name in find_unused,
+            )
+            object.__setattr__(replica, "_first", trainable[0])  # read on every forward: no Module lookup
+            wrapped[name] = replica
+        return wrapped
+
+    def parameters_agree(self, modules: dict[str, nn.Module]) -> list[str]:
+        """The names of networks whose weights differ between processes (a checksum
+        compared at checkpoints: replicas that drifted apart mean gradients that were not
+        reduced, and a checkpoint of rank 0 alone would hide it)."""
+        if not self.distributed:
+            return []
+        sums = torch.stack([
+            torch.stack([p.detach().double().sum() for p in m.parameters()]).sum() if any(True for _ in m.parameters())
+            else torch.zeros((), dtype=torch.float64, device=self.device)
+            for m in modules.values()
+        ]).cpu()
+        every = torch.stack(self.gather(sums))
+        differ = (every - every[0]).abs().amax(dim=0) > 0
+        return [name for name, bad in zip(modules, differ.tolist()) if bad]
+
+
+@contextmanager
+def swapped_in(scheme: nn.Module, replicas: dict[str, nn.Module]) -> Iterator[None]:
+    """The scheme with its networks' DDP wrappers in place, for one training step."""
+    if not replicas:
+        yield
+        return
+    modules = scheme._modules
+    for name, replica in replicas.items():
+        modules[name] = replica
+    try:
+        yield
+    finally:
+        for name, replica in replicas.items():
+            modules[name] = replica.module
+
+
+# -- the process group of this Python process -------------------------------------------------
+
+_joined: Processes | None = None
+
+
+def join(where: Topology, backend: str, device: torch.device) -> Processes:
+    """This process's place in the job, joining the process group the first time (a
+    job of one joins nothing)."""
+    global _joined
+    if not where.distributed:
+        return Processes(where)
+    chosen = choose_backend(backend, device)
+    if _joined is not None:
+        if _joined.backend != chosen:
+            raise GancoreError(f"train.backend: this process already joined the job with {_joined.backend}, not {chosen}")
+        return _joined
+    if not dist.is_available():
+        raise GancoreError("this PyTorch build has no torch.distributed")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    try:
+        if not dist.is_initialized():
+            dist.init_process_group(chosen, timeout=TIMEOUT, **({"device_id": device} if chosen == "nccl" else {}))
+        control = dist.new_group(backend="gloo", timeout=TIMEOUT)
+    except (RuntimeError, ValueError, ConnectionError) as exc:
+        raise GancoreError(f"could not join the job's process group ({chosen}): {_describe(exc)}") from None
+    processes = Processes(where, backend=chosen, device=device)
+    processes._control = control
+    _joined = processes
+    atexit.register(leave)
+    return processes
+
+
+def leave() -> None:
+    """Leave the process group (every exit path of ``gancore train`` calls this)."""
+    global _joined
+    _joined = None
+    if dist.is_available() and dist.is_initialized():
+        try:
+            dist.destroy_process_group()
+        except Exception:  # noqa: BLE001 - the group is going away either way
+            pass

@@ -1,0 +1,46 @@
+"""What each process of the distributed tests runs (started by torchrun from
+tests/test_distributed.py): ``python -m torch.distributed.run ... _distributed_worker.py
+MODE RESULT RECIPES_JSON``.
+
+``weights``: train every recipe on the CPU and have rank 0 save its weights (and each
+process's EMA checksum, which must agree); ``rows``: train every recipe and have rank 0
+save the metric rows it logged.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import torch
+
+import gancore
+
+
+def main() -> None:
+    mode, result, recipes = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    torch.set_num_threads(1)
+    out: dict[str, object] = {}
+    main = True
+    for name, recipe in recipes.items():
+        rows: list[dict] = []
+        run = gancore.create_run(recipe)
+        run.train(report=rows.append)
+        main = run.processes.is_main
+        if mode == "weights":
+            checksums = run.processes.gather(
+                {net: float(sum(p.double().sum() for p in avg.parameters())) for net, avg in run.ema.items()}
+            )
+            if run.processes.is_main:
+                weights = {f"scheme.{k}": v for k, v in run.scheme.state_dict().items()}
+                for net, avg in run.ema.items():
+                    weights |= {f"ema.{net}.{k}": v for k, v in avg.state_dict().items()}
+                out[name] = {"weights": weights, "ema_checksums": checksums}
+        else:
+            out[name] = {"rows": rows, "world": run.processes.world}
+    if main:
+        torch.save(out, result)
+
+
+if __name__ == "__main__":
+    main()
