@@ -3,7 +3,7 @@ tests/test_distributed.py): ``python -m torch.distributed.run ... _distributed_w
 MODE RESULT RECIPES_JSON``.
 
 ``weights``: train every recipe on the CPU and have rank 0 save its weights (and each
-process's EMA checksum, which must agree); ``rows``: train every recipe and have rank 0
+process's checksum of every network and EMA copy, which must agree); ``rows``: train every recipe and have rank 0
 save the metric rows it logged.
 """
 
@@ -28,14 +28,15 @@ def main() -> None:
         run.train(report=rows.append)
         main = run.processes.is_main
         if mode == "weights":
-            checksums = run.processes.gather(
-                {net: float(sum(p.double().sum() for p in avg.parameters())) for net, avg in run.ema.items()}
-            )
+            nets = {name: getattr(run.scheme, name) for names in run.scheme.networks.values() for name in names}
+            nets |= {f"ema.{name}": avg for name, avg in run.ema.items()}
+            checksums = run.processes.gather({name: float(sum(p.double().sum() for p in net.parameters()))
+                                              for name, net in nets.items()})
             if run.processes.is_main:
                 weights = {f"scheme.{k}": v for k, v in run.scheme.state_dict().items()}
                 for net, avg in run.ema.items():
                     weights |= {f"ema.{net}.{k}": v for k, v in avg.state_dict().items()}
-                out[name] = {"weights": weights, "ema_checksums": checksums}
+                out[name] = {"weights": weights, "checksums": checksums}
         else:
             out[name] = {"rows": rows, "world": run.processes.world}
     if main:
