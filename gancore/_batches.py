@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._errors import GancoreError
+from ._distributed import JobError
 
 
 class DeviceBatches:
@@ -25,9 +25,9 @@ class DeviceBatches:
         self.tensors = tensors
         self.size = next(iter(tensors.values())).shape[0]
         if batch_size > self.size:
-            raise GancoreError(f"train.batch_size: {batch_size} is larger than the dataset ({self.size} items)")
+            raise JobError(f"train.batch_size: {batch_size} is larger than the dataset ({self.size} items)")
         if batch_size % world:
-            raise GancoreError(f"train.batch_size: {batch_size} is the global batch and must divide evenly among {world} processes")
+            raise JobError(f"train.batch_size: {batch_size} is the global batch and must divide evenly among {world} processes")
         self.batch_size = batch_size
         self.local = batch_size // world  # this process's rows of each batch
         self.start = rank * self.local

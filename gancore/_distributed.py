@@ -53,8 +53,10 @@ class JobError(GancoreError):
 
 
 class PeerFailed(GancoreError):
-    """Another process of the job ended or could not be reached: this one stops too. The
-    launcher (torchrun) reports which process failed first."""
+    """Another process of the job ended or could not be reached: this one stops too, with
+    exit code 4. The launcher (torchrun) reports which process failed first."""
+
+    exit_code = 4
 
 
 class FollowedError(JobError):
@@ -98,11 +100,11 @@ def topology() -> Topology:
 
 def choose_backend(name: str, device: torch.device) -> str:
     if name not in BACKENDS:
-        raise GancoreError(f"train.backend: unknown backend {name!r} (use {', '.join(BACKENDS)})")
+        raise JobError(f"train.backend: unknown backend {name!r} (use {', '.join(BACKENDS)})")
     if name == "auto":
         return "nccl" if device.type == "cuda" else "gloo"
     if name == "nccl" and device.type != "cuda":
-        raise GancoreError("train.backend: nccl needs CUDA devices; use gloo (or auto) on the CPU")
+        raise JobError("train.backend: nccl needs CUDA devices; use gloo (or auto) on the CPU")
     return name
 
 
@@ -142,18 +144,28 @@ class _Replica(DistributedDataParallel):
         if not self._learning():
             return method(*inputs, **kwargs)
         module = self.module
-        module.forward = method  # an instance attribute: DDP's call of the module runs it
+
+        def once(*args: Any, **kw: Any) -> Any:
+            del module.forward  # the method may call the network itself: that is its forward
+            return method(*args, **kw)
+
+        module.forward = once  # an instance attribute: DDP's call of the module runs it
         try:
             return super().forward(*inputs, **kwargs)
         finally:
-            del module.forward
+            module.__dict__.pop("forward", None)
 
 
-def _norm_layers(modules: Iterable[nn.Module]) -> Iterator[nn.modules.batchnorm._NormBase]:
+def _running_statistics(modules: Iterable[nn.Module]) -> Iterator[Tensor]:
+    """The running mean and variance buffers of every batch-norm-like layer (torch's, and
+    any layer that keeps floating ``running_mean`` / ``running_var`` buffers, such as
+    Twin-GAN's per-domain batch norm)."""
     for module in modules:
         for layer in module.modules():
-            if isinstance(layer, nn.modules.batchnorm._NormBase) and layer.track_running_stats:
-                yield layer
+            for name in ("running_mean", "running_var"):
+                buffer = layer._buffers.get(name)
+                if buffer is not None and buffer.is_floating_point():
+                    yield buffer
 
 
 class Processes:
@@ -246,7 +258,7 @@ class Processes:
         """A collective; a peer that died turns into one clear error here."""
         try:
             return call(*args, **kwargs)
-        except (RuntimeError, ConnectionError) as exc:  # DistBackendError is a RuntimeError
+        except (dist.DistError, ConnectionError) as exc:
             raise PeerFailed(f"{self.describe()}: another process of this job ended or hung ({_describe(exc)})") from None
 
     # -- tensors --------------------------------------------------------------------------
@@ -265,7 +277,7 @@ class Processes:
         the same weights (spectral-norm vectors, counters), are left as they are."""
         if not self.distributed:
             return
-        stats = [b for layer in _norm_layers(modules) for b in (layer.running_mean, layer.running_var) if b is not None]
+        stats = list(_running_statistics(modules))
         if not stats:
             return
         flat = torch.cat([s.reshape(-1).float() for s in stats])
@@ -289,10 +301,7 @@ class Processes:
             if not trainable:
                 continue
             ids = [self.device.index] if self.device is not None and self.device.type == "cuda" else None
-            replica = self._collective(
-                _Replica, net, device_ids=ids, forward_sync_buffers=False, process_group=None,
-                find_unused_parameters=name in find_unused,
-            )
+            replica = _Replica(net, device_ids=ids, forward_sync_buffers=False, find_unused_parameters=name in find_unused)
             object.__setattr__(replica, "_first", trainable[0])  # read on every forward: no Module lookup
             wrapped[name] = replica
         return wrapped

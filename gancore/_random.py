@@ -36,18 +36,27 @@ class BatchRandom:
     generator: torch.Generator
     rank: int = 0
     world: int = 1
+    seed: int = 0
 
     @classmethod
     def seeded(cls, seed: int, device: torch.device, rank: int = 0, world: int = 1) -> "BatchRandom":
         gen = torch.Generator(device=device)
         gen.manual_seed(seed + _OFFSET)
-        return cls(gen, rank, world)
+        return cls(gen, rank, world, seed)
 
-    def state(self) -> Tensor:
-        return self.generator.get_state()
+    def state(self) -> dict[str, Any]:
+        """The generator's state, with the device type it belongs to (a CUDA generator's
+        state means nothing to a CPU one)."""
+        return {"device": self.generator.device.type, "state": self.generator.get_state()}
 
-    def load(self, state: Tensor) -> None:
-        self.generator.set_state(state.cpu())
+    def load(self, saved: Any, step: int) -> None:
+        """Continue from a checkpoint's state, when it is of this device type; otherwise
+        (a CUDA run sampled or resumed on the CPU, an older checkpoint without one) from a
+        fresh stream that depends on the step, so a resumed run does not replay old codes."""
+        if isinstance(saved, dict) and saved.get("device") == self.generator.device.type:
+            self.generator.set_state(saved["state"].cpu())
+        else:
+            self.generator.manual_seed(self.seed + _OFFSET + 1_000_003 * (step + 1))
 
 
 _current: ContextVar[BatchRandom | None] = ContextVar("gancore_batch_random", default=None)

@@ -135,7 +135,7 @@ class Run(TrainingLoop):
             keys = [".".join(parse_override(o)[0]) for o in overrides] if isinstance(overrides, list) else list(overrides)
             for key in keys:
                 if key not in RESUMABLE_KEYS:
-                    raise GancoreError(f"--set {key}: cannot change when resuming (only {', '.join(RESUMABLE_KEYS)})")
+                    raise JobError(f"--set {key}: cannot change when resuming (only {', '.join(RESUMABLE_KEYS)})")
             doc = apply_overrides(doc, overrides)
         doc = add_callbacks(doc, list(log_to))
         recipe = Recipe(doc, reg, objects=objects)
@@ -152,6 +152,11 @@ class Run(TrainingLoop):
             state = ckpt.load_latest(path / CHECKPOINTS, map_location=run.device)
         if state is not None:
             run.load_state(state)
+        if run.processes.distributed:
+            found = run.processes.gather(run.step)
+            if len(set(found)) > 1:
+                raise JobError(f"the processes loaded different checkpoints of {path} (steps {', '.join(map(str, found))}): "
+                               "the run directory must be on a file system every machine sees")
         return run
 
     def _build(self) -> None:
@@ -159,7 +164,7 @@ class Run(TrainingLoop):
         check_precision(r.train.amp, self.device)
         world = self.processes.world
         if r.train.batch_size % world:
-            raise GancoreError(f"train.batch_size: {r.train.batch_size} is the global batch and must divide evenly "
+            raise JobError(f"train.batch_size: {r.train.batch_size} is the global batch and must divide evenly "
                                f"among the {world} processes")
         torch.manual_seed(r.train.seed)  # network initialisation repeats with the seed (on every process)
         spec = self.spec
@@ -185,7 +190,7 @@ class Run(TrainingLoop):
             local = r.train.batch_size // world
             if isinstance(pack, int) and pack > 1 and local % pack:
                 share = f" (each of {world} processes gets {local})" if world > 1 else ""
-                raise GancoreError(f"train.batch_size: {r.train.batch_size}{share} is not divisible by the critic's pack size {pack}")
+                raise JobError(f"train.batch_size: {r.train.batch_size}{share} is not divisible by the critic's pack size {pack}")
         if r.train.sync_batchnorm and world > 1 and self.device.type == "cuda":
             # In place below the scheme: same parameters and state_dict keys.
             for names in self.scheme.networks.values():
@@ -250,7 +255,9 @@ class Run(TrainingLoop):
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
         if self.processes.distributed:
-            own = {"cpu": rng["cpu"]}
+            # What differs between the processes: random streams, and the scheme's state
+            # outside its networks (a history pool of this process's own fakes).
+            own: dict[str, Any] = {"cpu": rng["cpu"], "scheme": self._process_state()}
             if self.device.type == "cuda":
                 own["cuda"] = torch.cuda.get_rng_state(self.device)
             rng["processes"] = self.processes.gather(own)
@@ -285,12 +292,18 @@ class Run(TrainingLoop):
         self._load_rng(state["rng"])
 
     def _load_rng(self, rng: Mapping[str, Any]) -> None:
-        if "batch" in rng:
-            self.rows.load(rng["batch"])
+        try:
+            self._restore_rng(rng)
+        except (KeyError, RuntimeError, TypeError, AttributeError) as exc:
+            raise GancoreError(f"the checkpoint's random states do not load: {str(exc).splitlines()[0]}") from None
+
+    def _restore_rng(self, rng: Mapping[str, Any]) -> None:
+        self.rows.load(rng.get("batch"), self.step)
         rank, world = self.processes.rank, self.processes.world
         per_process = rng.get("processes")
         if world > 1 and per_process is not None and len(per_process) == world:
             own = per_process[rank]  # resumed on as many processes: every stream as it was
+            self.scheme.load_state_dict(own.get("scheme", {}), strict=False)
             torch.set_rng_state(own["cpu"].cpu())
             if "cuda" in own and self.device.type == "cuda":
                 torch.cuda.set_rng_state(own["cuda"].cpu(), self.device)
@@ -300,6 +313,11 @@ class Run(TrainingLoop):
                 torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
         else:  # a process the checkpoint had no stream for: a fresh one, repeatable
             torch.manual_seed(_process_seed(self.recipe.train.seed, rank) + self.step)
+
+    def _process_state(self) -> dict[str, Tensor]:
+        """The scheme's state outside its networks (which every process holds alike)."""
+        networks = set(self._networks())
+        return {k: v.detach().cpu() for k, v in self.scheme.state_dict().items() if k.split(".", 1)[0] not in networks}
 
     def weights_are_finite(self) -> bool:
         return ckpt.state_is_finite([self.scheme.state_dict(), {k: e.state_dict() for k, e in self.ema.items()}])
@@ -325,7 +343,7 @@ class Run(TrainingLoop):
         state["finite"] = ckpt.state_is_finite([state["scheme"], state["ema"]])
         if not state["finite"] and self.guard.active:
             raise DivergenceError(f"step {self.step}: the weights are not finite; training diverged", self.step)
-        drifted = self.processes.parameters_agree(self._networks())
+        drifted = self.processes.parameters_agree(self._networks() | {f"ema.{k}": e for k, e in self.ema.items()})
         if drifted:
             raise JobError(
                 f"step {self.step}: the processes' copies of {', '.join(drifted)} differ: their gradients were not "

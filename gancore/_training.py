@@ -17,7 +17,7 @@ from torch import Tensor
 from ._artifacts import json_line, read_metrics
 from ._callbacks import CallbackList
 from . import _checkpoint as ckpt
-from ._distributed import PeerFailed, Processes, swapped_in
+from ._distributed import JobError, PeerFailed, Processes, swapped_in
 from ._errors import GancoreError
 from ._guard import DivergenceError, hint
 from ._lock import RunLock
@@ -92,7 +92,7 @@ class TrainingLoop:
         t = self.recipe.train
         processes: Processes = self.processes
         if t.sync_batchnorm and self.device.type != "cuda":
-            raise GancoreError("train.sync_batchnorm: SyncBatchNorm works on CUDA devices only; set it to false on the CPU")
+            raise JobError("train.sync_batchnorm: SyncBatchNorm works on CUDA devices only; set it to false on the CPU")
         total = steps or t.steps
         self.target_steps = total
         batches = self.batches
@@ -102,7 +102,11 @@ class TrainingLoop:
         if self.recipe.eval.every and self.step < total:
             # A metric that cannot score this data fails now, not after the training.
             processes.on_main(lambda: self.evaluate(num_samples=min(self.recipe.eval.num_samples, 64)))
-        hooks = self._callbacks(callbacks, progress)
+        # Callbacks run on the first process only; an error there stops every process.
+        hooks = processes.on_main(lambda: self._callbacks(callbacks, progress)) or CallbackList([])
+        writes = self.out is not None
+        if processes.distributed and processes.any(writes) != processes.all(writes):
+            raise JobError("every process of the job must be given the same run directory (out=...), or none")
         if self._replicas is None:
             self._replicas = processes.replicas(self._networks(), find_unused=self.scheme.networks_with_unused_parameters)
         with contextlib.ExitStack() as held:
@@ -129,12 +133,13 @@ class TrainingLoop:
         updates, guard, processes = self.updates, self.guard, self.processes
         replicas, rows = self._replicas or {}, self.rows
         writes = self.out is not None
+        main = processes.on_main  # callbacks run on the first process; their errors stop all
         count_skips = t.on_nonfinite == "skip" or t.amp == "fp16"
         pending: dict[str, list[Tensor]] = {}
         steps_at_start = self.step
         last_log_time, last_log_step = time.perf_counter(), self.step
         try:
-            hooks.fire("on_start", self)
+            main(lambda: hooks.fire("on_start", self))
             while self.step < total:
                 updates.begin(self.step)
                 with swapped_in(self.scheme, replicas), drawing(rows), forward:
@@ -162,15 +167,15 @@ class TrainingLoop:
                     if evaluate:
                         self.synchronise()
                         row.update(processes.on_main(self.evaluate) or {})
-                    if processes.is_main:
-                        self._log(row, report, total, hooks)
+                    main(lambda: self._log(row, report, total, hooks))
                 if writes:
                     if (t.sample_every and self.step % t.sample_every == 0) or done:
                         guard.check()
                         self.synchronise()
                         processes.on_main(lambda: self.save_samples(hooks))
                     if (t.checkpoint_every and self.step % t.checkpoint_every == 0) or done:
-                        hooks.fire("on_checkpoint", self, self.save_checkpoint())
+                        saved = self.save_checkpoint()
+                        main(lambda: hooks.fire("on_checkpoint", self, saved))
                 if not done:
                     # A signal stops the run between steps, never inside one; every
                     # process stops at the same step.

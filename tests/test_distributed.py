@@ -111,6 +111,64 @@ def test_outside_a_training_step_the_draws_are_plain_torch_draws():
     assert torch.equal(a, torch.randn(3, 2))
 
 
+def test_a_cuda_generator_state_does_not_break_loading_on_the_cpu():
+    rows = BatchRandom.seeded(3, torch.device("cpu"))
+    rows.load({"device": "cuda", "state": torch.zeros(16, dtype=torch.uint8)}, step=7)  # a CUDA run's
+    again = BatchRandom.seeded(3, torch.device("cpu"))
+    again.load(None, step=7)  # a checkpoint from before the per-row generator
+    with drawing(rows):
+        a = gancore.randn(4, 2)
+    with drawing(again):
+        assert torch.equal(a, gancore.randn(4, 2))  # a fresh stream that depends on the step
+    fresh = BatchRandom.seeded(3, torch.device("cpu"))
+    with drawing(fresh):
+        assert not torch.equal(a, gancore.randn(4, 2))  # not the codes the run started with
+
+
+def test_a_wrapped_network_s_methods_run_through_ddp_and_may_call_the_network(tmp_path):
+    """In a gloo group of one: a method that calls the network itself does not recurse, its
+    gradients reach the weights, and a frozen network runs unwrapped."""
+    import torch.distributed as dist
+    from torch import nn
+
+    from gancore._distributed import Processes, Topology
+
+    class Net(nn.Module):
+        latent_dim = 3
+
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 1)
+
+        def forward(self, x):
+            return self.lin(x)
+
+        def score(self, x):
+            return self(x).squeeze(1)
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        net = Net()
+        processes = Processes(Topology(0, 2, 0), device=torch.device("cpu"))  # as if one of two
+        replica = processes.replicas({"net": net})["net"]
+        assert replica.latent_dim == 3
+        replica.score(torch.ones(4, 3)).sum().backward()
+        assert net.lin.weight.grad is not None
+        with gancore.frozen(net):
+            assert replica.score(torch.ones(2, 3)).shape == (2,)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_every_batch_norm_like_layer_s_statistics_are_found():
+    from gancore._distributed import _running_statistics
+    from gancore_norms.domain_batch import DomainBatchNorm
+    from torch import nn
+
+    model = nn.Sequential(nn.BatchNorm1d(4), DomainBatchNorm(4, 2, spatial=False), nn.Linear(4, 4))
+    assert len(list(_running_statistics([model]))) == 4
+
+
 def test_launch_environment_is_read_and_checked(monkeypatch):
     from gancore._distributed import Topology
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .._distributed import leave, topology
+from .._distributed import JobError, leave, topology
 from .._errors import GancoreError
 from .._recipe import DEFAULT_RECIPE, Recipe, add_callbacks, apply_overrides, load_source
 from .._run import RECIPE_FILE, Run
@@ -63,9 +63,12 @@ def train(
     if nproc > 1:
         if already_launched():
             raise GancoreError("--nproc: this process is already one of a job's (torchrun started it); drop --nproc")
-        if not resume:
-            # One check here instead of the same error from every process.
-            run_name = _validated(name, overrides, log_to)
+        # One check here instead of the same error from every process.
+        if resume:
+            assert out is not None
+            _validated_resume(out, overrides, nproc)
+        else:
+            run_name = _validated(name, overrides, log_to, nproc)
             out = out or _fresh_directory(run_name)
         argv = _argv(ctx, recipe, overrides, out, device, resume, log_to)
         raise typer.Exit(launch(nproc, argv, out=str(out)))
@@ -80,7 +83,7 @@ def _train(recipe: str | None, overrides: list[str], out: Path | None, device: s
         assert out is not None
         run = Run.load(out, overrides=overrides, device=device, log_to=log_to)
         if run.step >= run.recipe.train.steps:
-            raise GancoreError(f"{out} is already at step {run.step} of {run.recipe.train.steps}; train longer with --set train.steps=N")
+            raise JobError(f"{out} is already at step {run.step} of {run.recipe.train.steps}; train longer with --set train.steps=N")
         say = run.processes.is_main
         if say:
             console.print(f"resuming {out} at step {run.step}" + _across(run))
@@ -97,16 +100,16 @@ def _train(recipe: str | None, overrides: list[str], out: Path | None, device: s
             raise typer.Exit(exc.exit_code) from None
         if exc.graceful:
             warn(f"stopped by {exc.name} at step {run.step}; the checkpoint is saved. "
-                 f"Continue with: gancore train --out {run.out} --resume")
+                 f"Continue with: gancore train --out {run.out} --resume{_nproc(run)}")
         else:
             warn(f"stopped at once by a second {exc.name}, during step {run.step + 1}; nothing of it was saved. "
-                 f"Continue from the newest checkpoint with: gancore train --out {run.out} --resume")
+                 f"Continue from the newest checkpoint with: gancore train --out {run.out} --resume{_nproc(run)}")
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         if not say:
             raise typer.Exit(130) from None
         if any((run.out / "checkpoints").glob("*.pt")):
-            warn(f"interrupted at step {run.step}; the checkpoint is saved. Continue with: gancore train --out {run.out} --resume")
+            warn(f"interrupted at step {run.step}; the checkpoint is saved. Continue with: gancore train --out {run.out} --resume{_nproc(run)}")
         else:
             warn(f"interrupted at step {run.step}, before anything was worth saving")
         raise typer.Exit(130) from None
@@ -117,6 +120,10 @@ def _train(recipe: str | None, overrides: list[str], out: Path | None, device: s
                   f"sample more with: gancore sample {run.out}")
 
 
+
+
+def _nproc(run: Run) -> str:
+    return f" --nproc {run.processes.world}" if run.processes.distributed else ""
 
 
 def _across(run: Run) -> str:
@@ -135,14 +142,34 @@ def _check_new_directory(out: Path | None) -> None:
         raise GancoreError(f"{out} already exists and is not empty; continue it with --resume or choose another --out")
 
 
-def _validated(name: str, overrides: list[str], log_to: list[str]) -> str:
+def _validated(name: str, overrides: list[str], log_to: list[str], nproc: int) -> str:
     """The recipe's checks (names, types, values) without building anything; its run name."""
     import gancore
 
     reg = gancore.registry()
     run_name, doc = load_source(name, reg)
-    Recipe(add_callbacks(apply_overrides(doc, overrides) if overrides else doc, log_to), reg)
+    recipe = Recipe(add_callbacks(apply_overrides(doc, overrides) if overrides else doc, log_to), reg)
+    _check_share(recipe.train.batch_size, nproc)
     return run_name
+
+
+def _validated_resume(out: Path, overrides: list[str], nproc: int) -> None:
+    """What a resume can be refused for, checked before the processes start."""
+    from .._recipe import parse_override, read_document
+    from .._run import RESUMABLE_KEYS
+
+    for o in overrides:
+        key = ".".join(parse_override(o)[0])
+        if key not in RESUMABLE_KEYS:
+            raise GancoreError(f"--set {key}: cannot change when resuming (only {', '.join(RESUMABLE_KEYS)})")
+    batch = read_document(out / RECIPE_FILE).get("train", {}).get("batch_size", 64)
+    if isinstance(batch, int):
+        _check_share(batch, nproc)
+
+
+def _check_share(batch_size: int, nproc: int) -> None:
+    if batch_size % nproc:
+        raise GancoreError(f"train.batch_size: {batch_size} is the global batch and must divide evenly among the {nproc} processes")
 
 
 def _argv(ctx: typer.Context, recipe: str | None, overrides: list[str], out: Path | None, device: str | None,
