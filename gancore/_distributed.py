@@ -156,6 +156,11 @@ class _Replica(DistributedDataParallel):
             module.__dict__.pop("forward", None)
 
 
+def is_running_statistic(name: str, value: Tensor) -> bool:
+    """Whether a state-dict entry is a batch-norm-like running mean or variance."""
+    return name.rsplit(".", 1)[-1] in ("running_mean", "running_var") and value.is_floating_point()
+
+
 def _running_statistics(modules: Iterable[nn.Module]) -> Iterator[Tensor]:
     """The running mean and variance buffers of every batch-norm-like layer (torch's, and
     any layer that keeps floating ``running_mean`` / ``running_var`` buffers, such as
@@ -271,22 +276,38 @@ class Processes:
         self._collective(dist.all_reduce, values, op=dist.ReduceOp.SUM)
         return values / self.world
 
-    def average_statistics(self, modules: Iterable[nn.Module]) -> None:
-        """Batch-norm running statistics, averaged over processes (each kept its own from
-        its share of the data); other buffers, which every process computes alike from
-        the same weights (spectral-norm vectors, counters), are left as they are."""
-        if not self.distributed:
-            return
-        stats = list(_running_statistics(modules))
-        if not stats:
-            return
-        flat = torch.cat([s.reshape(-1).float() for s in stats])
+    def means(self, tensors: list[Tensor]) -> list[Tensor]:
+        """New tensors: each one's mean over the processes (one exchange for all)."""
+        if not self.distributed or not tensors:
+            return tensors
+        flat = torch.cat([t.detach().reshape(-1).float() for t in tensors])
         self._collective(dist.all_reduce, flat, op=dist.ReduceOp.SUM)
         flat /= self.world
-        offset = 0
-        for s in stats:
-            s.copy_(flat[offset : offset + s.numel()].view_as(s))
-            offset += s.numel()
+        out, offset = [], 0
+        for t in tensors:
+            out.append(flat[offset : offset + t.numel()].view_as(t).to(t.dtype))
+            offset += t.numel()
+        return out
+
+    @contextmanager
+    def statistics_averaged(self, modules: Iterable[nn.Module]) -> Iterator[None]:
+        """Inside the block, batch-norm running statistics are their mean over the
+        processes (each kept its own from its share of the data); after it, each process's
+        own again, so reading them (samples, evaluation) does not change the training.
+        Other buffers, which every process computes alike from the same weights
+        (spectral-norm vectors, counters), are left as they are."""
+        stats = list(_running_statistics(modules)) if self.distributed else []
+        if not stats:
+            yield
+            return
+        own = [s.clone() for s in stats]
+        for s, mean in zip(stats, self.means(stats)):
+            s.copy_(mean)
+        try:
+            yield
+        finally:
+            for s, mine in zip(stats, own):
+                s.copy_(mine)
 
     # -- networks -------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from ._artifacts import read_metrics, save_curves, save_samples
 from ._batches import DeviceBatches
 from ._callbacks import CallbackList
 from ._device import resolve_device
-from ._distributed import JobError, Processes, join, topology
+from ._distributed import JobError, Processes, is_running_statistic, join, topology
 from ._ema import averaged_copy
 from ._footprint import check_networks
 from ._errors import GancoreError
@@ -250,25 +250,30 @@ class Run(TrainingLoop):
 
     def state(self) -> dict[str, Any]:
         """The checkpoint's contents. With several processes it is called on all of them
-        (each process's random streams are gathered) and written by the first."""
+        (what differs between them is gathered) and written by the first."""
         rng: dict[str, Any] = {"cpu": torch.get_rng_state(), "batch": self.rows.state()}
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
+        scheme = self.scheme.state_dict()
+        ema = {k: e.state_dict() for k, e in self.ema.items()}
         if self.processes.distributed:
-            # What differs between the processes: random streams, and the scheme's state
-            # outside its networks (a history pool of this process's own fakes).
-            own: dict[str, Any] = {"cpu": rng["cpu"], "scheme": self._process_state()}
+            # What differs between the processes: random streams, the scheme's state outside
+            # its networks (a history pool of this process's own fakes) and batch-norm
+            # running statistics. The checkpoint's own statistics are their mean.
+            own: dict[str, Any] = {"cpu": rng["cpu"], "scheme": self._process_state(scheme),
+                                   "ema": {k: _statistics(v) for k, v in ema.items()}}
             if self.device.type == "cuda":
                 own["cuda"] = torch.cuda.get_rng_state(self.device)
             rng["processes"] = self.processes.gather(own)
+            scheme, ema = self._averaged_statistics(scheme), {k: self._averaged_statistics(v) for k, v in ema.items()}
         return {
             "format": ckpt.FORMAT,
             "step": self.step,
             "seconds": self.seconds,
-            "scheme": self.scheme.state_dict(),
+            "scheme": scheme,
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "updates": self.updates.state_dict(),
-            "ema": {k: e.state_dict() for k, e in self.ema.items()},
+            "ema": ema,
             "batches_drawn": self.batches.drawn if self._batches is not None else 0,
             "rng": rng,
         }
@@ -304,6 +309,8 @@ class Run(TrainingLoop):
         if world > 1 and per_process is not None and len(per_process) == world:
             own = per_process[rank]  # resumed on as many processes: every stream as it was
             self.scheme.load_state_dict(own.get("scheme", {}), strict=False)
+            for k, e in self.ema.items():
+                e.load_state_dict(own.get("ema", {}).get(k, {}), strict=False)
             torch.set_rng_state(own["cpu"].cpu())
             if "cuda" in own and self.device.type == "cuda":
                 torch.cuda.set_rng_state(own["cuda"].cpu(), self.device)
@@ -314,10 +321,17 @@ class Run(TrainingLoop):
         else:  # a process the checkpoint had no stream for: a fresh one, repeatable
             torch.manual_seed(_process_seed(self.recipe.train.seed, rank) + self.step)
 
-    def _process_state(self) -> dict[str, Tensor]:
-        """The scheme's state outside its networks (which every process holds alike)."""
+    def _process_state(self, scheme: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """This process's own part of the scheme's state: outside the networks (which
+        every process holds alike), and the networks' running statistics."""
         networks = set(self._networks())
-        return {k: v.detach().cpu() for k, v in self.scheme.state_dict().items() if k.split(".", 1)[0] not in networks}
+        return {k: v.detach().cpu() for k, v in scheme.items()
+                if k.split(".", 1)[0] not in networks or is_running_statistic(k, v)}
+
+    def _averaged_statistics(self, state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """``state`` with its running statistics replaced by their mean over the processes."""
+        keys = [k for k, v in state.items() if is_running_statistic(k, v)]
+        return dict(state) | dict(zip(keys, self.processes.means([state[k] for k in keys])))
 
     def weights_are_finite(self) -> bool:
         return ckpt.state_is_finite([self.scheme.state_dict(), {k: e.state_dict() for k, e in self.ema.items()}])
@@ -338,7 +352,6 @@ class Run(TrainingLoop):
         if self.out is None:
             raise GancoreError("this run has no directory to save checkpoints to (give out=...)")
         self.guard.check()
-        self.synchronise()
         state = self.state()
         state["finite"] = ckpt.state_is_finite([state["scheme"], state["ema"]])
         if not state["finite"] and self.guard.active:
@@ -362,11 +375,10 @@ class Run(TrainingLoop):
     def _networks(self) -> dict[str, torch.nn.Module]:
         return {name: getattr(self.scheme, name) for names in self.scheme.networks.values() for name in names}
 
-    def synchronise(self) -> None:
-        """Batch-norm statistics averaged over the processes (live networks and EMA
-        copies), before anything reads them; nothing to do in one process."""
-        if self.processes.distributed:
-            self.processes.average_statistics([self.scheme, *self.ema.values()])
+    def synchronised(self) -> contextlib.AbstractContextManager[None]:
+        """Inside the block, batch-norm statistics (live networks and EMA copies) are their
+        mean over the processes, for whatever reads them; nothing to do in one process."""
+        return self.processes.statistics_averaged([self.scheme, *self.ema.values()])
 
     # -- using the trained networks -------------------------------------------------------
 
@@ -434,6 +446,10 @@ class Run(TrainingLoop):
 
         return evaluate(self, metrics if metrics is not None else self.recipe.eval.metrics,
                         num_samples or self.recipe.eval.num_samples)
+
+
+def _statistics(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    return {k: v.detach().cpu() for k, v in state.items() if is_running_statistic(k, v)}
 
 
 def _process_seed(seed: int, rank: int) -> int:

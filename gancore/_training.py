@@ -165,14 +165,14 @@ class TrainingLoop:
                         row["skipped_updates"] = guard.skipped
                     last_log_time, last_log_step = now, self.step
                     if evaluate:
-                        self.synchronise()
-                        row.update(processes.on_main(self.evaluate) or {})
+                        with self.synchronised():
+                            row.update(processes.on_main(self.evaluate) or {})
                     main(lambda: self._log(row, report, total, hooks))
                 if writes:
                     if (t.sample_every and self.step % t.sample_every == 0) or done:
                         guard.check()
-                        self.synchronise()
-                        processes.on_main(lambda: self.save_samples(hooks))
+                        with self.synchronised():
+                            processes.on_main(lambda: self.save_samples(hooks))
                     if (t.checkpoint_every and self.step % t.checkpoint_every == 0) or done:
                         saved = self.save_checkpoint()
                         main(lambda: hooks.fire("on_checkpoint", self, saved))
