@@ -21,7 +21,7 @@ from typing import Any
 
 import pluggy
 
-from ._errors import PluginError
+from ._errors import PluginError, unknown_name_message
 from ._hooks import PROJECT, HookSpecs
 from ._registry import Registry
 
@@ -163,10 +163,11 @@ class PluginHost:
         """Run a registered plugin's hooks into the registry, all or nothing."""
         staging = _Staging(self.registry, info.name)
         try:
+            self._check_hook_names(plugin)
+            others = [p for p in self.pm.get_plugins() if p is not plugin]
             for hook, callback in (("register_parts", staging.part), ("register_recipes", staging.recipe)):
-                impl = getattr(plugin, hook, None)
-                if impl is not None and self.pm.parse_hookimpl_opts(plugin, hook) is not None:
-                    impl(register=callback)
+                # Through pluggy, for this plugin alone (the others have registered already).
+                self.pm.subset_hook_caller(hook, remove_plugins=others)(register=callback)
             staging.commit()
         except KeyboardInterrupt:
             raise
@@ -174,6 +175,18 @@ class PluginHost:
             if self.pm.is_registered(plugin):
                 self.pm.unregister(plugin)
             self._failed(info, exc, "failed to register")
+
+    def _check_hook_names(self, plugin: Any) -> None:
+        """A hook implementation with no hook of its name (``register_part``) is an error
+        naming it, not a plugin that silently registers nothing."""
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError:
+            known = sorted(name for name in dir(HookSpecs) if not name.startswith("_"))
+            unknown = sorted(c.name for c in self.pm.get_hookcallers(plugin) or () if not c.has_spec())
+            if not unknown:
+                raise
+            raise PluginError("; ".join(unknown_name_message("hook", name, known) for name in unknown)) from None
 
     def register(self, plugin: Any, name: str) -> PluginInfo:
         """Register an in-process plugin object (a module or class with hook functions)."""
@@ -185,7 +198,7 @@ class PluginHost:
 
     def _failed(self, info: PluginInfo, exc: Exception, what: str) -> None:
         info.status = "failed"
-        info.error = f"{type(exc).__name__}: {exc}"
+        info.error = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
         if os.environ.get("GANCORE_DEBUG"):
             info.error += "\n" + traceback.format_exc()
         if self.strict:

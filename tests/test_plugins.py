@@ -47,6 +47,21 @@ def test_failing_import_is_reported_and_others_work(plugin_dist, fresh_host):
     assert host.registry.get("generator", "mlp")  # the rest still works
 
 
+def test_a_misspelt_hook_fails_the_plugin_naming_the_hook(plugin_dist, fresh_host):
+    plugin_dist("typo", GOOD.replace("def register_parts(", "def register_part("), version="0.3.0")
+    host = fresh_host()
+    info = host.plugins["typo"]
+    assert info.status == "failed"
+    assert info.error.startswith("unknown hook 'register_part'; did you mean 'register_parts'")
+    assert host.registry.get("generator", "mlp")  # the others still load
+    from typer.testing import CliRunner
+
+    from gancore.cli import app
+
+    listed = CliRunner().invoke(app, ["plugins"])
+    assert "typo" in listed.output and "failed" in listed.output and "register_part" in listed.output
+
+
 def test_failing_registration_registers_nothing(plugin_dist, fresh_host):
     plugin_dist("half", """
 import gancore
