@@ -16,9 +16,11 @@ if _os.path.basename(_sys.argv[0] if _sys.argv else "") == "gancore":
 
     _signal.signal(_signal.SIGINT, _interrupted_while_starting)
 
+from ._domains import PerDomain, domain_layers, set_domain, use_domain
 from ._errors import DuplicateNameError, GancoreError, PluginError, UnknownNameError
 from ._guard import DivergenceError
 from ._hooks import hookimpl, hookspec
+from ._layers import Init, LayerMaker, dcgan_init, has_shift
 from ._params import Ref
 from ._parts import (
     KINDS,
@@ -49,7 +51,6 @@ from ._updates import Updates
 __version__ = "0.1.0"
 
 __all__ = [
-    "KINDS",
     "AdversarialLoss",
     "Batches",
     "Callback",
@@ -62,9 +63,13 @@ __all__ = [
     "GancoreError",
     "Generator",
     "ImageLoss",
+    "Init",
+    "KINDS",
+    "LayerMaker",
     "Metric",
     "Normalization",
     "PairedSampling",
+    "PerDomain",
     "PluginError",
     "PluginHost",
     "Progress",
@@ -81,17 +86,22 @@ __all__ = [
     "create_run",
     "critic_rounds",
     "critic_update",
+    "dcgan_init",
+    "domain_layers",
     "frozen",
     "generator_loss",
-    "host",
+    "has_shift",
     "hookimpl",
     "hookspec",
+    "host",
     "input_gradients",
+    "load_run",
     "rand",
     "randint",
     "randn",
-    "load_run",
     "registry",
     "reload",
+    "set_domain",
     "side_by_side",
+    "use_domain",
 ]

@@ -47,10 +47,14 @@ class Dataset:
     ``x`` is required (images in [-1, 1] as N x C x H x W, or points as N x D); ``label``
     (int64, N) makes it conditional. Schemes with paired or unpaired data use further fields.
     The engine moves every tensor to the training device once and indexes batches there.
+    A mixture of Gaussians also gives ``modes`` (K x D centres) and ``mode_std`` (their
+    spread), which mode-counting metrics score generated points against.
     """
 
     tensors: dict[str, Tensor]
     num_classes: int | None = None
+    modes: Tensor | None = None
+    mode_std: float | None = None
 
     def __post_init__(self) -> None:
         if "x" not in self.tensors:

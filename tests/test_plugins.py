@@ -192,3 +192,26 @@ def register_recipes(register):
     assert host.plugins["hints"].status == "failed" and "type hints" in host.plugins["hints"].error
     assert host.plugins["norecipe"].status == "failed" and "no file at" in host.plugins["norecipe"].error
     assert ("loss", "unreadable") not in host.registry.parts and "ghost" not in host.registry.recipes
+
+
+def test_first_party_plugins_import_gancore_never_each_other():
+    """What plugins share is the core's API (gancore.LayerMaker, gancore.set_domain,
+    Dataset.modes, ...): a third party can use all of it, and no plugin breaks another."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "plugins"
+    crossing = []
+    for package in sorted(p for p in root.iterdir() if (p / "__init__.py").is_file() or p.name.startswith("example")):
+        for path in package.rglob("*.py"):
+            if "build" in path.parts:
+                continue
+            own = path.relative_to(root).parts[0] if package.name.startswith("gancore_") else path.parent.name
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                    [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+                for name in names:
+                    top = name.split(".")[0]
+                    if top.startswith("gancore_") and top != own:
+                        crossing.append(f"{path.relative_to(root)}:{node.lineno} imports {name}")
+    assert not crossing, crossing

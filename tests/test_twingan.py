@@ -8,7 +8,8 @@ from torch import nn
 
 import gancore
 from gancore._run import Run
-from gancore_norms.domain_batch import DomainBatchNorm, domain_norms, set_domain, use_domain
+from gancore import domain_layers as domain_norms, set_domain, use_domain
+from gancore_norms.domain_batch import DomainBatchNorm
 from gancore_twingan import DOMAIN_A, DOMAIN_B, class_kept
 
 MNIST = gancore.DataSpec((1, 28, 28))

@@ -61,7 +61,7 @@ def sample_mixture(modes: Tensor, std: float, num_samples: int, seed: int) -> ga
     labels = torch.randint(len(modes), (num_samples,), generator=rng)
     noise = torch.randn(num_samples, modes.shape[1], generator=rng)
     x = modes[labels] + std * noise
-    return gancore.Dataset({"x": x.float(), "label": labels.long()}, num_classes=len(modes))
+    return gancore.Dataset({"x": x.float(), "label": labels.long()}, num_classes=len(modes), modes=modes.float(), mode_std=std)
 
 
 def ring(

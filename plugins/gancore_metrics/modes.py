@@ -9,7 +9,6 @@ import torch
 from torch import Tensor
 
 import gancore
-from gancore_data.mixtures import mixture_modes
 
 from .common import histogram_kl_to_uniform, samples
 from .features import MnistFeatures
@@ -29,6 +28,15 @@ def mixture_mode_stats(points: Tensor, centres: Tensor, std: float) -> dict[str,
         "high_quality": float(good.double().mean()),
         "reverse_kl": histogram_kl_to_uniform(counts),
     }
+
+
+def mixture_modes(name: str) -> tuple[Tensor, float]:
+    """The mode centres and default spread of the registered dataset ``name`` (``ring``,
+    ``grid``): a mixture dataset gives them itself (``Dataset.modes``, ``mode_std``)."""
+    data = gancore.build("dataset", name, {"num_samples": 1})
+    if data.modes is None or data.mode_std is None:
+        raise ValueError(f"dataset {name!r} is not a mixture with known modes")
+    return data.modes, data.mode_std
 
 
 class MixtureModes(gancore.Metric):

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 import gancore
 
 from .conditioning import CriticConditioning, LabelEmbedding, ProjectionHead, need_classes, require_labels
-from .layers import LayerMaker, has_shift
+from gancore import LayerMaker, has_shift
 from .packing import pack_samples
 
 Width = Annotated[int, Field(ge=1, le=16384)]  # a bound no real network reaches, far below an overflow

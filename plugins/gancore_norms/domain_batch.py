@@ -17,8 +17,6 @@ scheme that uses every domain in every step (as ``twin-gan`` does) is not affect
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import torch
@@ -26,13 +24,15 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
+import gancore
+
 from .activation import ActivationNormalization
 
 
-class DomainBatchNorm(nn.Module):
+class DomainBatchNorm(gancore.PerDomain):
     """Batch norm with one set of statistics and affine parameters per domain.
 
-    ``domain`` (a plain int, set with ``set_domain``) picks the row used by ``forward``.
+    ``domain`` (a plain int, set with ``gancore.set_domain``) picks the row used by ``forward``.
     """
 
     def __init__(
@@ -67,7 +67,7 @@ class DomainBatchNorm(nn.Module):
 
 
 class DomainBatchNormalization(ActivationNormalization):
-    """Per-domain batch normalization (Twin-GAN): shared layers, one BN per domain, switched with set_domain.
+    """Per-domain batch normalization (Twin-GAN): shared layers, one BN per domain, switched with gancore.set_domain.
 
     Args:
         domains: number of domains, each with its own BN statistics and scale/shift
@@ -81,32 +81,3 @@ class DomainBatchNormalization(ActivationNormalization):
 
     def spatial(self, num_features: int) -> nn.Module:
         return DomainBatchNorm(num_features, self.domains, spatial=True)
-
-
-def domain_norms(module: nn.Module) -> list[DomainBatchNorm]:
-    """Every domain batch norm inside ``module`` (itself included)."""
-    return [m for m in module.modules() if isinstance(m, DomainBatchNorm)]
-
-
-def set_domain(module: nn.Module, domain: int) -> int:
-    """Make every domain batch norm in ``module`` normalise for ``domain``; returns how many were switched."""
-    norms = domain_norms(module)
-    for norm in norms:
-        if not 0 <= domain < norm.domains:
-            raise ValueError(f"domain {domain} is out of range: this network's norms have {norm.domains} domains")
-    for norm in norms:
-        norm.domain = domain
-    return len(norms)
-
-
-@contextmanager
-def use_domain(module: nn.Module, domain: int) -> Iterator[nn.Module]:
-    """``with use_domain(net, 1): net(x)``: switch to ``domain``, and back to each norm's previous domain after."""
-    norms = domain_norms(module)
-    previous = [n.domain for n in norms]
-    set_domain(module, domain)
-    try:
-        yield module
-    finally:
-        for norm, was in zip(norms, previous):
-            norm.domain = was

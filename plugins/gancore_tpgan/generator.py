@@ -22,7 +22,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
-from gancore_nets.layers import Init, LayerMaker, has_shift
+from gancore import Init, LayerMaker, has_shift
 
 from .boxes import PatchLayout, patch_boxes
 

@@ -18,7 +18,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
-from gancore_nets.layers import Init, LayerMaker, has_shift
+from gancore import Init, LayerMaker, has_shift
 
 from .channels import Channels, image_shape, source_channels
 

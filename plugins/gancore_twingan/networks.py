@@ -18,7 +18,6 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
-from gancore_norms.domain_batch import DomainBatchNormalization, set_domain
 
 Width = Annotated[int, Field(ge=1, le=16384)]  # a bound no real network reaches, far below an overflow
 
@@ -71,7 +70,8 @@ class TwinGenerator(nn.Module):
         self.num_classes = None
         self.domains = domains
         self.source_domain, self.target_domain = 0, 1
-        norm = DomainBatchNormalization(domains)
+        # Per-domain batch norm from the registry (the norms plugin's "domain-batch").
+        norm = gancore.build("normalization", "domain-batch", {"domains": domains})
         latent = 2 * width
 
         def down(c_in: int, c_out: int) -> list[nn.Module]:
@@ -98,12 +98,12 @@ class TwinGenerator(nn.Module):
 
     def encode(self, x: Tensor, domain: int) -> Tensor:
         """Images of ``domain`` -> the shared latent (N x 2 width x H/4 x W/4)."""
-        set_domain(self.encoder, domain)
+        gancore.set_domain(self.encoder, domain)
         return self.encoder(x)
 
     def decode(self, h: Tensor, domain: int) -> Tensor:
         """A shared latent -> images of ``domain`` in [-1, 1]."""
-        set_domain(self.decoder, domain)
+        gancore.set_domain(self.decoder, domain)
         return self.decoder(h)
 
     def translate(self, x: Tensor, source: int, target: int) -> Tensor:

@@ -1,4 +1,5 @@
-"""Building layers with a swappable normalization and an optional DCGAN initialisation.
+"""Building layers with a swappable normalization and an optional DCGAN initialisation,
+for any plugin's networks (``gancore.LayerMaker``).
 
 Networks ask a ``LayerMaker`` for their weighted layers (initialised, then wrapped by the
 norm, so weight norm starts from the initialised weights) and for the activation-norm
@@ -11,7 +12,7 @@ from typing import Literal
 
 from torch import nn
 
-import gancore
+from ._parts import Normalization
 
 Init = Literal["dcgan", "default"]
 
@@ -19,11 +20,13 @@ _WEIGHTED = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
 _NORMS = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm, nn.GroupNorm, nn.LayerNorm)
 
 
-def resolve_norm(norm: str | gancore.Normalization) -> gancore.Normalization:
+def resolve_norm(norm: str | Normalization) -> Normalization:
     """A registered normalization by name, or an instance used as it is."""
-    if isinstance(norm, gancore.Normalization):
+    if isinstance(norm, Normalization):
         return norm
-    return gancore.build("normalization", norm)
+    from ._plugins import build  # the registry is filled by plugins, which import the core
+
+    return build("normalization", norm)
 
 
 def dcgan_init(module: nn.Module) -> None:
@@ -45,7 +48,7 @@ def has_shift(module: nn.Module) -> bool:
 class LayerMaker:
     """Weighted layers and norm modules for one network, under one norm and one init."""
 
-    def __init__(self, norm: str | gancore.Normalization, init: Init = "default") -> None:
+    def __init__(self, norm: str | Normalization, init: Init = "default") -> None:
         self.norm = resolve_norm(norm)
         self.init = init
 
