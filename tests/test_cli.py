@@ -185,3 +185,17 @@ def test_sample_a_code_that_is_not_a_data_label(tmp_path):
     result = invoke("sample", out, "--num", 4, "--label", 3, "--out", tmp_path / "i.npz")
     assert result.exit_code == 0, result.output
     assert (np.load(tmp_path / "i.npz")["labels"] == 3).all()
+
+
+def test_version_short_help_and_show_of_a_kind():
+    import gancore
+
+    runner = CliRunner()
+    version = runner.invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.output.strip() == f"gancore {gancore.__version__}"
+    short = runner.invoke(app, ["train", "-h"])
+    assert short.exit_code == 0 and "--nproc" in short.output
+    listed = runner.invoke(app, ["show", "loss", "--json"])
+    assert listed.exit_code == 0
+    names = {row["name"] for row in json.loads(listed.output)}
+    assert {"hinge", "wasserstein"} <= names

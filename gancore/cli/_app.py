@@ -69,7 +69,16 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        import gancore
+
+        typer.echo(f"gancore {gancore.__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -81,6 +90,10 @@ def _global(
     no_autoload: Annotated[
         bool,
         typer.Option("--no-autoload", help="Load only the first-party plugins; also GANCORE_DISABLE_PLUGIN_AUTOLOAD=1."),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print gancore's version and exit."),
     ] = False,
 ) -> None:
     """gancore: a pluggable component registry for training GANs.

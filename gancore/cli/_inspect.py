@@ -35,10 +35,14 @@ def list_parts(
 @app.command()
 def show(
     kind: Annotated[str, typer.Argument(help="The part's kind, e.g. critic.")],
-    name: Annotated[str, typer.Argument(help="The part's name, e.g. dcgan.")],
+    name: Annotated[Optional[str], typer.Argument(help="The part's name, e.g. dcgan; without it, the kind's parts are listed.")] = None,
     json_: JSON = False,
 ) -> None:
-    """Show a part's parameters: types, defaults, descriptions."""
+    """Show a part's parameters: types, defaults, descriptions (or, given only a kind,
+    list its parts)."""
+    if name is None:
+        list_parts(kind, json_)
+        return
     plugin_warnings()
     info = gancore.registry().get(kind, name).describe()
     if json_:
