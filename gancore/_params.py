@@ -12,6 +12,8 @@ the engine passes them when it builds the part.
 
 from __future__ import annotations
 
+import difflib
+
 import inspect
 import re
 import types
@@ -201,14 +203,31 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
-    """``critic.hidden: Input should be a valid integer`` lines, one per error."""
+def _fields_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the (nested) model at ``loc``, or none when it cannot be told."""
+    for part in loc:
+        field = model.model_fields.get(str(part)) if model is not None else None
+        ann = field.annotation if field is not None else None
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return list(model.model_fields) if model is not None else []
+
+
+def _unknown_parameter(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=2, cutoff=0.6)
+    if close:
+        return "unknown parameter; did you mean " + " or ".join(repr(c) for c in close) + "?"
+    return f"unknown parameter (it takes: {', '.join(known)})" if known else "unknown parameter"
+
+
+def format_validation_error(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> str:
+    """``critic.hidden: Input should be a valid integer`` lines, one per error; an unknown
+    parameter gets a suggestion when ``model`` is given."""
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in (prefix.split(".") if prefix else []) + list(err["loc"]))
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            msg = "unknown parameter"
+            msg = _unknown_parameter(str(err["loc"][-1]), _fields_at(model, tuple(err["loc"][:-1])))
         elif err["type"] == "value_error":
             msg = msg.removeprefix("Value error, ")
         lines.append(f"{loc}: {msg}" if loc else msg)
@@ -219,4 +238,4 @@ def validate_params(model: type[ParamsBase], values: dict[str, Any], path: str) 
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        raise GancoreError(format_validation_error(exc, path)) from None
+        raise GancoreError(format_validation_error(exc, path, model)) from None

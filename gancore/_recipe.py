@@ -133,7 +133,7 @@ def _validate(model: type[BaseModel], values: Any, path: str) -> Any:
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        raise GancoreError(format_validation_error(exc, path)) from None
+        raise GancoreError(format_validation_error(exc, path, model)) from None
 
 
 def _component(raw: Any, path: str, default: str | None = None) -> tuple[str, dict[str, Any]]:
