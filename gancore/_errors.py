@@ -21,6 +21,10 @@ class DuplicateNameError(GancoreError):
     """Two plugins registered the same kind and name."""
 
 
+class PluginWarning(UserWarning):
+    """A plugin failed to load or register and was skipped (the rest works on)."""
+
+
 class PluginError(GancoreError):
     """A plugin failed to load or register (raised only in strict mode)."""
 

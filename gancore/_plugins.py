@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import os
 import traceback
+import warnings
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
 import pluggy
 
-from ._errors import PluginError, unknown_name_message
+from ._errors import PluginError, PluginWarning, unknown_name_message
 from ._hooks import PROJECT, HookSpecs
 from ._registry import Registry
 
@@ -203,6 +204,10 @@ class PluginHost:
             info.error += "\n" + traceback.format_exc()
         if self.strict:
             raise PluginError(f"plugin {info.name!r} ({info.distribution} {info.version}) {what}: {info.error}") from exc
+        # Python users see it too (the CLI prints its own line instead).
+        first = info.error.splitlines()[0] if info.error else ""
+        warnings.warn(f"plugin {info.name!r} ({info.distribution} {info.version}) {what} and was skipped: {first}",
+                      PluginWarning, stacklevel=2)
 
     def failures(self) -> list[PluginInfo]:
         return [p for p in self.plugins.values() if p.status == "failed"]

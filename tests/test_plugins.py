@@ -40,7 +40,8 @@ def test_third_party_plugin_registers(plugin_dist, fresh_host):
 
 def test_failing_import_is_reported_and_others_work(plugin_dist, fresh_host):
     plugin_dist("broken", "raise ImportError('missing dependency foo')", version="1.2.3")
-    host = fresh_host()
+    with pytest.warns(gancore.PluginWarning, match="plugin 'broken' .*1.2.3.* skipped: ImportError: missing dependency foo"):
+        host = fresh_host()
     info = host.plugins["broken"]
     assert info.status == "failed" and info.version == "1.2.3"
     assert "missing dependency foo" in info.error

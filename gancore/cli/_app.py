@@ -114,6 +114,10 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     """gancore's own warnings as one ``warning:`` line; others as Python shows them."""
     from .._checkpoint import CheckpointWarning
 
+    from .._errors import PluginWarning
+
+    if issubclass(category, PluginWarning):
+        return  # plugin_warnings() prints a line per failed plugin
     if issubclass(category, CheckpointWarning):
         warn(str(message))
     else:
