@@ -13,6 +13,7 @@ from typing import Any, ContextManager
 import torch
 from torch import Tensor, nn
 
+from ._errors import GancoreError
 from ._parts import AdversarialLoss, Batches, Regularizer
 from ._updates import Updates, current_loss_scale
 
@@ -32,12 +33,15 @@ def frozen(*modules: nn.Module) -> Iterator[None]:
             p.requires_grad_(True)
 
 
+def _unwrapped(module: nn.Module) -> nn.Module:
+    return module.module if isinstance(module, torch.nn.parallel.DistributedDataParallel) else module
+
+
 @contextmanager
 def _uncompiled(module: nn.Module) -> Iterator[None]:
     """Run a network compiled in place (``train.compile``) eagerly inside the block: a
     gradient penalty differentiates twice, which compiled graphs do not support."""
-    if isinstance(module, torch.nn.parallel.DistributedDataParallel):
-        module = module.module  # several processes: the compiled network is inside DDP's wrapper
+    module = _unwrapped(module)  # several processes: the compiled network is inside DDP's wrapper
     compiled = getattr(module, "_compiled_call_impl", None)
     if compiled is None:
         yield
@@ -54,6 +58,28 @@ def _judge(critic: nn.Module, labels: Tensor | None) -> Callable[[Tensor], Tenso
     if labels is None:
         return critic
     return lambda x: critic(x, labels)
+
+
+def _check_samples(real: Tensor, fake: Tensor) -> None:
+    """Generated samples must look like the data: a wrong output size fails here with one
+    line, not deep inside the critic."""
+    if fake.shape[1:] != real.shape[1:]:
+        raise GancoreError(f"the generator's samples have shape {tuple(fake.shape[1:])}, but the data's are "
+                           f"{tuple(real.shape[1:])}: the generator must produce samples of the data's shape")
+
+
+def _check_scores(scores: Tensor, batch: int, what: str) -> None:
+    """Scores are ``(N,)``, or ``(N, P)`` one per patch (``N // pack`` rows for a packed critic)."""
+    if scores.dim() not in (1, 2) or not scores.is_floating_point() or batch % scores.shape[0]:
+        raise GancoreError(f"the {what} returned scores of shape {tuple(scores.shape)} ({scores.dtype}) for a batch of "
+                           f"{batch}: a critic returns floating (N,) scores, or (N, P) with one per patch")
+
+
+def _check_scalar(value: Tensor, what: str) -> Tensor:
+    if not isinstance(value, Tensor) or value.dim() != 0:
+        shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+        raise GancoreError(f"the {what} returned {shape}, not a scalar: a loss averages over the batch")
+    return value
 
 
 def critic_rounds(batches: Batches, n_critic: int) -> Iterator[tuple[dict[str, Tensor], ContextManager[Any]]]:
@@ -91,8 +117,10 @@ def critic_update(
             # Fakes made under autocast come in half precision; the critic's inputs (and a
             # penalty's interpolates between real and fake) share the real data's dtype.
             judge, fake = _judge(critic, labels), fake.detach().to(real.dtype)
+            _check_samples(real, fake)
             real_scores, fake_scores = judge(real), judge(fake)
-            term = loss.critic(real_scores, fake_scores)
+            _check_scores(real_scores, real.shape[0], f"critic ({type(_unwrapped(critic)).__name__})")
+            term = _check_scalar(loss.critic(real_scores, fake_scores), f"loss's critic objective ({type(loss).__name__})")
             adversarial = term if adversarial is None else adversarial + term
             real_means.append(real_scores.detach().mean())
             fake_means.append(fake_scores.detach().mean())
@@ -100,7 +128,7 @@ def critic_update(
                 for reg in regularizers:
                     penalty = reg.penalty(judge, real, fake)
                     if penalty is not None:
-                        penalties.append(penalty)
+                        penalties.append(_check_scalar(penalty, f"regularizer's penalty ({type(reg).__name__})"))
     assert adversarial is not None
     one = len(judged) == 1  # the common case, without stacking a single value
     logs = {
@@ -147,7 +175,7 @@ def generator_loss(
     if fake_scores is None:
         with frozen(critic):
             fake_scores = judge(fake)
-    return loss.generator(fake_scores, real_scores)
+    return _check_scalar(loss.generator(fake_scores, real_scores), f"loss's generator objective ({type(loss).__name__})")
 
 
 def input_gradients(critic: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:

@@ -244,3 +244,47 @@ def test_fp16_step_of_a_group_the_loss_does_not_reach():
     updates.step(("generator", "predictor"), a(torch.ones(1, 2)).sum())  # predictor not in the loss
     updates.step("predictor", a(torch.ones(1, 2)).sum().detach().requires_grad_())  # no weight reached
     assert torch.equal(b.weight.detach(), before) and not torch.equal(a.weight.detach(), before)
+
+
+# ---------------------------------------------------------------- what parts return
+
+
+class _WrongSize(nn.Module):
+    latent_dim = 8
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Linear(8, 3)  # the ring's points are 2-D
+
+    def forward(self, z, labels=None):
+        return self.net(z)
+
+
+class _CubeCritic(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Linear(2, 1)
+
+    def forward(self, x, labels=None):
+        return self.net(x)[:, :, None]  # (N, 1, 1)
+
+
+class _PerSampleLoss(gancore.AdversarialLoss):
+    def critic(self, real, fake):
+        return nn.functional.softplus(-real) + nn.functional.softplus(fake)  # no mean
+
+    def generator(self, fake, real=None):
+        return nn.functional.softplus(-fake).mean()
+
+
+@pytest.mark.parametrize("objects, message", [
+    ({"generator": _WrongSize()}, r"the generator's samples have shape \(3,\), but the data's are \(2,\)"),
+    ({"critic": _CubeCritic()}, r"the critic \(_CubeCritic\) returned scores of shape \(64, 1, 1\)"),
+    ({"loss": _PerSampleLoss()}, r"the loss's critic objective \(_PerSampleLoss\) returned \(64,\), not a scalar"),
+])
+def test_a_part_that_returns_the_wrong_thing_is_named_in_one_line(tiny_ring, objects, message):
+    for slot in objects:
+        del tiny_ring[slot]
+    run = gancore.create_run(tiny_ring, **objects)
+    with pytest.raises(gancore.GancoreError, match=message):
+        run.train(1)
