@@ -17,7 +17,7 @@ if _os.path.basename(_sys.argv[0] if _sys.argv else "") == "gancore":
     _signal.signal(_signal.SIGINT, _interrupted_while_starting)
 
 from ._domains import PerDomain, domain_layers, set_domain, use_domain
-from ._errors import DuplicateNameError, GancoreError, PluginError, PluginWarning, UnknownNameError
+from ._errors import DuplicateNameError, GancoreError, PluginError, PluginWarning, RecipeWarning, UnknownNameError
 from ._guard import DivergenceError
 from ._hooks import hookimpl, hookspec
 from ._layers import Init, LayerMaker, dcgan_init, has_shift
@@ -74,6 +74,7 @@ __all__ = [
     "PluginHost",
     "PluginWarning",
     "Progress",
+    "RecipeWarning",
     "Ref",
     "Regularizer",
     "Run",

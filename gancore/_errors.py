@@ -21,6 +21,10 @@ class DuplicateNameError(GancoreError):
     """Two plugins registered the same kind and name."""
 
 
+class RecipeWarning(UserWarning):
+    """A recipe value was set in a way that changed more than the key (the CLI prints it as one line)."""
+
+
 class PluginWarning(UserWarning):
     """A plugin failed to load or register and was skipped (the rest works on)."""
 

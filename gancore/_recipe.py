@@ -11,13 +11,14 @@ from __future__ import annotations
 import copy
 import json
 import tomllib
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ._errors import GancoreError, UnknownNameError, unknown_name_message
+from ._errors import GancoreError, RecipeWarning, UnknownNameError, unknown_name_message
 from ._evaluate import metric_spec
 from ._optim import check_implementation
 from ._params import ExactScalars, format_validation_error
@@ -359,8 +360,28 @@ def apply_overrides(doc: dict[str, Any], overrides: Mapping[str, Any] | list[str
             idx = _index(last, node, keys)
             node[idx] = value
         else:
+            if last == "name" and len(keys) > 1 and keys[0] not in _SETTINGS and node.get("name") != value:
+                _start_afresh(node, keys, value)
             node[last] = value
     return doc
+
+
+# Sections of settings, whose ``name`` (optim.name) picks a variant, not a part.
+_SETTINGS = ("train", "optim", "ema", "eval")
+
+
+def _start_afresh(node: dict[str, Any], keys: list[str], value: Any) -> None:
+    """``--set critic.name=dcgan``: the other part's parameters do not apply to this one,
+    so the table starts afresh (keys set after it in the same command still apply)."""
+    dropped = sorted(k for k in node if k != "name")
+    if not dropped:
+        return
+    where = ".".join(keys[:-1])
+    old = node.get("name")
+    for k in dropped:
+        del node[k]
+    warnings.warn(f"--set {where}.name={value}: the {where} table starts afresh; dropped what was set for "
+                  f"{old!r}: {', '.join(dropped)}", RecipeWarning, stacklevel=3)
 
 
 def _index(key: str, node: list[Any], keys: list[str]) -> int:

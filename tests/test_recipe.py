@@ -96,3 +96,18 @@ def test_every_builtin_recipe_validates():
         _, doc = load_source(name, reg)
         r = Recipe(doc, reg)
         assert r.description, f"recipe {name} needs a description"
+
+
+def test_setting_a_slot_s_name_starts_its_table_afresh_with_a_warning():
+    from gancore._recipe import apply_overrides
+
+    doc = {"critic": {"name": "mlp", "hidden": 32, "layers": 2}, "optim": {"name": "adam", "lr": 1e-3}}
+    with pytest.warns(gancore.RecipeWarning, match=r"critic table starts afresh; dropped what was set for 'mlp': hidden, layers"):
+        out = apply_overrides(doc, ["critic.name='dcgan'", "critic.width=16"])
+    assert out["critic"] == {"name": "dcgan", "width": 16}
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        same = apply_overrides(doc, ["critic.name='mlp'", "optim.name='sgd'"])  # same part; a settings variant
+    assert same["critic"]["hidden"] == 32 and same["optim"] == {"name": "sgd", "lr": 1e-3}

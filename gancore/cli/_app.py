@@ -114,11 +114,11 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     """gancore's own warnings as one ``warning:`` line; others as Python shows them."""
     from .._checkpoint import CheckpointWarning
 
-    from .._errors import PluginWarning
+    from .._errors import PluginWarning, RecipeWarning
 
     if issubclass(category, PluginWarning):
         return  # plugin_warnings() prints a line per failed plugin
-    if issubclass(category, CheckpointWarning):
+    if issubclass(category, (CheckpointWarning, RecipeWarning)):
         warn(str(message))
     else:
         _default_show_warning(message, category, filename, lineno, file, line)
