@@ -71,6 +71,18 @@ def test_lr_schedule_runs_its_course_and_resumes_exactly(tiny_ring, tmp_path, sc
     assert_same(weights(straight), weights(resumed))
 
 
+def test_resuming_with_more_steps_stretches_the_rest_of_the_schedule(tiny_ring, tmp_path):
+    """As docs/recipes.md states: the schedule spans train.steps, so a run of 40 steps
+    resumed at 20 with train.steps = 80 takes step k at lr_factor(k, 80)."""
+    overrides = RESUME_OVERRIDES | {"optim.schedule": "linear", "optim.final_lr": 0.0}
+    Run.create(tiny_ring, overrides=overrides, out=tmp_path / "run").train(20)
+    longer = Run.load(tmp_path / "run", overrides=["train.steps=80"])
+    longer.train(30)
+    assert longer.step == 30
+    assert longer.optimizers["generator"].param_groups[0]["lr"] == pytest.approx(2e-4 * lr_factor("linear", 29, 80, 0.0))
+    assert longer.optimizers["generator"].param_groups[0]["lr"] > 2e-4 * lr_factor("linear", 29, 40, 0.0)
+
+
 @pytest.mark.parametrize(
     ("schedule", "expected"),
     [("constant", [1.0, 1.0, 1.0]), ("linear", [1.0, 0.55, 0.1]), ("cosine", [1.0, 0.55, 0.1])],
