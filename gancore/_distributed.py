@@ -108,6 +108,19 @@ def choose_backend(name: str, device: torch.device) -> str:
     return name
 
 
+# What an exchange with a process that died says, when the error reaches Python through
+# the autograd engine as a plain RuntimeError rather than a DistError.
+_LOST_PEER = ("connection closed by peer", "connection reset by peer", "broken pipe", "gloo", "nccl", "processgroup")
+
+
+def lost_peer(exc: BaseException) -> bool:
+    """Whether ``exc`` is a collective that failed because another process is gone."""
+    if isinstance(exc, dist.DistError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(marker in text for marker in _LOST_PEER)
+
+
 def _describe(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__

@@ -17,7 +17,7 @@ from torch import Tensor
 from ._artifacts import json_line, read_metrics
 from ._callbacks import CallbackList
 from . import _checkpoint as ckpt
-from ._distributed import JobError, PeerFailed, Processes, swapped_in
+from ._distributed import JobError, PeerFailed, Processes, lost_peer, swapped_in
 from ._errors import GancoreError
 from ._guard import DivergenceError, hint
 from ._lock import RunLock
@@ -184,7 +184,11 @@ class TrainingLoop:
             error = DivergenceError(f"{exc}; {self._kept_note()}; {hint(guard.mode)}", exc.step)
             hooks.failure(self, error)
             raise error from None
-        except torch.distributed.DistError as exc:  # DDP's own exchange found a peer gone
+        except RuntimeError as exc:
+            if not (processes.distributed and lost_peer(exc)):
+                hooks.failure(self, exc)
+                raise
+            # DDP's own exchange (inside a backward pass) found a peer gone.
             lost = PeerFailed(f"{processes.describe()}: another process of this job ended or hung ({exc.__class__.__name__})")
             hooks.failure(self, lost)
             raise lost from None

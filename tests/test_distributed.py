@@ -372,7 +372,7 @@ def test_a_killed_process_ends_the_job_with_one_line_and_keeps_the_checkpoint(tm
     assert launcher.returncode != 0
     lines = error_lines(err)
     assert len(lines) == 1 and "process 1 of 2 was killed by SIGKILL" in lines[0], err[-2000:]
-    assert "Traceback" not in err
+    assert "Traceback" not in err, err[-3000:]
     run = gancore.load_run(tmp_path / "r")  # the newest checkpoint is whole
     assert run.step > 0 and run.step % 20 == 0
 
