@@ -23,6 +23,7 @@ import gancore
 from gancore import GancoreError
 from gancore._batches import DeviceBatches
 from gancore._random import BatchRandom, drawing
+from tests._distributed_worker import weights_of as weights
 
 WORKER = Path(__file__).with_name("_distributed_worker.py")
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,11 +69,6 @@ def max_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> fl
     return max((a[k].double() - b[k].double()).abs().max().item() for k in a if a[k].is_floating_point())
 
 
-def weights(run: gancore.Run) -> dict[str, torch.Tensor]:
-    out = {f"scheme.{k}": v for k, v in run.scheme.state_dict().items()}
-    for net, avg in run.ema.items():
-        out |= {f"ema.{net}.{k}": v for k, v in avg.state_dict().items()}
-    return out
 
 
 # ---------------------------------------------------------------- in one process

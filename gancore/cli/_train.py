@@ -155,13 +155,10 @@ def _validated(name: str, overrides: list[str], log_to: list[str], nproc: int) -
 
 def _validated_resume(out: Path, overrides: list[str], nproc: int) -> None:
     """What a resume can be refused for, checked before the processes start."""
-    from .._recipe import parse_override, read_document
-    from .._run import RESUMABLE_KEYS
+    from .._recipe import read_document
+    from .._run import check_resumable
 
-    for o in overrides:
-        key = ".".join(parse_override(o)[0])
-        if key not in RESUMABLE_KEYS:
-            raise GancoreError(f"--set {key}: cannot change when resuming (only {', '.join(RESUMABLE_KEYS)})")
+    check_resumable(overrides)
     batch = read_document(out / RECIPE_FILE).get("train", {}).get("batch_size", 64)
     if isinstance(batch, int):
         _check_share(batch, nproc)
