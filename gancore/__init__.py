@@ -17,15 +17,17 @@ if _os.path.basename(_sys.argv[0] if _sys.argv else "") == "gancore":
     _signal.signal(_signal.SIGINT, _interrupted_while_starting)
 
 from ._domains import PerDomain, domain_layers, set_domain, use_domain
-from ._errors import DuplicateNameError, GancoreError, PluginError, PluginWarning, RecipeWarning, UnknownNameError
+from ._errors import DuplicateNameError, GancoreError, PluginError, PluginWarning, RecipeError, RecipeWarning, UnknownNameError
 from ._guard import DivergenceError
 from ._hooks import hookimpl, hookspec
+from ._kinds import Kind
 from ._layers import Init, LayerMaker, dcgan_init, has_shift
 from ._params import Ref
 from ._parts import (
     KINDS,
     AdversarialLoss,
     Batches,
+    Build,
     Callback,
     Critic,
     DataSpec,
@@ -35,6 +37,7 @@ from ._parts import (
     ImageLoss,
     Metric,
     Normalization,
+    Parameters,
     Regularizer,
     Scheme,
     Slot,
@@ -53,6 +56,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AdversarialLoss",
     "Batches",
+    "Build",
     "Callback",
     "Critic",
     "DataSpec",
@@ -65,15 +69,18 @@ __all__ = [
     "ImageLoss",
     "Init",
     "KINDS",
+    "Kind",
     "LayerMaker",
     "Metric",
     "Normalization",
     "PairedSampling",
+    "Parameters",
     "PerDomain",
     "PluginError",
     "PluginHost",
     "PluginWarning",
     "Progress",
+    "RecipeError",
     "RecipeWarning",
     "Ref",
     "Regularizer",

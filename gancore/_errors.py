@@ -1,4 +1,5 @@
-"""Errors a user can cause and fix. The CLI prints them as one line; anything else is a bug."""
+"""Errors a user can cause and fix. The CLI prints them as one ``error:`` message (one line,
+or a recipe's list of problems); anything else is a bug."""
 
 from __future__ import annotations
 
@@ -15,6 +16,33 @@ class UnknownNameError(GancoreError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+class InvalidValues(GancoreError):
+    """Values a parameter model refused, one line each (``critic.hidden: ...``); the message
+    joins them with "; ". ``fields`` are the top-level parameter names that were refused."""
+
+    def __init__(self, lines: list[str], fields: Iterable[str] = ()) -> None:
+        self.lines = list(lines)
+        self.fields = set(fields)
+        super().__init__("; ".join(self.lines))
+
+
+class RecipeError(GancoreError):
+    """Every problem found in a recipe, each a line naming its path in the document.
+
+    ``errors`` holds the lines; the message is the one line when there is one, else
+    ``recipe has N errors:`` followed by the lines, indented."""
+
+    def __init__(self, errors: Iterable[str]) -> None:
+        self.errors = list(dict.fromkeys(errors))
+        super().__init__(format_problems(self.errors))
+
+
+def format_problems(errors: list[str]) -> str:
+    if len(errors) == 1:
+        return errors[0]
+    return f"recipe has {len(errors)} errors:\n" + "\n".join(f"  {e}" for e in errors)
 
 
 class DuplicateNameError(GancoreError):

@@ -1,5 +1,6 @@
 """The hooks a plugin implements. Each receives a ``register`` callback, so a plugin
-module stays a few lines: import its parts, hand them over.
+module stays a few lines: import its parts, hand them over. A plugin's hooks run in the
+order ``register_kinds``, ``register_parts``, ``register_recipes``.
 
 Example plugin module::
 
@@ -21,14 +22,26 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 class HookSpecs:
     @hookspec
+    def register_kinds(self, register):
+        """Register new kinds of part, for parts that none of the core's kinds describes.
+
+        Call ``register(kind, summary, interface=None)`` once per kind: ``kind`` is a
+        lowercase hyphenated name (``predictor``), ``summary`` one line on what a part of
+        it is, ``interface`` the class such a part must be an instance of (checked when one
+        is built). Kinds register before the plugin's parts, so the same plugin registers
+        parts of them; so can every plugin loaded after it. A kind registered twice (or
+        one of the core's) fails the plugin that registers it later.
+        """
+
+    @hookspec
     def register_parts(self, register):
         """Register concrete parts of a GAN.
 
         Call ``register(kind, name, factory, summary=None)`` once per part. ``kind`` is one
-        of ``gancore.KINDS`` (generator, critic, loss, ...). ``factory`` is a class or
-        function; its keyword parameters, with type hints and defaults, become the part's
-        recipe parameters (see docs/plugins.md). ``summary`` defaults to the first line of
-        the factory's docstring.
+        of ``gancore.KINDS`` (generator, critic, loss, ...) or a kind a plugin registered.
+        ``factory`` is a class or function; its keyword parameters, with type hints and
+        defaults, become the part's recipe parameters (see docs/plugins.md). ``summary``
+        defaults to the first line of the factory's docstring.
         """
 
     @hookspec

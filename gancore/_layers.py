@@ -12,7 +12,7 @@ from typing import Literal
 
 from torch import nn
 
-from ._parts import Normalization
+from ._parts import Build, Normalization
 
 Init = Literal["dcgan", "default"]
 
@@ -20,11 +20,14 @@ _WEIGHTED = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
 _NORMS = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm, nn.GroupNorm, nn.LayerNorm)
 
 
-def resolve_norm(norm: str | Normalization) -> Normalization:
-    """A registered normalization by name, or an instance used as it is."""
+def resolve_norm(norm: str | Normalization, build: Build | None = None) -> Normalization:
+    """A registered normalization by name, or an instance used as it is. ``build`` is the
+    network factory's injected ``gancore.Build``, so the name is looked up in the registry
+    that builds the network; without it, in the process's."""
     if isinstance(norm, Normalization):
         return norm
-    from ._plugins import build  # the registry is filled by plugins, which import the core
+    if build is None:
+        from ._plugins import build  # the registry is filled by plugins, which import the core
 
     return build("normalization", norm)
 
@@ -46,10 +49,13 @@ def has_shift(module: nn.Module) -> bool:
 
 
 class LayerMaker:
-    """Weighted layers and norm modules for one network, under one norm and one init."""
+    """Weighted layers and norm modules for one network, under one norm and one init.
 
-    def __init__(self, norm: str | Normalization, init: Init = "default") -> None:
-        self.norm = resolve_norm(norm)
+    A network factory passes its injected ``build`` on, so a normalization named in the
+    recipe comes from the registry building the network (see ``resolve_norm``)."""
+
+    def __init__(self, norm: str | Normalization, init: Init = "default", *, build: Build | None = None) -> None:
+        self.norm = resolve_norm(norm, build)
         self.init = init
 
     def weighted(self, module: nn.Module) -> nn.Module:

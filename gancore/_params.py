@@ -13,7 +13,6 @@ the engine passes them when it builds the part.
 from __future__ import annotations
 
 import difflib
-
 import inspect
 import re
 import types
@@ -24,7 +23,7 @@ from typing import Any, Callable
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator
 from pydantic.fields import FieldInfo
 
-from ._errors import GancoreError
+from ._errors import InvalidValues
 
 
 @dataclass(frozen=True)
@@ -164,7 +163,10 @@ def refs_of(model: type[BaseModel]) -> dict[str, Ref]:
 
 
 def describe(model: type[BaseModel]) -> list[dict[str, Any]]:
-    """One row per parameter: name, type, default, description."""
+    """One row per parameter: name, type, default, required, constraints, choices, description.
+
+    ``constraints`` reads like ``0 <= x < 1`` or ``>= 1, multiple of 8`` ("" when there are
+    none); ``choices`` lists the values of a ``Literal`` type (None for other types)."""
     rows = []
     for name, f in model.model_fields.items():
         rows.append(
@@ -173,19 +175,109 @@ def describe(model: type[BaseModel]) -> list[dict[str, Any]]:
                 "type": type_name(f.annotation),
                 "default": None if f.is_required() else _jsonable(f.default),
                 "required": f.is_required(),
+                "constraints": constraints(f),
+                "choices": choices(f.annotation),
                 "description": f.description or "",
             }
         )
     return rows
 
 
+def _metadata(field: FieldInfo) -> list[Any]:
+    """The field's constraint objects, with those of an ``Annotated`` inside an Optional or
+    a union (``Annotated[int, Field(ge=1)] | None``)."""
+    found = list(field.metadata)
+
+    def walk(ann: Any) -> None:
+        if typing.get_origin(ann) is typing.Annotated:
+            base, *extras = typing.get_args(ann)
+            for meta in extras:
+                found.extend(meta.metadata if isinstance(meta, FieldInfo) else [meta])
+            walk(base)
+        elif typing.get_origin(ann) in (typing.Union, types.UnionType):
+            for arg in typing.get_args(ann):
+                walk(arg)
+
+    walk(field.annotation)
+    return found
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+_REVERSED = {"<": ">", "<=": ">="}
+
+
+def _range(low: tuple[str, Any] | None, high: tuple[str, Any] | None, what: str) -> str:
+    """``0 <= x < 1``, ``> 0``, ``<= 100``, ``length >= 1``; each bound is (operator, value)
+    with the operator as it reads left of ``what``."""
+    if low and high:
+        return f"{_number(low[1])} {low[0]} {what} {high[0]} {_number(high[1])}"
+    if low:
+        text = f"{_REVERSED[low[0]]} {_number(low[1])}"
+    elif high:
+        text = f"{high[0]} {_number(high[1])}"
+    else:
+        return ""
+    return text if what == "x" else f"{what} {text}"
+
+
+def constraints(field: FieldInfo) -> str:
+    """A parameter's pydantic constraints in words: ``0 <= x < 1``, ``> 0``, ``multiple of 8``,
+    ``1 <= length <= 4``, ``matches ^[a-z]+$`` ("" when it has none)."""
+    low: tuple[str, Any] | None = None
+    high: tuple[str, Any] | None = None
+    shortest: tuple[str, Any] | None = None
+    longest: tuple[str, Any] | None = None
+    extra: list[str] = []
+    for meta in _metadata(field):
+        # annotated_types' Gt, Ge, Lt, Le, Interval, MinLen, MaxLen, Len, MultipleOf, and
+        # pydantic's own metadata for a pattern, each read by its attributes.
+        bound = {attr: getattr(meta, attr, None) for attr in ("gt", "ge", "lt", "le")}
+        if bound["gt"] is not None:
+            low = ("<", bound["gt"])
+        if bound["ge"] is not None:
+            low = ("<=", bound["ge"])
+        if bound["lt"] is not None:
+            high = ("<", bound["lt"])
+        if bound["le"] is not None:
+            high = ("<=", bound["le"])
+        if getattr(meta, "min_length", None):
+            shortest = ("<=", meta.min_length)
+        if getattr(meta, "max_length", None) is not None:
+            longest = ("<=", meta.max_length)
+        if getattr(meta, "multiple_of", None) is not None:
+            extra.append(f"multiple of {_number(meta.multiple_of)}")
+        if isinstance(getattr(meta, "pattern", None), str):
+            extra.append(f"matches {meta.pattern}")
+    parts = [_range(low, high, "x"), _range(shortest, longest, "length"), *extra]
+    return ", ".join(p for p in parts if p)
+
+
+def choices(ann: Any) -> list[Any] | None:
+    """The values a ``Literal`` type allows (through Optional and unions), else None."""
+    if typing.get_origin(ann) is typing.Annotated:
+        return choices(typing.get_args(ann)[0])
+    if typing.get_origin(ann) is typing.Literal:
+        return [_jsonable(a) for a in typing.get_args(ann)]
+    if typing.get_origin(ann) in (typing.Union, types.UnionType):
+        found = [c for a in typing.get_args(ann) for c in (choices(a) or [])]
+        return found or None
+    return None
+
+
 def type_name(ann: Any) -> str:
     if ann is None or ann is type(None):
         return "None"
     origin = typing.get_origin(ann)
+    if origin is typing.Annotated:
+        return type_name(typing.get_args(ann)[0])
     if origin is typing.Literal:
         return " | ".join(repr(a) for a in typing.get_args(ann))
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         return " | ".join(type_name(a) for a in typing.get_args(ann))
     if origin is not None:
         args = ", ".join(type_name(a) for a in typing.get_args(ann))
@@ -219,8 +311,8 @@ def _unknown_parameter(name: str, known: list[str]) -> str:
     return f"unknown parameter (it takes: {', '.join(known)})" if known else "unknown parameter"
 
 
-def format_validation_error(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> str:
-    """``critic.hidden: Input should be a valid integer`` lines, one per error; an unknown
+def validation_error_lines(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> list[str]:
+    """``critic.hidden: Input should be a valid integer``, one line per error; an unknown
     parameter gets a suggestion when ``model`` is given."""
     lines = []
     for err in exc.errors():
@@ -231,11 +323,22 @@ def format_validation_error(exc: ValidationError, prefix: str = "", model: type[
         elif err["type"] == "value_error":
             msg = msg.removeprefix("Value error, ")
         lines.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(lines)
+    return list(dict.fromkeys(lines))
+
+
+def format_validation_error(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> str:
+    """The lines of :func:`validation_error_lines` joined with "; "."""
+    return "; ".join(validation_error_lines(exc, prefix, model))
+
+
+def invalid_values(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> InvalidValues:
+    """The error to raise for a refused model: its lines, and the fields they are about."""
+    fields = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
+    return InvalidValues(validation_error_lines(exc, prefix, model), fields)
 
 
 def validate_params(model: type[ParamsBase], values: dict[str, Any], path: str) -> ParamsBase:
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        raise GancoreError(format_validation_error(exc, path, model)) from None
+        raise invalid_values(exc, path, model) from None

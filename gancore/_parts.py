@@ -316,8 +316,29 @@ class Callback:
         """Training stopped early: interrupted, diverged, or crashed."""
 
 
-INJECTABLE: dict[type, str] = {DataSpec: "spec"}
-"""Factory parameter types the engine supplies instead of the recipe."""
+# ---------------------------------------------------------------- building and optimizing
+
+
+class Build(Protocol):
+    """``build(kind, name, params=None, /, **injected)``: builds a registered part.
+
+    A factory that declares a parameter of this type receives one bound to the registry
+    building the factory's own part, so the parts it builds in turn (a network's
+    normalization, a metric's feature space) come from that same registry: a run's own
+    registry, not only the process's. ``injected`` values (``spec=...``) are passed on as
+    given; a nested part gets the spec its builder hands it, not its builder's.
+    """
+
+    def __call__(self, kind: str, name: str, params: Mapping[str, Any] | None = None, /, **injected: Any) -> Any: ...
+
+
+class Parameters(list[nn.Parameter]):
+    """The weights one optimizer group trains, injected into factories of kind ``optimizer``."""
+
+
+INJECTABLE: dict[type, str] = {DataSpec: "spec", Build: "build", Parameters: "parameters"}
+"""Factory parameter types the engine supplies instead of the recipe, with the keyword
+the engine supplies each under (``Registry.build(..., spec=...)``)."""
 
 KINDS: dict[str, str] = {
     "generator": "maps latent codes (and labels) or images to samples",
@@ -331,12 +352,15 @@ KINDS: dict[str, str] = {
     "metric": "sample-quality measure",
     "features": "feature network for metrics",
     "callback": "code run during training: trackers, loggers",
+    "optimizer": "updates a group of weights from their gradients",
 }
-"""Every kind of part, with what it is."""
+"""The core's kinds of part, with what each is; plugins may add kinds of their own
+(``register_kinds``), which each registry holds next to these (``Registry.kinds``)."""
 
 __all__ = [
     "AdversarialLoss",
     "Batches",
+    "Build",
     "Callback",
     "Critic",
     "DataSpec",
@@ -348,6 +372,7 @@ __all__ = [
     "KINDS",
     "Metric",
     "Normalization",
+    "Parameters",
     "Regularizer",
     "Scheme",
     "Slot",

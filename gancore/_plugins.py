@@ -64,8 +64,12 @@ class _Staging:
 
     def __init__(self, registry: Registry, plugin: str) -> None:
         self.registry, self.plugin = registry, plugin
+        self.kinds: list[tuple[Any, ...]] = []
         self.parts: list[tuple[Any, ...]] = []
         self.recipes: list[tuple[Any, ...]] = []
+
+    def kind(self, kind: str, summary: str, interface: Any = None) -> None:
+        self.kinds.append((kind, summary, interface))
 
     def part(self, kind: str, name: str, factory: Any, summary: str | None = None) -> None:
         self.parts.append((kind, name, factory, summary))
@@ -75,7 +79,10 @@ class _Staging:
 
     def commit(self) -> None:
         # Check everything first, so a failing plugin registers nothing at all.
-        trial = Registry(dict(self.registry.parts), dict(self.registry.recipes))
+        trial = Registry(dict(self.registry.parts), dict(self.registry.recipes), dict(self.registry.kinds))
+        # Kinds first, so that the plugin's parts of a kind it adds register with it.
+        for kind, summary, interface in self.kinds:
+            trial.add_kind(kind, summary, self.plugin, interface)
         for kind, name, factory, summary in self.parts:
             entry = trial.add(kind, name, factory, self.plugin, summary)
             entry.params  # unreadable type hints fail the plugin now, not `gancore show` later
@@ -83,7 +90,7 @@ class _Staging:
             if not _is_file(path):
                 raise FileNotFoundError(f"recipe {name!r}: no file at {path}")
             trial.add_recipe(name, path, self.plugin, summary or _recipe_summary(path))
-        self.registry.parts, self.registry.recipes = trial.parts, trial.recipes
+        self.registry.parts, self.registry.recipes, self.registry.kinds = trial.parts, trial.recipes, trial.kinds
 
 
 def _is_file(path: Any) -> bool:
@@ -166,7 +173,8 @@ class PluginHost:
         try:
             self._check_hook_names(plugin)
             others = [p for p in self.pm.get_plugins() if p is not plugin]
-            for hook, callback in (("register_parts", staging.part), ("register_recipes", staging.recipe)):
+            hooks = (("register_kinds", staging.kind), ("register_parts", staging.part), ("register_recipes", staging.recipe))
+            for hook, callback in hooks:
                 # Through pluggy, for this plugin alone (the others have registered already).
                 self.pm.subset_hook_caller(hook, remove_plugins=others)(register=callback)
             staging.commit()

@@ -3,25 +3,28 @@
 Validation happens in two passes, both before anything is built: the fixed sections
 (``train``, ``optim``, ``ema``, ``eval``) with pydantic, then every part against the
 registry (its name, its parameters, the names its parameters refer to). Each error
-names its path in the document, for example ``critic.norm``.
+names its path in the document, for example ``critic.norm``, and every error is reported
+at once (a :class:`RecipeError` lists them), except those that a first one makes
+meaningless: the slots of an unknown scheme, the parameters of an unknown part.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import tomllib
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ._errors import GancoreError, RecipeWarning, UnknownNameError, unknown_name_message
+from ._errors import GancoreError, InvalidValues, RecipeError, RecipeWarning, UnknownNameError, unknown_name_message
 from ._evaluate import metric_spec
-from ._optim import check_implementation
-from ._params import ExactScalars, format_validation_error
+from ._optim import Inherited, OptimizerPart, optimizer_part, split_own, unclaimed_keys
+from ._params import ExactScalars, invalid_values, refs_of
 from ._registry import Registry
 
 DEFAULT_RECIPE = "dcgan-mnist"
@@ -52,7 +55,7 @@ class TrainSettings(_Strict):
     num_samples: Annotated[int, Field(ge=1, le=10_000, description="samples in each grid or scatter plot")] = 64
 
 
-OptimizerName = Literal["adam", "adamw", "rmsprop", "sgd"]
+OptimizerName = str  # a registered optimizer: checked against the registry with the parts
 Beta = Annotated[float, Field(ge=0, lt=1)]
 ScheduleName = Literal["constant", "linear", "cosine"]
 Implementation = Literal["default", "for-loop", "foreach", "fused"]
@@ -107,34 +110,88 @@ class Settings(_Strict):
     eval: EvalSettings = EvalSettings()
 
 
-def split_optim(raw: Mapping[str, Any], groups: tuple[str, ...]) -> dict[str, OptimSettings]:
-    """``[optim]`` defaults merged into each group's ``[optim.<group>]`` override."""
+class _Problems:
+    """The errors found so far in a recipe: each check runs, and adds its errors here
+    instead of stopping the others."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.first: GancoreError | None = None
+
+    def add(self, exc: GancoreError) -> None:
+        if isinstance(exc, RecipeError):
+            lines = exc.errors
+        elif isinstance(exc, InvalidValues):
+            lines = exc.lines
+        else:
+            lines = [str(exc)]
+        self.first = self.first or exc
+        self.errors += [line for line in lines if line not in self.errors]
+
+    def attempt(self, check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``check(*args, **kwargs)``, or None when it raised a GancoreError (recorded)."""
+        try:
+            return check(*args, **kwargs)
+        except GancoreError as exc:
+            self.add(exc)
+            return None
+
+    def raise_any(self) -> None:
+        """One error as it was raised; several as one RecipeError listing them all."""
+        if len(self.errors) == 1 and self.first is not None:
+            raise self.first
+        if self.errors:
+            raise RecipeError(self.errors)
+
+
+def split_optim(
+    raw: Mapping[str, Any], groups: tuple[str, ...], registry: Registry
+) -> tuple[dict[str, OptimSettings], dict[str, OptimizerPart]]:
+    """``[optim]`` defaults merged into each group's ``[optim.<group>]`` override, and the
+    optimizer part each group's settings name (see ``_optim``)."""
+    problems = _Problems()
     base_fields = {k: v for k, v in raw.items() if not isinstance(v, Mapping)}
     per_group = {k: v for k, v in raw.items() if isinstance(v, Mapping)}
     for name in per_group:
         if name not in groups:
-            raise UnknownNameError(f"optim.{name}: " + unknown_name_message("optimizer group", name, groups))
-    base = _validate(OptimSettings, base_fields, "optim")
-    out = {}
+            problems.add(UnknownNameError(f"optim.{name}: " + unknown_name_message("optimizer group", name, groups)))
+    # Keys beyond the shared vocabulary are a plugin optimizer's own, checked against it.
+    base_fields, base_own = split_own(base_fields, OptimSettings.model_fields)
+    base = problems.attempt(_validate, OptimSettings, base_fields, "optim")
+    out, parts = {}, {}
+    inherited: dict[str, list[str]] = {}  # a value of [optim] a group's optimizer refused -> those groups
     for group in groups:
-        override = _validate(OptimOverride, dict(per_group.get(group, {})), f"optim.{group}")
+        table, own = split_own(per_group.get(group, {}), OptimSettings.model_fields)
+        override = problems.attempt(_validate, OptimOverride, table, f"optim.{group}")
+        if base is None or override is None:
+            continue
         merged = base.model_dump() | override.model_dump(exclude_none=True)
         settings = OptimSettings.model_validate(merged)
         try:
-            check_implementation(settings.name, settings.implementation)
+            parts[group], settings = optimizer_part(registry, group, settings, set(table), set(base_fields), own, base_own)
+        except Inherited as exc:
+            for line in exc.lines:
+                inherited.setdefault(line, []).append(group)
+            continue
         except GancoreError as exc:
-            if "implementation" in per_group.get(group, {}):
-                raise GancoreError(f"optim.{group}.implementation: {exc}") from None
-            raise GancoreError(f"optim.implementation: {exc} (optimizer group {group!r})") from None
+            problems.add(exc)
+            continue
         out[group] = settings
-    return out
+    for message, failing in inherited.items():
+        which = f"group {failing[0]!r}" if len(failing) == 1 else f"groups {', '.join(map(repr, failing))}"
+        problems.add(GancoreError(f"{message} (optimizer {which})"))
+    if len(parts) == len(groups):
+        for line in unclaimed_keys(registry, base_own, parts, OptimSettings.model_fields):
+            problems.add(GancoreError(line))
+    problems.raise_any()
+    return out, parts
 
 
 def _validate(model: type[BaseModel], values: Any, path: str) -> Any:
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        raise GancoreError(format_validation_error(exc, path, model)) from None
+        raise invalid_values(exc, path, model) from None
 
 
 def _component(raw: Any, path: str, default: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -166,31 +223,56 @@ class Recipe:
         raw = copy.deepcopy(dict(raw))
         self.raw = raw
         self.objects = dict(objects)
-        scheme_name, scheme_params = _component(raw.get("scheme"), "scheme", default="adversarial")
-        try:
-            self.scheme_class = registry.get("scheme", scheme_name).factory
-        except UnknownNameError as exc:
-            raise UnknownNameError(f"scheme: {exc}") from None
-        slots = self.scheme_class.slots
-        allowed = set(FIXED_SECTIONS) | set(slots)
-        for key in raw:
-            if key not in allowed:
-                raise GancoreError(f"{unknown_name_message('recipe section', key, allowed)} for scheme {scheme_name!r}")
-        settings = _validate(Settings, {k: raw[k] for k in ("description", "train", "optim", "ema", "eval") if k in raw}, "")
-        self.description = settings.description
-        self.train: TrainSettings = settings.train
-        self.ema: EmaSettings = settings.ema
-        self.eval: EvalSettings = settings.eval
-        self.optim = split_optim(settings.optim, self.scheme_class.groups())
+        problems = _Problems()
+        scheme_name, scheme_params = problems.attempt(_component, raw.get("scheme"), "scheme", default="adversarial") or (None, {})
+        self.scheme_class: Any = None
+        if scheme_name is not None:
+            try:
+                self.scheme_class = registry.get("scheme", scheme_name).factory
+            except UnknownNameError as exc:
+                problems.add(UnknownNameError(f"scheme: {exc}"))
+        # An unknown scheme has no known slots or optimizer groups: what depends on them
+        # goes unchecked rather than reported as noise.
+        slots = self.scheme_class.slots if self.scheme_class is not None else {}
+        misspelt: set[str] = set()  # slots that an unknown section's name is close to
+        if self.scheme_class is not None:
+            allowed = set(FIXED_SECTIONS) | set(slots)
+            for key in raw:
+                if key not in allowed:
+                    problems.add(GancoreError(f"{unknown_name_message('recipe section', key, allowed)} for scheme {scheme_name!r}"))
+                    misspelt.update(difflib.get_close_matches(str(key), list(slots), n=3, cutoff=0.6))
 
-        self.scheme = ("scheme", scheme_name, self._params(registry, "scheme", scheme_name, scheme_params, "scheme"))
-        data_name, data_params = _component(raw.get("data"), "data")
-        self.data = ("dataset", data_name, self._params(registry, "dataset", data_name, data_params, "data"))
+        # The fixed sections, each on its own so that one bad section leaves the others checked.
+        sections: dict[str, Any] = {}
+        for key in ("description", "train", "optim", "ema", "eval"):
+            if key in raw:
+                settings = problems.attempt(_validate, Settings, {key: raw[key]}, "")
+                sections[key] = getattr(settings, key) if settings is not None else None
+        defaults = Settings()
+        self.description = sections.get("description") or defaults.description
+        self.train: TrainSettings = sections.get("train") or defaults.train
+        self.ema: EmaSettings = sections.get("ema") or defaults.ema
+        self.eval: EvalSettings = sections.get("eval") or defaults.eval
+        metrics = self.eval.metrics if "eval" not in raw or sections["eval"] is not None else _metrics_alone(raw["eval"])
+        optim = sections.get("optim", {}) if "optim" not in raw or sections["optim"] is not None else None
+        self.optim: dict[str, OptimSettings] = {}
+        self.optimizers: dict[str, OptimizerPart] = {}  # ("optimizer", name, params) per group
+        if optim is not None and self.scheme_class is not None:
+            self.optim, self.optimizers = problems.attempt(split_optim, optim, self.scheme_class.groups(), registry) or ({}, {})
+        elif optim is not None:
+            # Keys beyond the vocabulary belong to optimizers the unknown scheme's groups would name.
+            shared, _ = split_own({k: v for k, v in optim.items() if not isinstance(v, Mapping)}, OptimSettings.model_fields)
+            problems.attempt(_validate, OptimSettings, shared, "optim")
+
+        self.scheme = ("scheme", scheme_name, {})
+        if self.scheme_class is not None:
+            self.scheme = ("scheme", scheme_name, problems.attempt(self._params, registry, "scheme", scheme_name, scheme_params, "scheme"))
+        self.data = problems.attempt(self._part, registry, "dataset", raw.get("data"), "data")
         self.slots: dict[str, Any] = {}
         for slot_name, slot in slots.items():
             if slot_name in self.objects:
                 if slot_name in raw:
-                    raise GancoreError(f"{slot_name}: given both as an object and in the recipe")
+                    problems.add(GancoreError(f"{slot_name}: given both as an object and in the recipe"))
                 self.slots[slot_name] = None  # built by the caller
                 continue
             value = raw.get(slot_name)
@@ -199,21 +281,25 @@ class Recipe:
                 if not isinstance(items, list):
                     items = [items]
                 self.slots[slot_name] = [
-                    self._part(registry, slot.kind, item, f"{slot_name}.{i}") for i, item in enumerate(items)
+                    problems.attempt(self._part, registry, slot.kind, item, f"{slot_name}.{i}") for i, item in enumerate(items)
                 ]
             elif value is None and not slot.required and slot.default is None:
                 self.slots[slot_name] = None
+            elif value is None and slot.default is None and slot_name in misspelt:
+                self.slots[slot_name] = None  # "did you mean" above already points here
             else:
-                self.slots[slot_name] = self._part(registry, slot.kind, value, slot_name, slot.default)
-        for i, item in enumerate(self.eval.metrics):
-            name, params = metric_spec(item)
-            self._params(registry, "metric", name, params, f"eval.metrics.{i}")
+                self.slots[slot_name] = problems.attempt(self._part, registry, slot.kind, value, slot_name, slot.default)
+        for i, item in enumerate(metrics):
+            spec = problems.attempt(metric_spec, item)
+            if spec is not None:
+                problems.attempt(self._params, registry, "metric", spec[0], spec[1], f"eval.metrics.{i}")
         raw_callbacks = raw.get("callbacks", [])
         if not isinstance(raw_callbacks, list):
             raw_callbacks = [raw_callbacks]
         self.callbacks: list[tuple[str, str, dict[str, Any]]] = [
-            self._part(registry, "callback", item, f"callbacks.{i}") for i, item in enumerate(raw_callbacks)
+            problems.attempt(self._part, registry, "callback", item, f"callbacks.{i}") for i, item in enumerate(raw_callbacks)
         ]
+        problems.raise_any()
 
     def _part(self, registry: Registry, kind: str, raw: Any, path: str, default: str | None = None) -> tuple[str, str, dict[str, Any]]:
         name, params = _component(raw, path, default)
@@ -222,10 +308,22 @@ class Recipe:
     @staticmethod
     def _params(registry: Registry, kind: str, name: str, params: dict[str, Any], path: str) -> dict[str, Any]:
         try:
-            registry.get(kind, name)
+            entry = registry.get(kind, name)
         except UnknownNameError as exc:
             raise UnknownNameError(f"{path}.name: {exc}") from None
-        return registry.validate(kind, name, params, path).model_dump(mode="json")
+        try:
+            return registry.validate(kind, name, params, path).model_dump(mode="json")
+        except InvalidValues as exc:
+            # The names its other parameters refer to are checked too, to be reported together.
+            lines = exc.lines + _unknown_refs(registry, entry.params, params, path, skip=exc.fields)
+            first: GancoreError = exc
+        except UnknownNameError as exc:  # a parameter naming a part nothing registered: all of them
+            lines = [str(exc), *_unknown_refs(registry, entry.params, params, path)]
+            first = exc
+        lines = list(dict.fromkeys(lines))
+        if len(lines) == 1:
+            raise first
+        raise RecipeError(lines) from None
 
     # -- serialising -----------------------------------------------------------------
 
@@ -249,13 +347,38 @@ class Recipe:
         out["train"] = self.train.model_dump(mode="json")
         optim: dict[str, Any] = {}
         for group, settings in self.optim.items():
-            optim[group] = settings.model_dump(mode="json")
+            optim[group] = settings.model_dump(mode="json") | self.optimizers[group][2]
         out["optim"] = optim
         out["ema"] = self.ema.model_dump(mode="json")
         out["eval"] = self.eval.model_dump(mode="json")
         if self.callbacks:
             out["callbacks"] = [{"name": n, **p} for _, n, p in self.callbacks]
         return _toml_safe(out)
+
+
+def _metrics_alone(raw_eval: Any) -> list[Any]:
+    """The metrics of an ``[eval]`` section whose other keys were refused, if they are valid
+    on their own: their names are still worth checking."""
+    if not isinstance(raw_eval, Mapping):
+        return []
+    try:
+        return EvalSettings.model_validate({"metrics": raw_eval.get("metrics", [])}).metrics
+    except ValidationError:
+        return []
+
+
+def _unknown_refs(registry: Registry, model: type[BaseModel], params: Mapping[str, Any], path: str,
+                  skip: Collection[str] = ()) -> list[str]:
+    """``critic.norm: unknown normalization ...`` for each parameter that names an unregistered
+    part (those in ``skip`` were refused already)."""
+    out = []
+    for field, ref in refs_of(model).items():
+        value = params.get(field)
+        if field in skip or not isinstance(value, str) or (ref.kind, value) in registry.parts:
+            continue
+        where = f"{path}.{field}" if path else field
+        out.append(f"{where}: {unknown_name_message(ref.kind, value, registry.names(ref.kind))}")
+    return out
 
 
 def _toml_safe(value: Any) -> Any:

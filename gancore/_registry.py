@@ -9,8 +9,9 @@ from functools import cached_property
 from typing import Any
 
 from ._errors import DuplicateNameError, GancoreError, UnknownNameError, unknown_name_message
+from ._kinds import CORE, Kind, check_kind, core_kinds, is_instance
 from ._params import ParamsBase, describe, injected_parameters, params_model, refs_of, validate_params
-from ._parts import INJECTABLE, KINDS, Scheme
+from ._parts import INJECTABLE, Scheme
 
 
 @dataclass
@@ -56,16 +57,42 @@ class Recipe:
     summary: str = ""
 
 
+class BoundBuild:
+    """``gancore.Build`` for one registry: what a factory is given to build the parts it
+    is made of, so that they come from the registry that builds it."""
+
+    __slots__ = ("registry",)
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def __call__(self, kind: str, name: str, params: dict[str, Any] | None = None, /, **injected: Any) -> Any:
+        return self.registry.build(kind, name, params, **injected)
+
+    def __repr__(self) -> str:
+        return f"<gancore.Build of registry {id(self.registry):#x}>"
+
+
 @dataclass
 class Registry:
     parts: dict[tuple[str, str], Entry] = field(default_factory=dict)
     recipes: dict[str, Recipe] = field(default_factory=dict)
+    kinds: dict[str, Kind] = field(default_factory=core_kinds)
 
     # -- registering -------------------------------------------------------------
 
+    def add_kind(self, kind: str, summary: str, plugin: str, interface: Any = None) -> Kind:
+        """A new kind of part, which parts may then be registered as."""
+        check_kind(kind, summary, interface)
+        if kind in self.kinds:
+            other = self.kinds[kind].plugin
+            first = "by gancore itself" if other == CORE else f"by plugin {other!r}"
+            raise DuplicateNameError(f"kind {kind!r} is registered twice: {first} and by plugin {plugin!r}")
+        self.kinds[kind] = Kind(kind, summary.strip(), plugin, interface)
+        return self.kinds[kind]
+
     def add(self, kind: str, name: str, factory: Callable[..., Any], plugin: str, summary: str | None = None) -> Entry:
-        if kind not in KINDS:
-            raise UnknownNameError(unknown_name_message("kind", kind, KINDS))
+        self._check_kind(kind)
         if not callable(factory):
             raise TypeError(f"{kind} {name!r}: factory {factory!r} is not callable")
         key = (kind, name)
@@ -92,16 +119,19 @@ class Registry:
     def names(self, kind: str) -> list[str]:
         return sorted(n for k, n in self.parts if k == kind)
 
+    def _check_kind(self, kind: str) -> None:
+        if kind not in self.kinds:
+            raise UnknownNameError(unknown_name_message("kind", kind, self.kinds))
+
     def entries(self, kind: str | None = None) -> Iterator[Entry]:
-        if kind is not None and kind not in KINDS:
-            raise UnknownNameError(unknown_name_message("kind", kind, KINDS))
+        if kind is not None:
+            self._check_kind(kind)
         for key in sorted(self.parts):
             if kind is None or key[0] == kind:
                 yield self.parts[key]
 
     def get(self, kind: str, name: str) -> Entry:
-        if kind not in KINDS:
-            raise UnknownNameError(unknown_name_message("kind", kind, KINDS))
+        self._check_kind(kind)
         try:
             return self.parts[(kind, name)]
         except KeyError:
@@ -132,20 +162,27 @@ class Registry:
 
     def build(self, kind: str, name: str, params: dict[str, Any] | None = None, /, **injected: Any) -> Any:
         """Validate ``params`` and call the factory; ``injected`` are the engine's arguments
-        (``spec``, a scheme's built slots), passed only to factories that declare them."""
+        (``spec``, ``parameters``, a scheme's built slots), passed only to factories that
+        declare them. A factory declaring a ``gancore.Build`` gets this registry's."""
         values = self.validate(kind, name, params or {})
         entry = self.get(kind, name)
         accepted = inspect.signature(entry.factory).parameters
         extra = {k: v for k, v in injected.items() if k in accepted}
+        supplied = {"build": BoundBuild(self), **injected}
         # Injected values reach a factory by their type, whatever it names the parameter.
         for param, typ in injected_parameters(entry.factory, INJECTABLE).items():
-            if INJECTABLE[typ] in injected:
-                extra[param] = injected[INJECTABLE[typ]]
+            if INJECTABLE[typ] in supplied:
+                extra[param] = supplied[INJECTABLE[typ]]
         try:
-            return entry.factory(**dict(values), **extra)
+            part = entry.factory(**dict(values), **extra)
         except GancoreError:
             raise
         except ValueError as exc:
             # Factories reject parameter combinations the types cannot express (a label
             # embedding with no classes, a batch not divisible by the pack size, ...).
             raise GancoreError(f"cannot build {kind} {name!r}: {exc}") from exc
+        interface = self.kinds[kind].interface
+        if interface is not None and not is_instance(part, interface):
+            raise TypeError(f"{kind} {name!r} (plugin {entry.plugin!r}) built a {type(part).__qualname__}, "
+                            f"not the {interface.__qualname__} a {kind} must be")
+        return part

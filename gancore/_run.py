@@ -203,7 +203,7 @@ class Run(RunState, TrainingLoop):
                 for net_name in names:
                     setattr(self.scheme, net_name, torch.nn.SyncBatchNorm.convert_sync_batchnorm(getattr(self.scheme, net_name)))
         params = self.scheme.group_parameters()
-        self.optimizers = {g: build_optimizer(params[g], r.optim[g]) for g in self.scheme.groups()}
+        self.optimizers = {g: build_optimizer(reg, r.optimizers[g], params[g]) for g in self.scheme.groups()}
         # Syncing to check a value is free on the CPU; elsewhere the guard defers its checks.
         # Several processes agree on the verdicts only where they meet anyway (log lines,
         # checkpoints), so they defer too.

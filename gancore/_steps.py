@@ -70,7 +70,8 @@ def _check_samples(real: Tensor, fake: Tensor) -> None:
 
 def _check_scores(scores: Tensor, batch: int, what: str) -> None:
     """Scores are ``(N,)``, or ``(N, P)`` one per patch (``N // pack`` rows for a packed critic)."""
-    if scores.dim() not in (1, 2) or not scores.is_floating_point() or batch % scores.shape[0]:
+    column = scores.dim() == 2 and scores.shape[1] == 1  # (N, 1): a forgotten squeeze, not patches
+    if scores.dim() not in (1, 2) or column or not scores.is_floating_point() or batch % scores.shape[0]:
         raise GancoreError(f"the {what} returned scores of shape {tuple(scores.shape)} ({scores.dtype}) for a batch of "
                            f"{batch}: a critic returns floating (N,) scores, or (N, P) with one per patch")
 

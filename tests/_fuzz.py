@@ -97,7 +97,9 @@ def check(doc: dict[str, Any], seconds: int = 20) -> str:
         run.sample(2)  # its values may be wild after a wild recipe; that it samples is what counts
         return "trained"
     except gancore.GancoreError as exc:
-        return "refused" if "\n" not in str(exc) else f"crash: a multi-line error: {exc!r}"
+        # One line per problem: a RecipeError lists several, each on its own line.
+        lines = exc.errors if isinstance(exc, gancore.RecipeError) else [str(exc)]
+        return "refused" if all(line and "\n" not in line for line in lines) else f"crash: a multi-line error: {exc!r}"
     except Hang:
         return "hang"
     except Exception as exc:  # noqa: BLE001 - any other exception is what the fuzzer looks for

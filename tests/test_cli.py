@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated, Literal, Optional
 
 import numpy as np
 import pytest
+from pydantic import Field
 from typer.testing import CliRunner
 
 from gancore.cli import app
@@ -60,7 +62,7 @@ def test_show_parameters():
 
 
 def test_plugins_and_recipes_json():
-    plugins = {p["name"]: p for p in json.loads(invoke("plugins", "--json").stdout)}
+    plugins = {p["plugin"]: p for p in json.loads(invoke("plugins", "--json").stdout)}
     assert plugins["nets"]["status"] == "loaded" and plugins["nets"]["version"]
     recipes = {r["name"] for r in json.loads(invoke("recipes", "--json").stdout)}
     assert {"gan-ring", "gan-grid", "gan-mnist", "cgan-mnist", "cdcgan-mnist", "dcgan-mnist", "dcgan-mnist-wn", "dcgan-mnist-sn",
@@ -74,7 +76,7 @@ def test_broken_plugin_does_not_break_the_cli(plugin_dist, fresh_host):
     assert result.exit_code == 0
     assert json.loads(result.stdout)  # the other parts are listed
     assert "broken" in result.stderr and "kaput" in result.stderr and "9.9" in result.stderr
-    plugins = {p["name"]: p for p in json.loads(invoke("plugins", "--json").stdout)}
+    plugins = {p["plugin"]: p for p in json.loads(invoke("plugins", "--json").stdout)}
     assert plugins["broken"]["status"] == "failed" and "kaput" in plugins["broken"]["error"]
 
 
@@ -82,7 +84,7 @@ def test_block_option(plugin_dist, fresh_host):
     plugin_dist("broken", "raise RuntimeError('kaput')")
     fresh_host()
     result = invoke("--block", "broken", "plugins", "--json")
-    plugins = {p["name"]: p for p in json.loads(result.stdout)}
+    plugins = {p["plugin"]: p for p in json.loads(result.stdout)}
     assert plugins["broken"]["status"] == "blocked"
 
 
@@ -199,3 +201,80 @@ def test_version_short_help_and_show_of_a_kind():
     assert listed.exit_code == 0
     names = {row["name"] for row in json.loads(listed.output)}
     assert {"hinge", "wasserstein"} <= names
+
+
+def test_json_rows_share_their_key_names():
+    """A part's kind, name and summary and the plugin that registered it have one key
+    each, in every command's --json."""
+    listed = json.loads(invoke("list", "loss", "--json").stdout)
+    assert set(listed[0]) == {"kind", "name", "plugin", "summary"}
+    shown = json.loads(invoke("show", "loss", "hinge", "--json").stdout)
+    assert {k: shown[k] for k in ("kind", "name", "plugin", "summary")} == next(r for r in listed if r["name"] == "hinge")
+    plugins = json.loads(invoke("plugins", "--json").stdout)
+    assert all("plugin" in row and "name" not in row for row in plugins)
+    assert {e["plugin"] for e in listed} <= {row["plugin"] for row in plugins}
+    recipes = json.loads(invoke("recipes", "--json").stdout)
+    assert set(recipes[0]) == {"name", "plugin", "summary"}
+    assert {r["plugin"] for r in recipes} <= {row["plugin"] for row in plugins}
+
+
+def test_show_prints_each_parameter_s_constraints():
+    info = json.loads(invoke("show", "critic", "mlp", "--json").stdout)
+    params = {p["name"]: p for p in info["parameters"]}
+    assert params["dropout"]["constraints"] == "0 <= x < 1"
+    assert params["hidden"]["constraints"] == "1 <= x <= 16384"
+    assert params["norm"]["constraints"] == "" and params["norm"]["choices"] is None
+    assert params["conditional"]["choices"] == ["none", "concat", "projection"]
+    table = invoke("show", "critic", "mlp").stdout.splitlines()
+    assert table[2].split() == ["parameter", "type", "default", "constraints", "description"]
+    dropout = next(line for line in table if line.startswith("dropout "))
+    assert "0 <= x < 1" in dropout
+    scheme = json.loads(invoke("show", "scheme", "adversarial", "--json").stdout)
+    assert scheme["parameters"][0]["constraints"] == "1 <= x <= 100"
+
+
+def _constrained(
+    rate: Annotated[float, Field(gt=0)] = 1.0,
+    beta: Annotated[float, Field(ge=0, lt=1)] = 0.5,
+    cap: Annotated[int, Field(le=100)] = 3,
+    width: Annotated[int, Field(ge=8, multiple_of=8)] = 8,
+    tag: Annotated[str, Field(min_length=1, max_length=4)] = "x",
+    sizes: Annotated[list[int], Field(min_length=2)] = [1, 2],
+    word: Annotated[str, Field(pattern=r"^[a-z]+$")] = "a",
+    limit: Annotated[Optional[Annotated[int, Field(ge=1)]], Field(description="n")] = None,
+    mode: Literal["a", "b"] | None = None,
+    plain: int = 1,
+):
+    return None
+
+
+def test_constraints_in_words():
+    from gancore._params import describe, params_model
+
+    rows = {r["name"]: r for r in describe(params_model(_constrained, "Words"))}
+    assert {n: r["constraints"] for n, r in rows.items()} == {
+        "rate": "> 0", "beta": "0 <= x < 1", "cap": "<= 100", "width": ">= 8, multiple of 8",
+        "tag": "1 <= length <= 4", "sizes": "length >= 2", "word": "matches ^[a-z]+$", "limit": ">= 1",
+        "mode": "", "plain": "",
+    }
+    assert rows["mode"]["choices"] == ["a", "b"] and rows["plain"]["choices"] is None
+    assert rows["limit"]["type"] == "int | None"  # the inner Annotated is not spelt out
+
+
+def test_tables_are_not_wrapped_when_piped(monkeypatch):
+    """CliRunner's stdout is not a terminal: rows longer than 80 columns (or COLUMNS) stay
+    one line each, with no trailing padding."""
+    monkeypatch.setenv("COLUMNS", "60")
+    result = invoke("list")
+    assert result.exit_code == 0
+    rows = result.stdout.splitlines()
+    parts = json.loads(invoke("list", "--json").stdout)
+    assert len(rows) == len(parts) + 1  # the header, then one line per part
+    assert max(len(row) for row in rows) > 80
+    assert all(row == row.rstrip() for row in rows)
+    for row, part in zip(rows[1:], parts):
+        assert row.split(maxsplit=3) == [part["kind"], part["name"], part["plugin"], part["summary"]]
+    shown = invoke("show", "dataset", "mnist").stdout.splitlines()
+    assert any(len(line) > 80 for line in shown)
+    params = json.loads(invoke("show", "dataset", "mnist", "--json").stdout)["parameters"]
+    assert len(shown) == 3 + len(params)

@@ -7,9 +7,13 @@ without a line in the docs fails here, and so does a documented option the CLI l
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
+import sys
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,7 +22,7 @@ from typer.testing import CliRunner
 
 import gancore
 import gancore.cli
-from gancore._recipe import EmaSettings, EvalSettings, OptimSettings, TrainSettings
+from gancore._recipe import EmaSettings, EvalSettings, OptimSettings, Recipe, TrainSettings
 from gancore._run import RESUMABLE_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,10 +85,7 @@ def options(command) -> dict:
 def readme_parts_table() -> set[tuple[str, str]]:
     """(kind, name) pairs of README.md's parts table: kind in the first column, one or more
     backticked names in the second."""
-    path = ROOT / "README.md"
-    if not path.is_file():
-        pytest.skip("README.md does not exist yet")
-    table = section(path.read_text(encoding="utf-8"), "## The parts")
+    table = section(read("README.md"), "## The parts")
     pairs = set()
     for line in table.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -198,11 +199,8 @@ DOCUMENTS = ["README.md", "docs/cli.md", "docs/recipes.md", "docs/plugins.md", "
 
 @pytest.mark.parametrize("name", DOCUMENTS)
 def test_documented_command_lines_use_real_commands_and_options(name):
-    path = ROOT / name
-    if not path.is_file():
-        pytest.skip(f"{name} does not exist yet")
     group = cli_group()
-    problems = [p for line in _invocations(path.read_text(encoding="utf-8")) if (p := _check_invocation(line, group))]
+    problems = [p for line in _invocations(read(name)) if (p := _check_invocation(line, group))]
     assert not problems, "\n".join(problems)
 
 
@@ -294,3 +292,174 @@ def test_every_kind_is_documented(name):
     doc = read(name)
     missing = [kind for kind in gancore.KINDS if f"`{kind}`" not in doc]
     assert not missing, f"{name} does not describe the kinds {missing}"
+
+
+def test_a_missing_document_fails_rather_than_skips():
+    with pytest.raises(pytest.fail.Exception, match="docs/no-such-page.md is missing"):
+        read("docs/no-such-page.md")
+
+
+# ---------------------------------------------------------------- console examples
+#
+# Every ``$ gancore ...`` line of a ```console block runs, in the order of its document, in
+# a fresh directory (so `runs/ring` trained by one example is there for the next), and
+# prints what the document shows under it. The conventions of the expected text:
+#
+# - a line ``...`` stands for any number of lines (none included);
+# - in the output of `train` and `eval`, decimal numbers (speeds, seconds, losses, metric
+#   values) are masked on both sides: they vary with the machine and its floating point;
+#   everything else, step numbers and paths included, must match;
+# - ``$ echo $?`` shows the exit code of the command before it;
+# - the machine's memory is taken to be 25.3 GB, as in the examples, and the processes
+#   that `--nproc` starts see no GPU (the examples are CPU runs).
+#
+# Commands that cannot run here are listed in NOT_RUN with the reason; anything else that
+# is not `gancore` fails the test, so that no example goes unchecked by accident.
+
+EXAMPLE_DOCUMENTS = ["README.md", "docs/cli.md", "docs/recipes.md", "docs/distributed.md"]
+
+NOT_RUN = {
+    "gancore train gan-ring --set train.log_every=10 --out runs/int --device cpu":
+        "stopped by hand with Ctrl-C",
+    "gancore train --out runs/int --resume --set train.steps=10 --set train.log_every=5":
+        "continues the run stopped by hand above",
+    "torchrun --standalone --nproc-per-node=4 -m gancore train dcgan-mnist --out runs/dcgan":
+        "needs 4 GPUs; --nproc, checked above, starts the same job",
+    "torchrun --nnodes=2 --nproc-per-node=8 --rdzv-backend=c10d --rdzv-endpoint=node01:29500 --rdzv-id=dcgan-1 "
+    "-m gancore train dcgan-mnist --out /shared/runs/dcgan":
+        "needs two machines",
+}
+
+MACHINE_MEMORY = 25_300_000_000
+_DECIMAL = re.compile(r"-?\d+\.\d+(?:e[+-]?\d+)?")
+
+
+@dataclass
+class Example:
+    document: str
+    line: int
+    command: str
+    expected: list[str]
+
+
+def console_examples(name: str) -> list[Example]:
+    """The ``$ `` commands of a document's console blocks, each with the lines under it."""
+    examples: list[Example] = []
+    in_block = False
+    continued = False
+    for number, line in enumerate(read(name).splitlines(), start=1):
+        if line.strip().startswith("```"):
+            in_block = line.strip() == "```console"
+            continue
+        if not in_block:
+            continue
+        if line.startswith("$ "):
+            examples.append(Example(name, number, line[2:], []))
+        elif continued:
+            examples[-1].command += " " + line.strip()
+        elif examples:
+            examples[-1].expected.append(line.rstrip())
+        continued = bool(examples) and examples[-1].command.endswith("\\")
+        if continued:
+            examples[-1].command = examples[-1].command[:-1].rstrip()
+    for example in examples:
+        example.command = " ".join(example.command.split())
+        while example.expected and not example.expected[-1]:
+            example.expected.pop()
+    return examples
+
+
+def _pattern(lines: list[str]) -> re.Pattern[str]:
+    parts = ["(?:.*\n)*?" if line == "..." else re.escape(line + "\n") for line in lines]
+    return re.compile("".join(parts))
+
+
+def _masked(lines: list[str]) -> list[str]:
+    return [_DECIMAL.sub("<n>", line) for line in lines]
+
+
+def output_matches(expected: list[str], actual: list[str], volatile: bool) -> bool:
+    if volatile:
+        expected, actual = _masked(expected), _masked(actual)
+    return _pattern(expected).fullmatch("".join(line + "\n" for line in actual)) is not None
+
+
+def _run(argv: list[str], env: dict[str, str]) -> tuple[int, list[str]]:
+    """Exit code and output lines (stdout and stderr, as a terminal would show them)."""
+    if "--nproc" in argv:  # the processes write to the real file descriptors
+        env = {"CUDA_VISIBLE_DEVICES": ""} | env  # the examples' processes train on the CPU
+        done = subprocess.run([sys.executable, "-m", "gancore", *argv], env=os.environ | env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+        return done.returncode, [line.rstrip() for line in done.stdout.splitlines()]
+    host = gancore._plugins._host
+    try:
+        result = CliRunner().invoke(gancore.cli.app, argv, env=env, prog_name="gancore")
+    finally:
+        gancore._plugins._host = host  # `--block` reloads the plugins for its invocation only
+    return result.exit_code, [line.rstrip() for line in result.output.splitlines()]
+
+
+def run_examples(examples: list[Example]) -> list[str]:
+    """The examples whose output differs from the document's, each with what it printed."""
+    problems = []
+    code: int | None = None  # of the previous command; None when it did not run
+    for example in examples:
+        where = f"{example.document}:{example.line}: $ {example.command}"
+        if example.command in NOT_RUN:
+            code = None
+            continue
+        if example.command == "echo $?":
+            if code is not None and example.expected != [str(code)]:
+                problems.append(f"{where}\nprints {code}")
+            continue
+        words = shlex.split(example.command)
+        env = {}
+        while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
+            key, _, value = words.pop(0).partition("=")
+            env[key] = value
+        if not words or words[0] != "gancore":
+            problems.append(f"{where}\ncannot be checked: run it here or list it in NOT_RUN with the reason")
+            continue
+        code, actual = _run(words[1:], env)
+        volatile = bool({"train", "eval"} & set(words[1:4]))
+        if not output_matches(example.expected, actual, volatile):
+            problems.append(f"{where}\nprints (exit code {code}):\n" + "\n".join(actual))
+    return problems
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n == "docs/distributed.md" else n for n in EXAMPLE_DOCUMENTS]
+)
+def test_console_examples_print_what_the_document_shows(name, tmp_path, monkeypatch):
+    from gancore import _footprint
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(_footprint, "memory_bytes", lambda device: MACHINE_MEMORY)
+    examples = console_examples(name)
+    assert examples, f"{name} has no console examples"
+    problems = run_examples(examples)
+    assert not problems, "\n\n".join(problems)
+
+
+def test_every_example_left_unrun_is_in_a_document_and_says_why():
+    commands = {e.command for name in EXAMPLE_DOCUMENTS for e in console_examples(name)}
+    assert set(NOT_RUN) <= commands, sorted(set(NOT_RUN) - commands)
+    assert all(NOT_RUN.values())
+
+
+def test_the_example_matcher():
+    assert output_matches(["a", "...", "z"], ["a", "b", "c", "z"], volatile=False)
+    assert output_matches(["a", "...", "z"], ["a", "z"], volatile=False)
+    assert not output_matches(["a", "z"], ["a", "b", "z"], volatile=False)
+    assert not output_matches(["a"], ["a", "extra"], volatile=False)
+    assert output_matches(["step 10/20  9.5 it/s  loss 1.25"], ["step 10/20  101.3 it/s  loss 0.5"], volatile=True)
+    assert not output_matches(["step 10/20  9.5 it/s"], ["step 11/20  9.5 it/s"], volatile=True)
+    assert not output_matches(["default 0.5"], ["default 0.25"], volatile=False)
+
+
+def test_the_complete_recipe_example_is_a_valid_recipe():
+    body = section(read("docs/recipes.md"), "## A complete example")
+    block = re.search(r"```toml\n(.*?)```", body, flags=re.DOTALL)
+    assert block, "docs/recipes.md's complete example has no toml block"
+    recipe = Recipe(tomllib.loads(block.group(1)), gancore.registry())
+    assert recipe.description

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import pytest
 
 import gancore
@@ -146,11 +148,86 @@ def register_parts(register):
     assert "unknown kind 'optimiser'" in host.plugins["oddkind"].error
 
 
-def test_every_hook_has_a_docstring():
+# What each hook's documented ``register(...)`` call is made with, every argument by its
+# documented name, and what the registry must then hold. A new hook needs a line here.
+HOOK_CALLS = {
+    "register_kinds": "register(kind='doc-widget', summary='A kind registered by keyword.', interface=None)",
+    "register_parts": "register(kind='normalization', name='doc-tanh', factory=Tanh, summary='Registered by keyword.')",
+    "register_recipes": "register(name='doc-ring', path=RECIPE)",
+}
+
+DOCUMENTED = '''
+import gancore
+from torch import nn
+
+SEEN = {}
+RECIPE = %(recipe)r
+
+
+class Tanh(gancore.Normalization):
+    """A test normalization."""
+
+    def layer(self, num_features, *, spatial):
+        return nn.Tanh()
+
+
+def widget(size: int = 3):
+    """A part of the kind the plugin registers."""
+    return size
+'''
+
+
+def _documented_call(hook) -> dict[str, str | None]:
+    """``Call ``register(kind, name, factory, summary=None)``...`` -> {parameter: default}."""
+    import re
+
+    found = re.search(r"``register\(([^`]*)\)``", hook.__doc__ or "")
+    assert found, f"{hook.__name__}'s docstring does not show its register(...) call"
+    params = {}
+    for item in filter(None, (p.strip() for p in found.group(1).split(","))):
+        name, _, default = item.partition("=")
+        params[name] = default or None
+    return params
+
+
+def test_each_hook_gets_a_register_callback_taking_its_documented_arguments(plugin_dist, fresh_host, tmp_path):
+    """Every hook of HookSpecs is called once per plugin, with ``register=``; the callback
+    takes the parameters the hook's docstring documents (by those names, the optional ones
+    with those defaults), and what is registered through it is in the registry after."""
+    import importlib
+    import inspect
+
     from gancore._hooks import HookSpecs
 
-    hooks = [n for n in vars(HookSpecs) if n.startswith("register_")]
-    assert hooks and all(getattr(HookSpecs, n).__doc__ for n in hooks)
+    hooks = sorted(n for n in vars(HookSpecs) if n.startswith("register_"))
+    assert hooks and set(hooks) == set(HOOK_CALLS), "a hook without a behavioural check in HOOK_CALLS"
+    recipe = tmp_path / "doc-ring.toml"
+    recipe.write_text('description = "a recipe registered by keyword"\n[data]\nname = "ring"\n')
+    code = DOCUMENTED % {"recipe": str(recipe)}
+    for hook in hooks:
+        code += f"\n\n@gancore.hookimpl\ndef {hook}(register):\n    SEEN.setdefault({hook!r}, []).append(register)\n"
+        code += f"    {HOOK_CALLS[hook]}\n"
+        if hook == "register_parts" and "register_kinds" in hooks:
+            code += "    register('doc-widget', 'w', widget)\n"
+    module = plugin_dist("documented", code)
+    host = fresh_host()
+    assert host.plugins["documented"].status == "loaded", host.plugins["documented"].error
+    seen = importlib.import_module(module).SEEN
+    assert {hook: len(calls) for hook, calls in seen.items()} == {hook: 1 for hook in hooks}
+    for hook in hooks:
+        documented = _documented_call(getattr(HookSpecs, hook))
+        actual = inspect.signature(seen[hook][0]).parameters
+        required = {n for n, p in actual.items() if p.default is inspect.Parameter.empty}
+        assert required == {n for n, d in documented.items() if d is None}, hook
+        for name, default in documented.items():
+            assert name in actual, f"{hook}: register has no parameter {name!r}"
+            if default is not None:
+                assert repr(actual[name].default) == default, f"{hook}: {name} defaults to {actual[name].default!r}"
+
+    assert host.registry.get("normalization", "doc-tanh").summary == "Registered by keyword."
+    assert host.registry.recipe("doc-ring").summary == "a recipe registered by keyword"
+    if "register_kinds" in hooks:  # kinds come first: the same plugin's parts may be of its kinds
+        assert host.registry.build("doc-widget", "w", {"size": 5}) == 5
 
 
 def test_a_plugin_raising_system_exit_is_a_failed_plugin(plugin_dist, fresh_host):
@@ -204,15 +281,144 @@ def test_first_party_plugins_import_gancore_never_each_other():
     root = Path(__file__).resolve().parents[1] / "plugins"
     crossing = []
     for package in sorted(p for p in root.iterdir() if (p / "__init__.py").is_file() or p.name.startswith("example")):
+        # A first-party plugin is its folder; an example distribution holds its package (and
+        # may hold tests of it, which import it).
+        own = {package.name} if package.name.startswith("gancore_") else {
+            p.name for p in package.iterdir() if (p / "__init__.py").is_file()}
         for path in package.rglob("*.py"):
             if "build" in path.parts:
                 continue
-            own = path.relative_to(root).parts[0] if package.name.startswith("gancore_") else path.parent.name
             for node in ast.walk(ast.parse(path.read_text())):
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                     [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
                 for name in names:
                     top = name.split(".")[0]
-                    if top.startswith("gancore_") and top != own:
+                    if top.startswith("gancore_") and top not in own:
                         crossing.append(f"{path.relative_to(root)}:{node.lineno} imports {name}")
     assert not crossing, crossing
+
+
+# ---------------------------------------------------------------- kinds plugins add
+
+SKETCHES = """
+import gancore
+
+
+class Sketch:
+    '''What a part of kind "sketch" is: something that draws.'''
+
+    def draw(self) -> str:
+        raise NotImplementedError
+
+
+class Outline(Sketch):
+    '''Draws an outline.
+
+    Args:
+        strokes: how many strokes it takes
+    '''
+
+    def __init__(self, strokes: int = 3) -> None:
+        self.strokes = strokes
+
+    def draw(self) -> str:
+        return "/" * self.strokes
+
+
+def not_a_sketch() -> object:
+    '''Draws nothing.'''
+    return object()
+
+
+@gancore.hookimpl
+def register_kinds(register):
+    register("sketch", "draws a picture of the samples", Sketch)
+
+
+@gancore.hookimpl
+def register_parts(register):
+    register("sketch", "outline", Outline)
+    register("sketch", "nothing", not_a_sketch)
+"""
+
+
+def test_a_plugin_registers_a_kind_and_parts_of_it(plugin_dist, fresh_host):
+    plugin_dist("sketches", SKETCHES)
+    plugin_dist("texture", """
+import gancore
+
+class Shading:
+    '''Shades the picture.'''
+    def draw(self) -> str:
+        return "#"
+
+@gancore.hookimpl
+def register_parts(register):
+    register("sketch", "shading", Shading)  # a kind of a plugin loaded before this one (by name)
+""")
+    host = fresh_host()
+    assert host.plugins["sketches"].status == "loaded", host.plugins["sketches"].error
+    assert host.plugins["texture"].status == "loaded", host.plugins["texture"].error
+    kind = host.registry.kinds["sketch"]
+    assert (kind.plugin, kind.summary, kind.interface.__name__) == ("sketches", "draws a picture of the samples", "Sketch")
+    assert host.registry.names("sketch") == ["nothing", "outline", "shading"]
+    assert host.registry.build("sketch", "outline", {"strokes": 2}).draw() == "//"
+    with pytest.raises(TypeError, match="sketch 'nothing' .* built a object, not the Sketch a sketch must be"):
+        host.registry.build("sketch", "nothing")
+    assert "sketch" not in gancore.KINDS and "sketch" not in gancore.PluginHost(block={"sketches"}).registry.kinds
+    from typer.testing import CliRunner
+
+    from gancore.cli import app
+
+    listed = CliRunner().invoke(app, ["list", "sketch"])
+    assert listed.exit_code == 0 and "outline" in listed.output and "shading" in listed.output, listed.output
+    shown = CliRunner().invoke(app, ["show", "sketch", "outline"])
+    assert shown.exit_code == 0 and "strokes" in shown.output and "how many strokes" in shown.output, shown.output
+
+
+def test_a_part_of_an_unknown_kind_fails_its_plugin_listing_the_kinds(fresh_host):
+    host = fresh_host()
+    module = types.ModuleType("early")
+    module.register_parts = gancore.hookimpl(lambda register: register("sketch", "early", object))
+    info = host.register(module, "early")
+    assert info.status == "failed"
+    assert "unknown kind 'sketch'" in info.error and "(available: callback, critic, " in info.error
+
+
+def test_a_kind_registered_twice_fails_the_later_plugin_naming_both(plugin_dist, fresh_host):
+    plugin_dist("sketches", SKETCHES)
+    plugin_dist("tracing", """
+import gancore
+
+@gancore.hookimpl
+def register_kinds(register):
+    register("sketch", "traces a picture")
+
+@gancore.hookimpl
+def register_parts(register):
+    register("sketch", "trace", object)
+""")
+    plugin_dist("lossy", """
+import gancore
+
+@gancore.hookimpl
+def register_kinds(register):
+    register("loss", "another loss")
+""")
+    host = fresh_host()
+    error = host.plugins["tracing"].error
+    assert host.plugins["tracing"].status == "failed"
+    assert "kind 'sketch' is registered twice: by plugin 'sketches' and by plugin 'tracing'" in error
+    assert ("sketch", "trace") not in host.registry.parts  # all or nothing
+    assert host.registry.kinds["sketch"].plugin == "sketches"
+    assert "kind 'loss' is registered twice: by gancore itself and by plugin 'lossy'" in host.plugins["lossy"].error
+
+
+def test_a_kind_needs_a_command_line_name_and_a_summary():
+    reg = gancore.registry().__class__()
+    with pytest.raises(ValueError, match="lowercase words joined by hyphens"):
+        reg.add_kind("Frame Predictor", "predicts frames", "p")
+    with pytest.raises(ValueError, match="summary"):
+        reg.add_kind("predictor", "", "p")
+    reg.add_kind("frame-predictor", "predicts frames", "p")
+    assert "frame-predictor" in reg.kinds and "frame-predictor" not in gancore.registry().kinds

@@ -111,3 +111,77 @@ def test_setting_a_slot_s_name_starts_its_table_afresh_with_a_warning():
         warnings.simplefilter("error")
         same = apply_overrides(doc, ["critic.name='mlp'", "optim.name='sgd'"])  # same part; a settings variant
     assert same["critic"]["hidden"] == 32 and same["optim"] == {"name": "sgd", "lr": 1e-3}
+
+
+def errors_of(doc) -> list[str]:
+    with pytest.raises(GancoreError) as info:
+        recipe(doc)
+    return getattr(info.value, "errors", [str(info.value)])
+
+
+def test_three_independent_mistakes_are_reported_in_one_error(tiny_ring):
+    tiny_ring["generator"]["latent_dim"] = -1
+    tiny_ring["critic"]["name"] = "mpl"
+    tiny_ring["train"]["steps"] = 0
+    with pytest.raises(gancore.RecipeError) as info:
+        recipe(tiny_ring)
+    assert [e.split(":")[0] for e in info.value.errors] == ["train.steps", "generator.latent_dim", "critic.name"]
+    message = str(info.value)
+    assert message.splitlines()[0] == "recipe has 3 errors:"
+    assert message.splitlines()[3].startswith("  critic.name: unknown critic 'mpl'; did you mean 'mlp'?")
+
+
+def test_every_section_and_part_is_checked(tiny_ring):
+    tiny_ring.update({
+        "description": 3,
+        "ema": {"decay": 1.5},
+        "optim": {"lr": -1, "critc": {}},
+        "eval": {"num_samples": 0, "metrics": ["fdi"]},
+        "data": {"name": "ring", "std": "wide"},
+        "regularizers": [{"name": "r1", "weight": "x"}, {"name": "gradient-penalti"}],
+        "callbacks": [{"name": "csvv"}],
+        "critc": {},
+    })
+    tiny_ring["critic"].update({"norm": "spectal", "hidden": "wide", "hiden": 3})
+    paths = [e.split(":")[0] for e in errors_of(tiny_ring)]
+    assert paths == [
+        "unknown recipe section 'critc'; did you mean 'critic'? (available", "description", "ema.decay",
+        "eval.num_samples", "optim.critc", "optim.lr", "data.std", "critic.hidden", "critic.hiden", "critic.norm",
+        "regularizers.0.weight", "regularizers.1.name", "eval.metrics.0.name", "callbacks.0.name",
+    ]
+
+
+def test_an_unknown_part_s_parameters_are_not_checked(tiny_ring):
+    tiny_ring["critic"] = {"name": "mpl", "hiden": 3, "norm": "spectal"}
+    assert errors_of(tiny_ring) == [
+        "critic.name: unknown critic 'mpl'; did you mean 'mlp'? (available: dcgan, infogan, mlp, patchgan, per-frame)"
+    ]
+
+
+def test_an_unknown_scheme_leaves_its_slots_and_groups_unchecked(tiny_ring):
+    tiny_ring.update({"scheme": "adverserial", "critc": {}, "optim": {"generatr": {}}, "train": {"steps": 0}})
+    tiny_ring["critic"]["norm"] = "spectal"
+    errors = errors_of(tiny_ring)
+    assert [e.split(":")[0] for e in errors] == ["scheme", "train.steps"]
+    assert "did you mean 'adversarial'" in errors[0]
+
+
+def test_a_misspelt_section_is_not_also_a_missing_slot(tiny_ring):
+    tiny_ring["generatr"] = tiny_ring.pop("generator")
+    errors = errors_of(tiny_ring)
+    assert len(errors) == 1 and errors[0].startswith("unknown recipe section 'generatr'; did you mean 'generator'?")
+
+
+def test_one_mistake_keeps_its_own_error_and_message(tiny_ring):
+    tiny_ring["critic"]["norm"] = "spectal"
+    with pytest.raises(UnknownNameError) as info:
+        recipe(tiny_ring)
+    assert not isinstance(info.value, gancore.RecipeError)
+    assert str(info.value).startswith("critic.norm: unknown normalization 'spectal'")
+
+
+def test_an_optimizer_implementation_refused_for_every_group_is_one_error(tiny_ring):
+    tiny_ring["optim"] = {"name": "rmsprop", "implementation": "fused"}
+    (error,) = errors_of(tiny_ring)
+    assert error.startswith("optim.implementation: implementation 'fused' is not available for rmsprop")
+    assert error.endswith("(optimizer groups 'generator', 'critic')")

@@ -32,12 +32,6 @@ def tiny(**overrides) -> Run:
     return Run.create(copy.deepcopy(TINY), overrides=overrides)
 
 
-def weights(run: Run) -> dict[str, torch.Tensor]:
-    out = {f"scheme.{k}": v for k, v in run.scheme.state_dict().items()}
-    for name, avg in run.ema.items():
-        out |= {f"ema.{name}.{k}": v for k, v in avg.state_dict().items()}
-    return out
-
 
 # ---------------------------------------------------------------- data
 
@@ -174,15 +168,3 @@ def test_recycle_gan_trains_and_samples_sequences():
 def test_recycle_gan_rejects_data_without_sequences():
     with pytest.raises(gancore.GancoreError, match="sequence"):
         Run.create({**copy.deepcopy(TINY), "data": {"name": "mnist-unpaired", "limit": 64}})
-
-
-def test_recycle_gan_resume_is_exact(tmp_path):
-    straight = Run.create(copy.deepcopy(TINY), overrides={"ema.decay": 0.9}, out=tmp_path / "straight").train()
-    half = Run.create(copy.deepcopy(TINY), overrides={"ema.decay": 0.9, "train.steps": 3}, out=tmp_path / "half").train()
-    resumed = Run.load(tmp_path / "half", overrides=["train.steps=6"])
-    assert resumed.step == 3
-    resumed.train()
-    a, b = weights(straight), weights(resumed)
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key

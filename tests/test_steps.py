@@ -13,6 +13,16 @@ from gancore._updates import Updates
 CPU = torch.device("cpu")
 
 
+class Score(nn.Linear):
+    """A linear critic: one score per sample, (N,)."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__(features, 1)
+
+    def forward(self, x):
+        return super().forward(x).squeeze(1)
+
+
 def handle(networks: dict[str, nn.Module], *, lr=0.1, mode="stop", amp="off", deferred=False, **settings) -> Updates:
     params = {g: list(m.parameters()) for g, m in networks.items()}
     optimizers = {g: torch.optim.SGD(p, lr=lr) for g, p in params.items()}
@@ -127,7 +137,7 @@ def test_fp16_overflow_is_skipped_by_the_scaler_not_called_divergence():
 def test_critic_update_sums_the_critics_losses_and_leaves_generators_alone():
     loss = gancore.build("loss", "hinge")
     torch.manual_seed(0)
-    critics, generator = [nn.Linear(3, 1), nn.Linear(3, 1)], nn.Linear(3, 3)
+    critics, generator = [Score(3), Score(3)], nn.Linear(3, 3)
     reals = [torch.randn(8, 3), torch.randn(8, 3)]
     fakes = [generator(torch.randn(8, 3)) for _ in critics]
     with torch.no_grad():
@@ -135,7 +145,7 @@ def test_critic_update_sums_the_critics_losses_and_leaves_generators_alone():
         expected_real = sum(c(r).mean() for c, r in zip(critics, reals)) / 2
         expected_fake = sum(c(f).mean() for c, f in zip(critics, fakes)) / 2
     # the same update written out by hand, on copies of the critics
-    copies = [nn.Linear(3, 1) for _ in critics]
+    copies = [Score(3) for _ in critics]
     for copy, critic in zip(copies, critics):
         copy.load_state_dict(critic.state_dict())
     by_hand = torch.optim.SGD([p for c in copies for p in c.parameters()], lr=0.1)
@@ -155,7 +165,7 @@ def test_critic_update_sums_the_critics_losses_and_leaves_generators_alone():
 
 
 def test_critic_update_adds_penalties_and_applies_constraints():
-    critic = nn.Linear(3, 1)
+    critic = Score(3)
     with torch.no_grad():
         critic.weight.fill_(1.0)
     clip, gp = gancore.build("regularizer", "weight-clipping", {"clip": 0.05}), gancore.build("regularizer", "r1", {"weight": 2.0})
@@ -269,6 +279,11 @@ class _CubeCritic(nn.Module):
         return self.net(x)[:, :, None]  # (N, 1, 1)
 
 
+class _ColumnCritic(_CubeCritic):
+    def forward(self, x, labels=None):
+        return self.net(x)  # (N, 1): trains silently unless refused
+
+
 class _PerSampleLoss(gancore.AdversarialLoss):
     def critic(self, real, fake):
         return nn.functional.softplus(-real) + nn.functional.softplus(fake)  # no mean
@@ -280,6 +295,7 @@ class _PerSampleLoss(gancore.AdversarialLoss):
 @pytest.mark.parametrize("objects, message", [
     ({"generator": _WrongSize()}, r"the generator's samples have shape \(3,\), but the data's are \(2,\)"),
     ({"critic": _CubeCritic()}, r"the critic \(_CubeCritic\) returned scores of shape \(64, 1, 1\)"),
+    ({"critic": _ColumnCritic()}, r"the critic \(_ColumnCritic\) returned scores of shape \(64, 1\)"),
     ({"loss": _PerSampleLoss()}, r"the loss's critic objective \(_PerSampleLoss\) returned \(64,\), not a scalar"),
 ])
 def test_a_part_that_returns_the_wrong_thing_is_named_in_one_line(tiny_ring, objects, message):

@@ -29,12 +29,6 @@ def tiny(**overrides) -> Run:
     return Run.create(copy.deepcopy(TINY), overrides=overrides)
 
 
-def weights(run: Run) -> dict[str, torch.Tensor]:
-    out = {f"scheme.{k}": v for k, v in run.scheme.state_dict().items()}
-    for name, avg in run.ema.items():
-        out |= {f"ema.{name}.{k}": v for k, v in avg.state_dict().items()}
-    return out
-
 
 # ---------------------------------------------------------------- data
 
@@ -148,16 +142,3 @@ def test_pixel_loss_falls_with_training():
 def test_tp_gan_needs_paired_data():
     with pytest.raises(gancore.GancoreError, match="source"):
         Run.create({**copy.deepcopy(TINY), "data": {"name": "mnist", "limit": 64}})
-
-
-def test_tp_gan_resume_is_exact(tmp_path):
-    overrides = {"ema.decay": 0.9, "generator.norm": "batch"}
-    straight = Run.create(copy.deepcopy(TINY), overrides=overrides, out=tmp_path / "straight").train()
-    half = Run.create(copy.deepcopy(TINY), overrides=overrides | {"train.steps": 3}, out=tmp_path / "half").train()
-    resumed = Run.load(tmp_path / "half", overrides=["train.steps=6"])
-    assert resumed.step == 3
-    resumed.train()
-    a, b = weights(straight), weights(resumed)
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key

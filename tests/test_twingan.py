@@ -153,24 +153,6 @@ def test_reconstruction_improves_with_training():
     assert rows[-1]["loss_reconstruction"] < 0.7 * rows[0]["loss_reconstruction"]
 
 
-def weights(run: Run) -> dict[str, torch.Tensor]:
-    out = {f"scheme.{k}": v for k, v in run.scheme.state_dict().items()}
-    for name, avg in run.ema.items():
-        out |= {f"ema.{name}.{k}": v for k, v in avg.state_dict().items()}
-    return out
-
-
-def test_resume_gives_identical_weights(tmp_path):
-    over = TINY | {"train.steps": 6, "ema.decay": 0.9, "train.checkpoint_every": 0, "data.limit": 32}
-    straight = Run.create("twingan-mnist", overrides=over, out=tmp_path / "straight").train()
-    Run.create("twingan-mnist", overrides=over | {"train.steps": 3}, out=tmp_path / "half").train()
-    resumed = Run.load(tmp_path / "half", overrides=["train.steps=6"])
-    assert resumed.step == 3
-    resumed.train()
-    a, b = weights(straight), weights(resumed)
-    assert a.keys() == b.keys() and any("running_mean" in k for k in a)
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
 
 
 def test_scheme_needs_unpaired_data():

@@ -1,4 +1,5 @@
-"""Values that would crash or hang later are refused now: one line naming the key, exit 2."""
+"""Values that would crash or hang later are refused now: one line naming the key (a block
+of lines for several), exit 2."""
 
 from __future__ import annotations
 
@@ -35,6 +36,20 @@ def test_a_value_that_would_fail_later_is_refused_now(override, message, tmp_pat
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert lines == [f"error: {message}"]
     assert not out.exists()  # nothing was created
+
+
+def test_a_recipe_with_several_mistakes_reports_them_all_in_one_message(tmp_path):
+    out = tmp_path / "never"
+    result = CliRunner().invoke(app, ["train", "gan-ring", "--out", str(out), "--set", "generator.latent_dim=0",
+                                      "--set", "critic.name=mpl", "--set", "train.steps=-5"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert errors == ["error: recipe has 3 errors:"]
+    listed = result.output.split("error: recipe has 3 errors:\n", 1)[1].splitlines()
+    assert [line.split(":")[0] for line in listed] == ["  train.steps", "  generator.latent_dim", "  critic.name"]
+    assert "did you mean 'mlp'" in listed[2]
+    assert not out.exists()
 
 
 def test_a_run_that_stopped_before_its_first_checkpoint_gets_a_hint(tmp_path):

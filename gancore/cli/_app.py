@@ -16,8 +16,9 @@ from ._output import error, warn
 
 
 class _Group(TyperGroup):
-    """Turns user errors into one line on stderr and exit code 2, a diverged run into exit
-    code 3 (a traceback instead with GANCORE_DEBUG=1)."""
+    """Turns user errors into one ``error:`` message on stderr (a line, or a recipe's list of
+    errors) and exit code 2, a diverged run into exit code 3 (a traceback instead with
+    GANCORE_DEBUG=1)."""
 
     def invoke(self, ctx):  # type: ignore[override]
         try:

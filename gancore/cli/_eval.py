@@ -12,7 +12,7 @@ from rich.table import Table
 from .._errors import GancoreError
 from .._run import Run
 from ._app import app
-from ._output import console, plugin_warnings, print_json
+from ._output import plugin_warnings, print_json, print_table
 
 
 def default_metrics(run: Run) -> list[str]:
@@ -50,4 +50,4 @@ def eval_(
     table = Table("metric", "value", box=None, pad_edge=False, title=f"{run_dir} at step {run.step}")
     for k, v in values.items():
         table.add_row(k, f"{v:.4f}")
-    console.print(table)
+    print_table(table)

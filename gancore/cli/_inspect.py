@@ -1,4 +1,7 @@
-"""Commands that show what is registered: list, show, plugins, recipes."""
+"""Commands that show what is registered: list, show, plugins, recipes.
+
+Their ``--json`` rows share key names: a part's ``kind``, ``name`` and ``summary``, and the
+``plugin`` that registered it (in ``plugins --json``, the plugin's own name)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from rich.table import Table
 import gancore
 
 from ._app import app
-from ._output import console, plugin_warnings, print_json
+from ._output import console, plugin_warnings, print_json, print_table
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -29,7 +32,7 @@ def list_parts(
     table = Table("kind", "name", "plugin", "summary", box=None, pad_edge=False)
     for e in entries:
         table.add_row(e.kind, e.name, e.plugin, e.summary)
-    console.print(table)
+    print_table(table)
 
 
 @app.command()
@@ -38,8 +41,8 @@ def show(
     name: Annotated[Optional[str], typer.Argument(help="The part's name, e.g. dcgan; without it, the kind's parts are listed.")] = None,
     json_: JSON = False,
 ) -> None:
-    """Show a part's parameters: types, defaults, descriptions (or, given only a kind,
-    list its parts)."""
+    """Show a part's parameters: types, defaults, constraints, descriptions (or, given
+    only a kind, list its parts)."""
     if name is None:
         list_parts(kind, json_)
         return
@@ -56,31 +59,35 @@ def show(
         for slot, s in info["slots"].items():
             table.add_row(slot, s["kind"], "list" if s["many"] else ("required" if s["required"] else "optional"),
                           s["default"] or "", s["help"])
-        console.print(table)
+        print_table(table)
     if not info["parameters"]:
         console.print("no parameters")
         return
-    table = Table("parameter", "type", "default", "description", box=None, pad_edge=False)
+    table = Table("parameter", "type", "default", "constraints", "description", box=None, pad_edge=False)
     for p in info["parameters"]:
-        table.add_row(p["name"], p["type"], "(required)" if p["required"] else repr(p["default"]), p["description"])
-    console.print(table)
+        default = "(required)" if p["required"] else repr(p["default"])
+        table.add_row(p["name"], p["type"], default, p["constraints"], p["description"])
+    print_table(table)
 
 
 @app.command()
 def plugins(json_: JSON = False) -> None:
     """List the plugins with their version, status (loaded, failed, blocked, disabled) and error."""
     host = gancore.host()
-    rows = [p.as_dict() for p in host.plugins.values()]
-    for row in rows:
-        row["parts"] = sum(1 for e in host.registry.parts.values() if e.plugin == row["name"])
+    rows = []
+    for info in host.plugins.values():
+        row = {"plugin": info.name} | {k: v for k, v in info.as_dict().items() if k != "name"}
+        loaded = info.status == "loaded"  # a failed namesake of a loaded plugin registered nothing
+        row["parts"] = sum(1 for e in host.registry.parts.values() if loaded and e.plugin == info.name)
+        rows.append(row)
     if json_:
         print_json(rows)
         return
     table = Table("plugin", "version", "distribution", "status", "parts", "error", box=None, pad_edge=False)
     for r in rows:
         status = {"loaded": "[green]loaded[/]", "failed": "[red]failed[/]"}.get(r["status"], r["status"])
-        table.add_row(r["name"], r["version"], r["distribution"], status, str(r["parts"]), r["error"].splitlines()[0] if r["error"] else "")
-    console.print(table)
+        table.add_row(r["plugin"], r["version"], r["distribution"], status, str(r["parts"]), r["error"].splitlines()[0] if r["error"] else "")
+    print_table(table)
 
 
 @app.command()
@@ -88,11 +95,11 @@ def recipes(json_: JSON = False) -> None:
     """List the built-in recipes (any registered by a plugin)."""
     plugin_warnings()
     reg = gancore.registry()
-    rows = [{"name": r.name, "plugin": r.plugin, "description": r.summary} for r in sorted(reg.recipes.values(), key=lambda r: r.name)]
+    rows = [{"name": r.name, "plugin": r.plugin, "summary": r.summary} for r in sorted(reg.recipes.values(), key=lambda r: r.name)]
     if json_:
         print_json(rows)
         return
-    table = Table("recipe", "plugin", "description", box=None, pad_edge=False)
+    table = Table("recipe", "plugin", "summary", box=None, pad_edge=False)
     for r in rows:
-        table.add_row(r["name"], r["plugin"], r["description"])
-    console.print(table)
+        table.add_row(r["name"], r["plugin"], r["summary"])
+    print_table(table)

@@ -94,3 +94,24 @@ def image_folder(
     if labels is not None:
         tensors["label"] = torch.tensor(labels[: len(paths)], dtype=torch.int64)
     return gancore.Dataset(tensors, num_classes=len(names) if labels is not None else None)
+
+
+def _example_folder() -> list[dict[str, object]]:
+    """A few generated images in two class folders: what the contract kit builds this
+    part from, as it has no folder of its own."""
+    import tempfile
+
+    root = Path(tempfile.gettempdir()) / "gancore-image-folder-example"
+    for label, colour in (("dark", 40), ("light", 200)):
+        folder = root / label
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(3):
+            path = folder / f"{i}.png"
+            if not path.exists():  # written aside and renamed: parallel test processes share it
+                part = path.with_name(f".{os.getpid()}-{path.name}")
+                Image.new("RGB", (20 + 4 * i, 16), (colour, colour - 20 * i, 255 - colour)).save(part, format="PNG")
+                os.replace(part, path)
+    return [{"root": str(root), "size": 8}]
+
+
+image_folder.examples = _example_folder  # type: ignore[attr-defined]

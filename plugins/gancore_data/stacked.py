@@ -28,7 +28,11 @@ def stacked_mnist(
     num_samples: Annotated[int, Field(ge=1, le=500_000, description="number of stacked images")] = 50_000,
     seed: Annotated[int, Field(description="seed of the digit draws")] = 0,
     size: Annotated[int, Field(ge=8, le=256, description="image side: 28 native, 32 or 64 resized bilinearly")] = 28,
+    *,
+    build: gancore.Build = gancore.build,
 ) -> gancore.Dataset:
     """Stacked MNIST: 3 x 28 x 28 images whose channels are random digits (label = 100*d0 + 10*d1 + d2)."""
-    base = gancore.build("dataset", "mnist", {"size": size})
+    # The digits are the "mnist" of the registry building this dataset (called directly,
+    # the process's).
+    base = build("dataset", "mnist", {"size": size})
     return stack_digits(base.tensors["x"], base.tensors["label"], num_samples, seed)

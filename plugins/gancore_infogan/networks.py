@@ -43,8 +43,8 @@ def infogan_geometry(spec: gancore.DataSpec, what: str) -> int:
 class _Layers:
     """Weighted layers (initialised N(0, 0.02), then wrapped by the norm) and norm modules."""
 
-    def __init__(self, norm: str) -> None:
-        self.norm: gancore.Normalization = gancore.build("normalization", norm)
+    def __init__(self, norm: str, build: gancore.Build) -> None:
+        self.norm: gancore.Normalization = build("normalization", norm)
 
     def weighted(self, module: nn.Module) -> nn.Module:
         # DCGAN-style initialisation, the usual one for this family of networks; weight
@@ -76,10 +76,16 @@ class InfoGANGenerator(nn.Module):
         norm: normalization after each layer but the output, or wrapping every layer
     """
 
+    @staticmethod
+    def supports(spec: gancore.DataSpec) -> bool:
+        """Images (C x H x W) only."""
+        return spec.is_image
+
     def __init__(
         self,
         *,
         spec: gancore.DataSpec,
+        build: gancore.Build = gancore.build,
         noise_dim: Width = 62,
         categories: CodeSize = 10,
         continuous: CodeSize = 2,
@@ -93,7 +99,7 @@ class InfoGANGenerator(nn.Module):
         self.noise_dim, self.categories, self.continuous = noise_dim, categories, continuous
         self.latent_dim = self.layout.latent_dim
         self.num_classes = None  # the categorical code is drawn, not a data label
-        layers = _Layers(norm)
+        layers = _Layers(norm, build)
         wide = 2 * width
         norm1, bias1 = layers.after(hidden, spatial=False)
         norm2, bias2 = layers.after(wide, spatial=True)
@@ -124,10 +130,16 @@ class InfoGANCritic(nn.Module):
         norm: normalization after each layer but the input, or wrapping every layer
     """
 
+    @staticmethod
+    def supports(spec: gancore.DataSpec) -> bool:
+        """Images (C x H x W) only."""
+        return spec.is_image
+
     def __init__(
         self,
         *,
         spec: gancore.DataSpec,
+        build: gancore.Build = gancore.build,
         width: Width = 64,
         hidden: Width = 1024,
         norm: NormRef = "batch",
@@ -137,7 +149,7 @@ class InfoGANCritic(nn.Module):
         self.num_classes = None
         self.pack = 1
         self.feature_dim = hidden
-        layers = _Layers(norm)
+        layers = _Layers(norm, build)
         wide = 2 * width
         norm2, bias2 = layers.after(wide, spatial=True)
         norm3, bias3 = layers.after(hidden, spatial=False)
@@ -170,11 +182,14 @@ class QHead(nn.Module):
     its scores, while Q is trained by the mutual-information term with the generator.
     """
 
-    def __init__(self, in_features: int, hidden: int, categories: int, continuous: int, norm: str = "batch") -> None:
+    def __init__(
+        self, in_features: int, hidden: int, categories: int, continuous: int, norm: str = "batch",
+        *, build: gancore.Build = gancore.build,
+    ) -> None:
         super().__init__()
         check_codes(categories, continuous)
         self.categories, self.continuous = categories, continuous
-        layers = _Layers(norm)
+        layers = _Layers(norm, build)
         after, bias = layers.after(hidden, spatial=False)
         self.net = nn.Sequential(
             layers.weighted(nn.Linear(in_features, hidden, bias=bias)), after, nn.LeakyReLU(LEAK),

@@ -88,6 +88,7 @@ class InfoGAN(gancore.Scheme):
         loss: gancore.AdversarialLoss,
         regularizers: Sequence[gancore.Regularizer] = (),
         spec: gancore.DataSpec,
+        build: gancore.Build = gancore.build,
         categories: Annotated[int, Field(ge=0, le=1024)] = 10,
         continuous: Annotated[int, Field(ge=0, le=1024)] = 2,
         info_weight: Annotated[float, Field(ge=0)] = 1.0,
@@ -103,7 +104,7 @@ class InfoGAN(gancore.Scheme):
         self.layout = _layout_of(generator, categories, continuous)
         feature_dim = _check_critic(critic)
         self.generator, self.critic = generator, critic
-        self.q_head = QHead(feature_dim, q_hidden, categories, continuous, q_norm)
+        self.q_head = QHead(feature_dim, q_hidden, categories, continuous, q_norm, build=build)
         self.loss, self.regularizers = loss, list(regularizers)
         self.info_weight, self.continuous_weight, self.n_critic = info_weight, continuous_weight, n_critic
         # Not class-conditional: the critic never sees a label, and evaluation must not

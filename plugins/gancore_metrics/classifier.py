@@ -51,13 +51,15 @@ class ClassifierScore(gancore.Metric):
         self,
         features: Annotated[str, gancore.Ref("features")] = "mnist",
         min_share: Annotated[float, Field(gt=0, le=1)] = 0.1,
+        *,
+        build: gancore.Build = gancore.build,
     ) -> None:
         """
         Args:
             features: feature space with a classifier (``logits``) over the data's classes
             min_share: fraction of the uniform share 1/K a class needs among the predictions to count as covered
         """
-        self.space, self.min_share = feature_space(features), min_share
+        self.space, self.min_share = feature_space(features, build), min_share
 
     def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor]) -> dict[str, float]:
         """Scores the generated samples only; ``real`` is not used."""

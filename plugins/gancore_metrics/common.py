@@ -21,9 +21,10 @@ def samples(data: Mapping[str, Tensor], which: str, minimum: int = 2) -> Tensor:
     return x
 
 
-def feature_space(name: str) -> Any:
-    """The registered features part ``name`` (an object with ``features(x)``)."""
-    return gancore.build("features", name)
+def feature_space(name: str, build: gancore.Build) -> Any:
+    """The registered features part ``name`` (an object with ``features(x)``), from the
+    registry (``build``) building the metric."""
+    return build("features", name)
 
 
 def embed(

@@ -175,10 +175,17 @@ class IdentityFeatures(gancore.Features):
         return x if x.is_floating_point() else x.float()
 
     def logits(self, x: Tensor) -> Tensor:
-        raise ValueError("identity features have no classifier; use the mnist features")
+        raise NotImplementedError("identity features have no classifier; use the mnist features")
 
     def differentiable_features(self, x: Tensor) -> Tensor:
         return x.flatten(1)
+
+
+def _one_channel_images(spec: gancore.DataSpec) -> bool:
+    return spec.is_image and spec.shape[0] == 1
+
+
+mnist_features.supports = _one_channel_images  # type: ignore[attr-defined]
 
 
 def identity_features() -> IdentityFeatures:

@@ -61,12 +61,14 @@ class FrechetDistance(gancore.Metric):
 
     higher_is_better: ClassVar[dict[str, bool]] = {"fid": False}
 
-    def __init__(self, features: Annotated[str, gancore.Ref("features")] = "mnist") -> None:
+    def __init__(
+        self, features: Annotated[str, gancore.Ref("features")] = "mnist", *, build: gancore.Build = gancore.build
+    ) -> None:
         """
         Args:
             features: feature space the Gaussians are fitted in
         """
-        self.space = feature_space(features)
+        self.space = feature_space(features, build)
 
     def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor]) -> dict[str, float]:
         f_real, f_fake = embed(self.space, real, fake)

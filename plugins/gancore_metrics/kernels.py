@@ -76,6 +76,8 @@ class KernelDistance(gancore.Metric):
         subsets: Annotated[int, Field(ge=1, le=10_000)] = 100,
         subset_size: Annotated[int, Field(ge=2, le=100_000)] = 1000,
         seed: int = 0,
+        *,
+        build: gancore.Build = gancore.build,
     ) -> None:
         """
         Args:
@@ -84,7 +86,7 @@ class KernelDistance(gancore.Metric):
             subset_size: samples per subset (clamped to the smaller sample count)
             seed: seed of the subset draws
         """
-        self.space = feature_space(features)
+        self.space = feature_space(features, build)
         self.subsets, self.subset_size, self.seed = subsets, subset_size, seed
 
     def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor]) -> dict[str, float]:

@@ -94,13 +94,15 @@ class PrecisionRecall(gancore.Metric):
         self,
         features: Annotated[str, gancore.Ref("features")] = "mnist",
         k: Annotated[int, Field(ge=1)] = 3,
+        *,
+        build: gancore.Build = gancore.build,
     ) -> None:
         """
         Args:
             features: feature space the neighbourhoods are computed in
             k: neighbour whose distance sets each sample's ball radius
         """
-        self.space, self.k = feature_space(features), k
+        self.space, self.k = feature_space(features, build), k
 
     def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor]) -> dict[str, float]:
         f_real, f_fake = embed(self.space, real, fake, minimum=self.k + 1)
@@ -122,13 +124,15 @@ class DensityCoverage(gancore.Metric):
         self,
         features: Annotated[str, gancore.Ref("features")] = "mnist",
         k: Annotated[int, Field(ge=1)] = 5,
+        *,
+        build: gancore.Build = gancore.build,
     ) -> None:
         """
         Args:
             features: feature space the neighbourhoods are computed in
             k: neighbour whose distance sets each real sample's ball radius
         """
-        self.space, self.k = feature_space(features), k
+        self.space, self.k = feature_space(features, build), k
 
     def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor]) -> dict[str, float]:
         f_real, f_fake = embed(self.space, real, fake, minimum=self.k + 1)

@@ -30,10 +30,11 @@ def mixture_mode_stats(points: Tensor, centres: Tensor, std: float) -> dict[str,
     }
 
 
-def mixture_modes(name: str) -> tuple[Tensor, float]:
+def mixture_modes(name: str, build: gancore.Build) -> tuple[Tensor, float]:
     """The mode centres and default spread of the registered dataset ``name`` (``ring``,
-    ``grid``): a mixture dataset gives them itself (``Dataset.modes``, ``mode_std``)."""
-    data = gancore.build("dataset", name, {"num_samples": 1})
+    ``grid``): a mixture dataset gives them itself (``Dataset.modes``, ``mode_std``).
+    ``build`` is the metric's, so the dataset is the one its registry has."""
+    data = build("dataset", name, {"num_samples": 1})
     if data.modes is None or data.mode_std is None:
         raise ValueError(f"dataset {name!r} is not a mixture with known modes")
     return data.modes, data.mode_std
@@ -44,24 +45,26 @@ class MixtureModes(gancore.Metric):
 
     higher_is_better: ClassVar[dict[str, bool]] = {"modes": True, "high_quality": True, "reverse_kl": False}
 
-    def __init__(self, benchmark: Literal["auto", "ring", "grid"] = "auto") -> None:
+    def __init__(
+        self, benchmark: Literal["auto", "ring", "grid"] = "auto", *, build: gancore.Build = gancore.build
+    ) -> None:
         """
         Args:
             benchmark: the mixture the generator was trained on: ring (8 modes), grid (25 modes), or auto (the one the real samples lie on)
         """
         self.benchmark = benchmark
+        self.build = build  # the mixtures' modes are read when the metric is computed
 
     @classmethod
     def applies_to(cls, spec: gancore.DataSpec) -> bool:
         """Runs by default on 2D points."""
         return spec.shape == (2,)
 
-    @staticmethod
-    def detect(real: Tensor) -> str:
+    def detect(self, real: Tensor) -> str:
         """The mixture on whose modes the real samples lie (not guessed: checked)."""
         shares = {}
         for name in ("ring", "grid"):
-            centres, std = mixture_modes(name)
+            centres, std = mixture_modes(name, self.build)
             near = torch.cdist(real.float(), centres.to(real.device)).min(dim=1).values
             shares[name] = float((near <= QUALITY_STDS * std).double().mean())
         best = max(shares, key=shares.get)
@@ -80,7 +83,7 @@ class MixtureModes(gancore.Metric):
         if points.dim() != 2 or points.shape[1] != 2:
             raise ValueError(f"the modes metric takes N x 2 points, got shape {tuple(points.shape)}")
         benchmark = self.benchmark if self.benchmark != "auto" else self.detect(samples(real, "real", minimum=1))
-        centres, std = mixture_modes(benchmark)
+        centres, std = mixture_modes(benchmark, self.build)
         return mixture_mode_stats(points, centres, std)
 
 

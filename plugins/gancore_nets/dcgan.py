@@ -39,6 +39,15 @@ def dcgan_geometry(spec: gancore.DataSpec, what: str) -> tuple[int, int]:
     )
 
 
+def dcgan_sized(spec: gancore.DataSpec) -> bool:
+    """Whether the data are images whose side halves down to 4 or 7 (28, 32, 64, ...)."""
+    try:
+        dcgan_geometry(spec, "")
+    except ValueError:
+        return False
+    return True
+
+
 class DCGANGenerator(nn.Module):
     """DCGAN generator: project and reshape z, then transposed convolutions up to the image.
 
@@ -53,10 +62,13 @@ class DCGANGenerator(nn.Module):
         init: dcgan (weights N(0, 0.02), norm scales N(1, 0.02)) or PyTorch's default
     """
 
+    supports = staticmethod(dcgan_sized)
+
     def __init__(
         self,
         *,
         spec: gancore.DataSpec,
+        build: gancore.Build = gancore.build,
         latent_dim: Width = 100,
         width: Width = 64,
         norm: NormRef = "batch",
@@ -69,7 +81,7 @@ class DCGANGenerator(nn.Module):
         self.latent_dim = latent_dim
         self.num_classes = need_classes(spec.num_classes, "a conditional dcgan generator") if conditional else None
         self.embed = LabelEmbedding(self.num_classes, embed_dim) if conditional else None
-        maker = LayerMaker(norm, init)
+        maker = LayerMaker(norm, init, build=build)
         channels = width * 2 ** (doublings - 1)
         after = maker.norm_layer(channels, spatial=True)
         in_features = latent_dim + (embed_dim if conditional else 0)
@@ -106,10 +118,13 @@ class DCGANCritic(nn.Module):
     With packing, every sample keeps its own label (see ``conditioning``).
     """
 
+    supports = staticmethod(dcgan_sized)
+
     def __init__(
         self,
         *,
         spec: gancore.DataSpec,
+        build: gancore.Build = gancore.build,
         width: Width = 64,
         norm: NormRef = "batch",
         conditional: CriticConditioning = "none",
@@ -125,7 +140,7 @@ class DCGANCritic(nn.Module):
         if conditional != "none":
             self.num_classes = need_classes(spec.num_classes, f"a {conditional}-conditional dcgan critic")
         self.embed = LabelEmbedding(self.num_classes, embed_dim) if conditional == "concat" else None
-        maker = LayerMaker(norm, init)
+        maker = LayerMaker(norm, init, build=build)
 
         in_channels = pack * (spec.shape[0] + (embed_dim if conditional == "concat" else 0))
         # No norm on the input layer: it would normalise away the data's own statistics.

@@ -62,6 +62,7 @@ class MLPGenerator(nn.Module):
         self,
         *,
         spec: gancore.DataSpec,
+        build: gancore.Build = gancore.build,
         latent_dim: Width = 64,
         hidden: Width = 256,
         layers: Depth = 3,
@@ -75,7 +76,7 @@ class MLPGenerator(nn.Module):
         self.shape = tuple(spec.shape)
         self.num_classes = need_classes(spec.num_classes, "a conditional mlp generator") if conditional else None
         self.embed = LabelEmbedding(self.num_classes, embed_dim) if conditional else None
-        maker = LayerMaker(norm)
+        maker = LayerMaker(norm, build=build)
         in_features = latent_dim + (embed_dim if conditional else 0)
         self.body = _hidden_stack(maker, in_features, hidden, layers, activation, norm_first=True)
         self.output = nn.Sequential(
@@ -110,6 +111,7 @@ class MLPCritic(nn.Module):
         self,
         *,
         spec: gancore.DataSpec,
+        build: gancore.Build = gancore.build,
         hidden: Width = 256,
         layers: Depth = 3,
         norm: Annotated[str, gancore.Ref("normalization")] = "none",
@@ -124,7 +126,7 @@ class MLPCritic(nn.Module):
         self.num_classes = None
         if conditional != "none":
             self.num_classes = need_classes(spec.num_classes, f"a {conditional}-conditional mlp critic")
-        maker = LayerMaker(norm)
+        maker = LayerMaker(norm, build=build)
         self.embed = LabelEmbedding(self.num_classes, embed_dim) if conditional == "concat" else None
         per_sample = math.prod(spec.shape) + (embed_dim if conditional == "concat" else 0)
         self.body = _hidden_stack(

@@ -32,9 +32,10 @@ Subset = Annotated[
 ]
 
 
-def mnist_images(subset: str, held_out: int, limit: int | None) -> tuple[Tensor, Tensor]:
-    """(images N x 1 x 28 x 28 in [-1, 1], labels) of one subset of the bundled split."""
-    data = gancore.build("dataset", "mnist")
+def mnist_images(subset: str, held_out: int, limit: int | None, build: gancore.Build) -> tuple[Tensor, Tensor]:
+    """(images N x 1 x 28 x 28 in [-1, 1], labels) of one subset of the bundled split, from
+    the "mnist" of the registry (``build``) building the dataset."""
+    data = build("dataset", "mnist")
     x, labels = data.tensors["x"], data.tensors["label"]
     cut = len(x) - held_out
     if subset == "train":
@@ -98,13 +99,15 @@ def moving_mnist(
     held_out: Annotated[int, Field(ge=0, le=9000, description="images at the end of the 10k split kept out of train")] = 2000,
     limit: Annotated[int | None, Field(ge=2, description="keep the first N images of the subset")] = None,
     seed: Annotated[int, Field(description="seed of the velocities")] = 0,
+    *,
+    build: gancore.Build = gancore.build,
 ) -> gancore.Dataset:
     """Moving MNIST sequences in two styles (Recycle-GAN): a = plain digits, b = x = restyled digits, N x T x 1 x 28 x 28.
 
     The fields ``velocity_a``/``velocity_b`` ((dy, dx) per sequence) and ``label_a``/
     ``label_b`` are there for evaluation only; no scheme should train on them.
     """
-    images, labels = mnist_images(subset, held_out, limit)
+    images, labels = mnist_images(subset, held_out, limit, build)
     half = len(images) // 2
     if half == 0:
         raise ValueError("moving-mnist needs at least 2 images (one per domain)")

@@ -30,11 +30,14 @@ def frame_spec(spec: gancore.DataSpec, what: str) -> gancore.DataSpec:
     return gancore.DataSpec(shape=tuple(spec.shape[1:]), num_classes=spec.num_classes, fields=fields)
 
 
-def build_inner(kind: str, network: str, params: dict[str, Any], spec: gancore.DataSpec) -> nn.Module:
+def build_inner(
+    kind: str, network: str, params: dict[str, Any], spec: gancore.DataSpec, build: gancore.Build
+) -> nn.Module:
+    """The wrapped network, from the registry building the adapter, for one frame."""
     if network == "per-frame":
         raise ValueError("per-frame cannot wrap itself; name an image network")
     try:
-        return gancore.build(kind, network, params, spec=frame_spec(spec, f"the per-frame {kind}"))
+        return build(kind, network, params, spec=frame_spec(spec, f"the per-frame {kind}"))
     except gancore.GancoreError as exc:
         # Say where the bad value sits in the recipe: under this part's params table.
         raise gancore.GancoreError(f"params of the wrapped {kind} {network!r}: {exc}") from exc.__cause__
@@ -55,15 +58,21 @@ class PerFrameGenerator(nn.Module):
         params: the wrapped generator's parameters, as its own table would give them
     """
 
+    @staticmethod
+    def supports(spec: gancore.DataSpec) -> bool:
+        """Images (C x H x W) or image sequences (T x C x H x W)."""
+        return len(spec.shape) in (3, 4)
+
     def __init__(
         self,
         *,
         spec: gancore.DataSpec,
         network: Annotated[str, gancore.Ref("generator")] = "unet",
         params: Params = {},
+        build: gancore.Build = gancore.build,
     ) -> None:
         super().__init__()
-        self.inner = build_inner("generator", network, dict(params), spec)
+        self.inner = build_inner("generator", network, dict(params), spec, build)
         if getattr(self.inner, "latent_dim", None) is not None:
             raise ValueError(f"generator {network!r} maps a latent code; per-frame needs an image-to-image generator")
         self.num_classes = getattr(self.inner, "num_classes", None)
@@ -82,15 +91,21 @@ class PerFrameCritic(nn.Module):
         params: the wrapped critic's parameters, as its own table would give them
     """
 
+    @staticmethod
+    def supports(spec: gancore.DataSpec) -> bool:
+        """Images (C x H x W) or image sequences (T x C x H x W)."""
+        return len(spec.shape) in (3, 4)
+
     def __init__(
         self,
         *,
         spec: gancore.DataSpec,
         network: Annotated[str, gancore.Ref("critic")] = "patchgan",
         params: Params = {},
+        build: gancore.Build = gancore.build,
     ) -> None:
         super().__init__()
-        self.inner = build_inner("critic", network, dict(params), spec)
+        self.inner = build_inner("critic", network, dict(params), spec, build)
         if getattr(self.inner, "pack", 1) != 1:
             raise ValueError("per-frame scores frames one by one; a packed critic does not apply")
         self.num_classes = getattr(self.inner, "num_classes", None)

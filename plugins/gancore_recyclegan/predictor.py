@@ -60,10 +60,16 @@ class FramePredictor(nn.Module):
         init: dcgan (weights N(0, 0.02)) or PyTorch's default
     """
 
+    @staticmethod
+    def supports(spec: gancore.DataSpec) -> bool:
+        """Images (C x H x W) or image sequences (T x C x H x W)."""
+        return len(spec.shape) in (3, 4)
+
     def __init__(
         self,
         *,
         spec: gancore.DataSpec,
+        build: gancore.Build = gancore.build,
         context: Annotated[int, Field(ge=1, le=8)] = 2,
         width: Annotated[int, Field(ge=1, le=4096)] = 32,
         depth: Annotated[int, Field(ge=1, le=4)] = 2,
@@ -76,7 +82,7 @@ class FramePredictor(nn.Module):
             raise ValueError(f"the frame-predictor's {depth} halvings leave less than 2 pixels of a {h}x{w} frame")
         self.context, self.channels = context, c
         self.num_classes = None
-        maker = LayerMaker(norm, init)
+        maker = LayerMaker(norm, init, build=build)
 
         def conv(c_from: int, c_to: int, stride: int = 1) -> nn.Sequential:
             after = maker.norm_layer(c_to, spatial=True)

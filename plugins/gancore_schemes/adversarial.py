@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-import torch
 from pydantic import Field
 from torch import Tensor, nn
 

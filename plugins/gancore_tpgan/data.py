@@ -59,6 +59,8 @@ def mnist_rotated(
     held_out: Annotated[int, Field(ge=0, le=9000, description="images at the end of the 10k split kept out of train")] = 2000,
     limit: Annotated[int | None, Field(ge=1, description="keep the first N images of the subset")] = None,
     seed: Annotated[int, Field(description="seed of the angles")] = 0,
+    *,
+    build: gancore.Build = gancore.build,
 ) -> gancore.Dataset:
     """Paired rotated MNIST for TP-GAN: source = the digit turned by min_angle..max_angle degrees either way, x = upright, label, angle.
 
@@ -68,7 +70,7 @@ def mnist_rotated(
     """
     if min_angle > max_angle:
         raise ValueError(f"min_angle ({min_angle}) is larger than max_angle ({max_angle})")
-    data = gancore.build("dataset", "mnist")
+    data = build("dataset", "mnist")  # the building registry's "mnist"
     x, labels = data.tensors["x"], data.tensors["label"]
     cut = len(x) - held_out
     if subset == "train":

@@ -95,10 +95,16 @@ class TwoPathwayGenerator(nn.Module):
         init: dcgan (weights N(0, 0.02)) or PyTorch's default
     """
 
+    @staticmethod
+    def supports(spec: gancore.DataSpec) -> bool:
+        """Images (C x H x W) only."""
+        return spec.is_image
+
     def __init__(
         self,
         *,
         spec: gancore.DataSpec,
+        build: gancore.Build = gancore.build,
         width: Annotated[int, Field(ge=1, le=4096)] = 32,
         local_width: Annotated[int, Field(ge=1, le=4096)] = 16,
         patches: PatchLayout = "quadrants",
@@ -118,7 +124,7 @@ class TwoPathwayGenerator(nn.Module):
             raise ValueError(f"the tp generator halves its inputs {HALVINGS} times; {smallest} pixels is too small")
         self.size = (height, width_px)
         self.num_classes = None
-        maker = LayerMaker(norm, init)
+        maker = LayerMaker(norm, init, build=build)
         self.global_path = EncoderDecoder(maker, c_in, width, self.size, bottleneck)
         self.local_paths = nn.ModuleList(
             EncoderDecoder(maker, c_in, local_width, (b.height, b.width), bottleneck=0) for b in self.boxes

@@ -35,9 +35,12 @@ _SOBEL = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 _SOBEL_SCALE = 4.0
 
 
-def mnist_subset(subset: str, held_out: int, limit: int | None, size: int) -> tuple[Tensor, Tensor]:
-    """(images N x 1 x size x size in [-1, 1], labels) of one subset of the embedded split."""
-    data = gancore.build("dataset", "mnist", {"size": size})
+def mnist_subset(
+    subset: str, held_out: int, limit: int | None, size: int, build: gancore.Build
+) -> tuple[Tensor, Tensor]:
+    """(images N x 1 x size x size in [-1, 1], labels) of one subset of the embedded split,
+    from the "mnist" of the registry (``build``) building the dataset."""
+    data = build("dataset", "mnist", {"size": size})
     x, labels = data.tensors["x"], data.tensors["label"]
     cut = len(x) - held_out
     if subset == "train":
@@ -86,9 +89,11 @@ def mnist_edges(
     held_out: HeldOut = 2000,
     limit: Limit = None,
     size: Size = 28,
+    *,
+    build: gancore.Build = gancore.build,
 ) -> gancore.Dataset:
     """Paired MNIST for pix2pix: source = the digit's edge map, x = the digit, label (offline)."""
-    x, labels = mnist_subset(subset, held_out, limit, size)
+    x, labels = mnist_subset(subset, held_out, limit, size, build)
     return gancore.Dataset({"source": EDGES[edges](x), "x": x, "label": labels}, num_classes=10)
 
 
@@ -100,13 +105,15 @@ def mnist_unpaired(
     held_out: HeldOut = 2000,
     limit: Limit = None,
     size: Size = 28,
+    *,
+    build: gancore.Build = gancore.build,
 ) -> gancore.Dataset:
     """Unpaired MNIST for CycleGAN: a = plain digits, b = x = restyled digits from the other half of the images.
 
     ``label_a`` and ``label_b`` are there for evaluation only; no scheme should train on
     them. Each domain holds half of the subset's images.
     """
-    x, labels = mnist_subset(subset, held_out, limit, size)
+    x, labels = mnist_subset(subset, held_out, limit, size, build)
     half = len(x) // 2
     b = DOMAIN_B[domain_b](x[half : 2 * half])
     return gancore.Dataset(

@@ -72,10 +72,13 @@ class FeatureLoss(gancore.ImageLoss):
         self,
         features: Annotated[str, gancore.Ref("features")] = "mnist",
         distance: FeatureDistance = "l2",
+        *,
+        build: gancore.Build = gancore.build,
     ) -> None:
         self.features_name = features
         self.distance = distance
-        self.extract = differentiable_features(gancore.build("features", features), features)
+        # The feature network of the registry building this loss.
+        self.extract = differentiable_features(build("features", features), features)
 
     def __call__(self, output: Tensor, target: Tensor) -> Tensor:
         # Sequences: every frame is an image to the feature network.

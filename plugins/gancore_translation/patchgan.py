@@ -48,10 +48,16 @@ class PatchGANCritic(nn.Module):
         in_channels: channels of the images it scores (default: those of x)
     """
 
+    @staticmethod
+    def supports(spec: gancore.DataSpec) -> bool:
+        """Images (C x H x W) only."""
+        return spec.is_image
+
     def __init__(
         self,
         *,
         spec: gancore.DataSpec,
+        build: gancore.Build = gancore.build,
         width: Annotated[int, Field(ge=1, le=4096)] = 32,
         layers: Annotated[int, Field(ge=1, le=6)] = 2,
         norm: NormRef = "instance",
@@ -68,7 +74,7 @@ class PatchGANCritic(nn.Module):
         self.in_channels = c + source_channels(spec) if paired else c
         self.num_classes = None
         self.pack = 1
-        maker = LayerMaker(norm, init)
+        maker = LayerMaker(norm, init, build=build)
 
         def conv_norm(c_from: int, c_to: int, stride: int) -> list[nn.Module]:
             after = maker.norm_layer(c_to, spatial=True)

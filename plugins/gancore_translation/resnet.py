@@ -56,10 +56,16 @@ class ResnetGenerator(nn.Module):
         out_channels: channels of the output images (default: those of x)
     """
 
+    @staticmethod
+    def supports(spec: gancore.DataSpec) -> bool:
+        """Images (C x H x W) only."""
+        return spec.is_image
+
     def __init__(
         self,
         *,
         spec: gancore.DataSpec,
+        build: gancore.Build = gancore.build,
         width: Annotated[int, Field(ge=1, le=4096)] = 32,
         blocks: Annotated[int, Field(ge=0, le=64)] = 6,
         norm: NormRef = "instance",
@@ -77,7 +83,7 @@ class ResnetGenerator(nn.Module):
             raise ValueError(f"the resnet generator needs images of at least 5x5, got {height}x{width_px}")
         self.in_channels, self.out_channels = c_in, c_out
         self.num_classes = None
-        maker = LayerMaker(norm, init)
+        maker = LayerMaker(norm, init, build=build)
 
         def conv_norm_relu(conv: type[nn.Module], c_from: int, c_to: int, *args: int, **kwargs: Any) -> list[nn.Module]:
             after = maker.norm_layer(c_to, spatial=True)

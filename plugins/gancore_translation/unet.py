@@ -52,10 +52,16 @@ class UNetGenerator(nn.Module):
         out_channels: channels of the output images (default: those of x)
     """
 
+    @staticmethod
+    def supports(spec: gancore.DataSpec) -> bool:
+        """Images (C x H x W) only."""
+        return spec.is_image
+
     def __init__(
         self,
         *,
         spec: gancore.DataSpec,
+        build: gancore.Build = gancore.build,
         width: Annotated[int, Field(ge=1, le=4096)] = 32,
         depth: Annotated[int, Field(ge=1, le=8)] = 3,
         norm: NormRef = "instance",
@@ -70,7 +76,7 @@ class UNetGenerator(nn.Module):
         widths = halvings(width_px, depth, "the unet generator")
         self.in_channels, self.out_channels = c_in, c_out
         self.num_classes = None
-        maker = LayerMaker(norm, init)
+        maker = LayerMaker(norm, init, build=build)
         channels = [width * 2 ** min(level, MAX_DOUBLINGS) for level in range(depth)]
 
         # Encoder level i maps side s_i -> s_{i+1} with channels[i] out.

@@ -51,10 +51,16 @@ class TwinGenerator(nn.Module):
         output_norm: a domain batch norm on the output layer too (each domain sets its own output level and sign)
     """
 
+    @staticmethod
+    def supports(spec: gancore.DataSpec) -> bool:
+        """Images (C x H x W) only."""
+        return spec.is_image
+
     def __init__(
         self,
         *,
         spec: gancore.DataSpec,
+        build: gancore.Build = gancore.build,
         width: Width = 32,
         blocks: Annotated[int, Field(ge=0, le=8)] = 1,
         domains: Annotated[int, Field(ge=2, le=16)] = 2,
@@ -70,8 +76,9 @@ class TwinGenerator(nn.Module):
         self.num_classes = None
         self.domains = domains
         self.source_domain, self.target_domain = 0, 1
-        # Per-domain batch norm from the registry (the norms plugin's "domain-batch").
-        norm = gancore.build("normalization", "domain-batch", {"domains": domains})
+        # Per-domain batch norm from the registry building this network (the norms
+        # plugin's "domain-batch", unless that registry has another).
+        norm = build("normalization", "domain-batch", {"domains": domains})
         latent = 2 * width
 
         def down(c_in: int, c_out: int) -> list[nn.Module]:
