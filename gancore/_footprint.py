@@ -22,6 +22,14 @@ BYTES_PER_PARAMETER = 16
 NETWORK_KINDS = ("generator", "critic")
 
 
+def _is_network_kind(registry: Registry, kind: str) -> bool:
+    """The core's network kinds, and a plugin's kind whose interface is a torch module."""
+    if kind in NETWORK_KINDS:
+        return True
+    interface = getattr(registry.kinds.get(kind), "interface", None)
+    return isinstance(interface, type) and issubclass(interface, nn.Module)
+
+
 def memory_bytes(device: torch.device) -> int | None:
     """The memory of the training device: the GPU's, or the machine's for the CPU."""
     if device.type == "cuda":
@@ -52,7 +60,7 @@ def check_networks(registry: Registry, slots: dict[str, Any], spec: Any, device:
     available = memory_bytes(device)
     total = 0
     for slot, value in slots.items():
-        if not isinstance(value, tuple) or value[0] not in NETWORK_KINDS:
+        if not isinstance(value, tuple) or not _is_network_kind(registry, value[0]):
             continue
         kind, name, params = value
         count = parameters_on_meta(registry, kind, name, params, spec)

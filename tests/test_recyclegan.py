@@ -84,7 +84,7 @@ SEQ_SPEC = gancore.DataSpec((4, 1, 28, 28), None, {"a": (4, 1, 28, 28), "b": (4,
 
 def test_frame_predictor_reads_only_its_context():
     torch.manual_seed(0)
-    predictor = gancore.build("generator", "frame-predictor", {"width": 4, "context": 2}, spec=SEQ_SPEC).eval()
+    predictor = gancore.build("predictor", "frame-predictor", {"width": 4, "context": 2}, spec=SEQ_SPEC).eval()
     seq = torch.rand(3, 4, 1, 28, 28) * 2 - 1
     out = predictor(seq)
     assert out.shape == (3, 1, 28, 28) and out.abs().max() <= 1
@@ -104,7 +104,7 @@ def test_frame_predictor_learns_to_extrapolate_motion():
     data = gancore.build("dataset", "moving-mnist", {"limit": 512, "max_speed": 1}).tensors["a"]
     history, target = next_frame_pairs(data, 2)
     train_h, train_t, test_h, test_t = history[:400], target[:400], history[400:], target[400:]
-    predictor = gancore.build("generator", "frame-predictor", {"width": 8, "depth": 1}, spec=SEQ_SPEC)
+    predictor = gancore.build("predictor", "frame-predictor", {"width": 8, "depth": 1}, spec=SEQ_SPEC)
     opt = torch.optim.Adam(predictor.parameters(), lr=3e-3)
     for step in range(60):
         idx = torch.randint(0, len(train_h), (32,))

@@ -245,6 +245,14 @@ def _callback_check(reg: Registry, entry: Entry, params: dict[str, Any]) -> Call
     return check
 
 
+def _builds(reg: Registry, entry: Entry, params: dict[str, Any], spec_id: str | None) -> Callable[[], None]:
+    def check() -> None:
+        injected = {} if spec_id is None else {"spec": STANDARD_SPECS[spec_id]}
+        _build(reg, entry, params, _label(entry, f"on {spec_id}" if spec_id else ""), **injected)
+
+    return check
+
+
 SIMPLE_CHECKS: dict[str, Callable[..., None]] = {
     "loss": check_loss,
     "regularizer": check_regularizer,
@@ -277,9 +285,10 @@ def part_cases(entry: Entry, registry: Registry | None = None) -> Iterator[Case]
             yield Case(entry.kind, entry.name, entry.plugin, tag, _optimizer_check(reg, entry, params))
         elif entry.kind == "callback":
             yield Case(entry.kind, entry.name, entry.plugin, tag, _callback_check(reg, entry, params))
-        else:  # a kind without a contract of its own: it must at least build
-            yield Case(entry.kind, entry.name, entry.plugin, tag,
-                       lambda e=entry, p=params: _build(reg, e, p, _label(e)) and None)
+        else:  # a plugin's own kind: the kit knows only that its parts build (as its interface)
+            specs = [s for s, spec in STANDARD_SPECS.items() if accepts(entry.factory, spec)]
+            for spec_id in specs if hasattr(entry.factory, "supports") else [None]:
+                yield Case(entry.kind, entry.name, entry.plugin, f"{tag}{spec_id or ''}", _builds(reg, entry, params, spec_id))
 
 
 def cases(plugin: str | None = None, registry: Registry | None = None) -> list[Case]:

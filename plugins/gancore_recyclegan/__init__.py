@@ -1,12 +1,15 @@
 """gancore first-party plugin: recyclegan.
 
 Recycle-GAN (Bansal et al. 2018), unpaired translation of sequences: the ``recycle-gan``
-scheme, the ``frame-predictor`` temporal predictor, ``per-frame`` adapters that run any
-registered image generator or critic on every frame of a sequence, offline
-``moving-mnist`` sequence data, and the ``recyclegan-mnist`` recipe.
+scheme, the ``frame-predictor`` temporal predictor (of the kind ``predictor``, which this
+plugin adds), ``per-frame`` adapters that run any registered image generator or critic on
+every frame of a sequence, offline ``moving-mnist`` sequence data, and the
+``recyclegan-mnist`` recipe.
 """
 
 from importlib.resources import files
+
+from torch import nn
 
 import gancore
 
@@ -18,8 +21,15 @@ from .sequences import next_frame_pairs
 
 
 @gancore.hookimpl
+def register_kinds(register):
+    # Not a generator: a predictor maps past frames to the next one and is trained on
+    # real sequences, so it needs no latent code and no critic.
+    register("predictor", "predicts the next frame of a sequence from the frames before it", interface=nn.Module)
+
+
+@gancore.hookimpl
 def register_parts(register):
-    register("generator", "frame-predictor", FramePredictor)
+    register("predictor", "frame-predictor", FramePredictor)
     register("generator", "per-frame", PerFrameGenerator)
     register("critic", "per-frame", PerFrameCritic)
     register("dataset", "moving-mnist", moving_mnist)
