@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ._errors import GancoreError
+from ._parts import LatentGenerator
 
 if TYPE_CHECKING:
     from ._run import Run
@@ -22,6 +23,16 @@ def metric_spec(item: Any) -> tuple[str, dict[str, Any]]:
         params = dict(item)
         return params.pop("name"), params
     raise GancoreError(f"eval.metrics: expected a metric name or a table with a name, got {item!r}")
+
+
+def latent_generator(scheme: Any, metric: str, device: torch.device) -> LatentGenerator:
+    """The scheme's unconditional generator of latent codes, for a metric that needs it."""
+    network = getattr(scheme, "generator", None)
+    latent_dim = getattr(network, "latent_dim", None)
+    if not isinstance(network, torch.nn.Module) or not isinstance(latent_dim, int) or getattr(scheme, "num_classes", None):
+        raise GancoreError(f"metric {metric!r} needs an unconditional generator of latent codes (a scheme's "
+                           "`generator` with an integer latent_dim); this run has none")
+    return LatentGenerator(network, latent_dim, device)
 
 
 @torch.no_grad()
@@ -52,7 +63,11 @@ def evaluate(run: "Run", metrics: list[Any], num_samples: int) -> dict[str, floa
     out: dict[str, float] = {}
     for (name, _), metric in zip(map(metric_spec, metrics), built):
         try:
-            values = metric.compute(real, fake)
+            if getattr(metric, "needs_generator", False):
+                with run.averaged() as scheme:
+                    values = metric.compute(real, fake, generator=latent_generator(scheme, name, run.device))
+            else:
+                values = metric.compute(real, fake)
         except ValueError as exc:  # the metric cannot score this data (wrong shape, too few samples)
             raise GancoreError(f"metric {name!r} cannot score this run's samples: {exc}") from None
         for key, value in values.items():

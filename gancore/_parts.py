@@ -259,9 +259,15 @@ class Scheme(nn.Module):
 class Metric:
     """A sample-quality measure. ``compute`` receives real and generated data (dicts of
     tensors with at least ``x``, and ``label`` where there is one) and returns named
-    floats. ``higher_is_better`` says how to read each value."""
+    floats. ``higher_is_better`` says how to read each value.
+
+    A metric that needs the generator itself, not only its samples (one that searches the
+    latent space for codes reproducing given images), sets ``needs_generator = True`` and
+    is called as ``compute(real, fake, generator=...)`` with a ``gancore.LatentGenerator``.
+    """
 
     higher_is_better: ClassVar[Mapping[str, bool]] = {}
+    needs_generator: ClassVar[bool] = False
 
     @classmethod
     def applies_to(cls, spec: DataSpec) -> bool:
@@ -287,6 +293,28 @@ class Features:
 
     def differentiable_features(self, x: Tensor) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} gives no differentiable features")
+
+
+class LatentGenerator:
+    """A trained generator as a metric that optimises latent codes sees it:
+    ``generator(z)`` maps ``N x latent_dim`` codes to samples, differentiable in ``z``,
+    with the network in eval mode and its weights left untouched (no gradient is kept for
+    them). ``device`` is where codes must live. The engine gives the averaged (EMA)
+    network when the run keeps one, as for sampling."""
+
+    def __init__(self, network: nn.Module, latent_dim: int, device: torch.device) -> None:
+        self.network, self.latent_dim, self.device = network, latent_dim, device
+
+    def __call__(self, z: Tensor) -> Tensor:
+        weights = [p for p in self.network.parameters() if p.requires_grad]
+        for p in weights:
+            p.requires_grad_(False)
+        try:
+            with torch.enable_grad():
+                return self.network(z)
+        finally:
+            for p in weights:
+                p.requires_grad_(True)
 
 
 # ---------------------------------------------------------------- callbacks
@@ -370,6 +398,7 @@ __all__ = [
     "ImageLoss",
     "INJECTABLE",
     "KINDS",
+    "LatentGenerator",
     "Metric",
     "Normalization",
     "Parameters",

@@ -195,9 +195,11 @@ def _metric_check(reg: Registry, entry: Entry, params: dict[str, Any]) -> Callab
         metric = _build(reg, entry, params, label)
         shapes: dict[tuple[int, ...], str] = {}
         for name, data in _datasets(reg).items():
-            if type(metric).applies_to(data.spec):
+            # Run by default on the data, or able to score it when named (the built metric says).
+            if type(metric).applies_to(data.spec) or (hasattr(metric, "supports") and metric.supports(data.spec)):
                 shapes.setdefault(tuple(data.spec.shape), name)
-        expect(shapes, label, "applies to none of the installed datasets (applies_to(spec) is False for all)")
+        expect(shapes, label, "applies to none of the installed datasets (applies_to(spec), or supports(spec) "
+               "for a metric run only when named, is False for all)")
         data = _datasets(reg)
         for name in shapes.values():
             check_metric(metric, data[name], label=f"{label} on dataset {name!r}")

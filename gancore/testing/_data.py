@@ -7,7 +7,9 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
-from .._parts import DataSpec, Dataset, Features, Metric
+from torch import nn
+
+from .._parts import DataSpec, Dataset, Features, LatentGenerator, Metric
 from ._report import expect
 
 
@@ -81,16 +83,37 @@ def _noise_like(real: Mapping[str, Tensor], num_classes: int | None, g: torch.Ge
     return out
 
 
+class _Span(nn.Module):
+    """A linear generator whose outputs are the combinations of a few given samples."""
+
+    def __init__(self, samples: Tensor) -> None:
+        super().__init__()
+        self.shape = tuple(samples.shape[1:])
+        self.basis = nn.Parameter(samples.flatten(1).clone())
+
+    def forward(self, z: Tensor) -> Tensor:
+        return (z @ self.basis).view(z.shape[0], *self.shape)
+
+
+def _spanning(samples: Tensor, k: int = 64) -> LatentGenerator:
+    return LatentGenerator(_Span(samples[:k]), min(k, samples.shape[0]), torch.device("cpu"))
+
+
 def check_metric(metric: Metric, data: Dataset, *, label: str = "metric", n: int = 500) -> None:
     """On two disjoint halves of real data the metric reads at least as well as on real
     data against noise, on every value it gives a direction for, and strictly better on
-    one; every value is a finite float."""
+    one; every value is a finite float. A metric that ``needs_generator`` gets, with the
+    real half, a generator spanning real samples, and with the noise one spanning noise."""
     expect(isinstance(metric, Metric), label, f"is a {type(metric).__name__}, not a gancore.Metric")
     n = min(n, len(data) // 2)
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
     halves = [{k: t[order[i * n:(i + 1) * n]] for k, t in data.tensors.items() if k in ("x", "label")} for i in (0, 1)]
     noise = _noise_like(halves[1], data.num_classes, torch.Generator().manual_seed(1))
-    same, different = metric.compute(halves[0], halves[1]), metric.compute(halves[0], noise)
+    if getattr(metric, "needs_generator", False):
+        same = metric.compute(halves[0], halves[1], generator=_spanning(halves[1]["x"]))
+        different = metric.compute(halves[0], noise, generator=_spanning(noise["x"]))
+    else:
+        same, different = metric.compute(halves[0], halves[1]), metric.compute(halves[0], noise)
     expect(isinstance(same, Mapping) and same, label, "compute returned no values")
     for key, value in {**same, **different}.items():
         expect(isinstance(value, float) and value == value and abs(value) != float("inf"), label,

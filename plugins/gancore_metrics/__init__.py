@@ -1,8 +1,8 @@
 """gancore first-party plugin: metrics.
 
 Sample-quality metrics (FID, KID, precision/recall, density/coverage, classifier score,
-mode counts) and the feature spaces they work in: a small MNIST classifier whose weights
-ship with the package, and the identity for 2D points.
+mode counts, the reconstruction of held-out images) and the feature spaces they work in: a
+small MNIST classifier whose weights ship with the package, and the identity for 2D points.
 """
 
 import gancore
@@ -13,6 +13,7 @@ from .frechet import FrechetDistance, frechet_distance
 from .kernels import KernelDistance
 from .manifold import DensityCoverage, PrecisionRecall
 from .modes import MixtureModes, StackedMnistModes
+from .reconstruction import Reconstruction
 
 
 @gancore.hookimpl
@@ -26,6 +27,7 @@ def register_parts(register):
     register("metric", "classifier-score", ClassifierScore)
     register("metric", "modes", MixtureModes)
     register("metric", "stacked-mnist-modes", StackedMnistModes)
+    register("metric", "reconstruction", Reconstruction)
 
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "MnistFeatures",
     "MnistNet",
     "PrecisionRecall",
+    "Reconstruction",
     "StackedMnistModes",
     "frechet_distance",
     "identity_features",
