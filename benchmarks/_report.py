@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 import platform
 import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -31,6 +33,15 @@ def machine() -> str:
 def stamp(command: str | None = None) -> str:
     command = command or "python " + " ".join([Path(sys.argv[0]).as_posix().split("/main/")[-1]] + sys.argv[1:])
     return f"Command: `{command}`  \nMachine: {machine()}  \nDate: {_dt.date.today().isoformat()}"
+
+
+def mean_se(values: list[float], digits: int = 2) -> str:
+    """``mean ± standard error`` of a few runs' values."""
+    if any(math.isinf(v) for v in values):
+        return "inf"
+    m = statistics.fmean(values)
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    return f"{m:.{digits}f} ± {se:.{digits}f}"
 
 
 def write_section(name: str, body: str) -> None:

@@ -13,7 +13,6 @@ that of the high-quality samples' mode histogram to uniform.
 from __future__ import annotations
 
 import argparse
-import math
 import multiprocessing
 import statistics
 import sys
@@ -25,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gancore  # noqa: E402
-from _report import stamp, write_section  # noqa: E402
+from _report import mean_se, stamp, write_section  # noqa: E402
 
 # variant: (recipe pattern, overrides)
 VARIANTS = {
@@ -43,14 +42,6 @@ ANCHORS = {  # PacGAN (Lin et al. 2018), Table 1, 2D grid: modes, high-quality %
 def score(run: gancore.Run, dataset: str) -> dict[str, float]:
     metric = gancore.build("metric", "modes", {"benchmark": dataset})
     return metric.compute({}, {"x": run.sample(2500, seed=12345)})
-
-
-def mean_se(values: list[float]) -> str:
-    if any(math.isinf(v) for v in values):
-        return "inf"
-    m = statistics.fmean(values)
-    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
-    return f"{m:.2f} ± {se:.2f}"
 
 
 def measure(recipe: str, overrides: dict, dataset: str, threads: int) -> tuple[dict[str, float], float, int]:
