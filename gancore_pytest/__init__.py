@@ -1,8 +1,10 @@
-"""The pytest side of the kit: ``--gancore-plugin NAME`` adds the contract cases of every
-part plugin NAME registers (``all``: of everything installed) to the session.
+"""The pytest side of gancore's contract kit (``gancore.testing``): ``--gancore-plugin
+NAME`` adds the contract cases of every part plugin NAME registers (``all``: of everything
+installed) to the session.
 
-Loaded in every pytest session of an environment where gancore is installed, so it
-imports nothing heavy until the option is given.
+pytest loads this module (through the ``pytest11`` entry point) in every session of an
+environment where gancore is installed, so it lives outside the ``gancore`` package and
+imports gancore, and with it torch, only when the option is given.
 """
 
 from __future__ import annotations
