@@ -73,10 +73,10 @@ class Reconstruction(gancore.Metric):
         optimizer = torch.optim.Adam([z], lr=self.lr)
         with torch.enable_grad():
             for _ in range(self.steps):
-                optimizer.zero_grad(set_to_none=True)
                 # Each code's own distance: summing them keeps every code's gradient its own.
+                # Only the codes are optimised, never a weight: an evaluation, not a training update.
                 distance = (generator(z) - target).pow(2).flatten(1).sum(1)
-                distance.sum().backward()
+                (z.grad,) = torch.autograd.grad(distance.sum(), z)
                 optimizer.step()
         with torch.no_grad():
             final = (generator(z.detach()) - target).pow(2).flatten(1).sum(1)
