@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import copy
 import difflib
-import json
-import tomllib
-import warnings
 from collections.abc import Callable, Collection, Mapping
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ._errors import GancoreError, InvalidValues, RecipeError, RecipeWarning, UnknownNameError, unknown_name_message
+from ._errors import GancoreError, InvalidValues, RecipeError, UnknownNameError, unknown_name_message
 from ._evaluate import metric_spec
 from ._optim import Inherited, OptimizerPart, optimizer_part, split_own, unclaimed_keys
 from ._params import ExactScalars, invalid_values, refs_of
@@ -390,128 +386,3 @@ def _toml_safe(value: Any) -> Any:
     if isinstance(value, tuple):
         return [_toml_safe(v) for v in value]
     return value
-
-
-# -- reading documents and overrides --------------------------------------------------
-
-
-def read_document(path: Path) -> dict[str, Any]:
-    """A recipe file: TOML, or JSON by its extension."""
-    try:
-        text = path.read_bytes()
-    except FileNotFoundError:
-        raise GancoreError(f"recipe file not found: {path}") from None
-    except OSError as exc:
-        raise GancoreError(f"cannot read recipe {path}: {exc.strerror}") from None
-    try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            data = tomllib.loads(text.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise GancoreError(f"{path}: not a valid recipe document: {exc}") from None
-    if not isinstance(data, dict):
-        raise GancoreError(f"{path}: a recipe is a table of sections")
-    return data
-
-
-def load_source(source: str | Path | Mapping[str, Any], registry: Registry) -> tuple[str, dict[str, Any]]:
-    """(name, document) from a recipe dict, a file path, or a built-in recipe's name."""
-    if isinstance(source, Mapping):
-        return "recipe", copy.deepcopy(dict(source))
-    text = str(source)
-    path = Path(text)
-    looks_like_file = path.suffix.lower() in (".toml", ".json") or "/" in text or path.exists()
-    if looks_like_file:
-        return path.stem, read_document(path)
-    builtin = registry.recipe(text)
-    p = builtin.path
-    data = tomllib.loads(p.read_text(encoding="utf-8")) if hasattr(p, "read_text") else read_document(Path(p))
-    return text, data
-
-
-def add_callbacks(doc: dict[str, Any], names: list[str]) -> dict[str, Any]:
-    """The document with ``[[callbacks]]`` of these names added, unless it has them."""
-    if not names:
-        return doc
-    doc = copy.deepcopy(doc)
-    current = doc.get("callbacks", [])
-    current = list(current) if isinstance(current, list) else [current]
-    have = {c.get("name") if isinstance(c, Mapping) else c for c in current}
-    doc["callbacks"] = current + [{"name": n} for n in dict.fromkeys(names) if n not in have]
-    return doc
-
-
-def parse_override(item: str) -> tuple[list[str], Any]:
-    """``critic.norm=spectral`` -> (["critic", "norm"], "spectral"); values are TOML."""
-    if "=" not in item:
-        raise GancoreError(f"--set {item!r}: expected dotted.key=value")
-    key, _, value = item.partition("=")
-    key = key.strip()
-    if not key or any(not part for part in key.split(".")):
-        raise GancoreError(f"--set {item!r}: expected dotted.key=value")
-    try:
-        parsed = tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError:
-        parsed = value  # a bare word is a string: critic.norm=spectral
-    return key.split("."), parsed
-
-
-def apply_overrides(doc: dict[str, Any], overrides: Mapping[str, Any] | list[str]) -> dict[str, Any]:
-    """Set dotted keys in a recipe document (list indices are numbers: regularizers.0.weight)."""
-    doc = copy.deepcopy(doc)
-    pairs = [parse_override(o) for o in overrides] if isinstance(overrides, list) else [
-        (k.split("."), v) for k, v in overrides.items()
-    ]
-    for keys, value in pairs:
-        node: Any = doc
-        for i, key in enumerate(keys[:-1]):
-            nxt = keys[i + 1]
-            if isinstance(node, list):
-                node = _list_item(node, key, keys)
-                continue
-            child = node.get(key)
-            if child is None:
-                child = node[key] = {}
-            elif isinstance(child, str) and not nxt.isdigit():
-                child = node[key] = {"name": child}  # scheme = "x" then --set scheme.n_critic=5
-            elif not isinstance(child, (dict, list)):
-                raise GancoreError(f"--set {'.'.join(keys)}: {'.'.join(keys[: i + 1])} is not a table")
-            node = child
-        last = keys[-1]
-        if isinstance(node, list):
-            idx = _index(last, node, keys)
-            node[idx] = value
-        else:
-            if last == "name" and len(keys) > 1 and keys[0] not in _SETTINGS and node.get("name") != value:
-                _start_afresh(node, keys, value)
-            node[last] = value
-    return doc
-
-
-# Sections of settings, whose ``name`` (optim.name) picks a variant, not a part.
-_SETTINGS = ("train", "optim", "ema", "eval")
-
-
-def _start_afresh(node: dict[str, Any], keys: list[str], value: Any) -> None:
-    """``--set critic.name=dcgan``: the other part's parameters do not apply to this one,
-    so the table starts afresh (keys set after it in the same command still apply)."""
-    dropped = sorted(k for k in node if k != "name")
-    if not dropped:
-        return
-    where = ".".join(keys[:-1])
-    old = node.get("name")
-    for k in dropped:
-        del node[k]
-    warnings.warn(f"--set {where}.name={value}: the {where} table starts afresh; dropped what was set for "
-                  f"{old!r}: {', '.join(dropped)}", RecipeWarning, stacklevel=3)
-
-
-def _index(key: str, node: list[Any], keys: list[str]) -> int:
-    if not key.isdigit() or int(key) >= len(node):
-        raise GancoreError(f"--set {'.'.join(keys)}: no item {key} (the list has {len(node)})")
-    return int(key)
-
-
-def _list_item(node: list[Any], key: str, keys: list[str]) -> Any:
-    return node[_index(key, node, keys)]

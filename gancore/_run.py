@@ -28,7 +28,8 @@ from ._parts import DataSpec, Dataset, Scheme
 from ._plugins import registry as default_registry
 from ._precision import check_precision
 from ._random import BatchRandom
-from ._recipe import Recipe, add_callbacks, apply_overrides, load_source, parse_override, read_document
+from ._documents import add_callbacks, apply_overrides, load_source, parse_override, read_document
+from ._recipe import Recipe
 from ._registry import Registry
 from ._sampling import SampleRequest
 from ._state import RunState, process_seed

@@ -313,7 +313,7 @@ def test_resume_in_two_processes_is_exact_with_per_process_state(tmp_path):
 
 def _expand(recipe: str, overrides: dict) -> dict:
     """A built-in recipe with dotted overrides, as a document the worker can take."""
-    from gancore._recipe import apply_overrides, load_source
+    from gancore._documents import apply_overrides, load_source
 
     _, doc = load_source(recipe, gancore.registry())
     return apply_overrides(doc, overrides)

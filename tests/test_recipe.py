@@ -6,7 +6,8 @@ import pytest
 
 import gancore
 from gancore import GancoreError, UnknownNameError
-from gancore._recipe import Recipe, apply_overrides, load_source, parse_override
+from gancore._documents import apply_overrides, load_source, parse_override
+from gancore._recipe import Recipe
 
 
 def recipe(doc):
@@ -99,7 +100,7 @@ def test_every_builtin_recipe_validates():
 
 
 def test_setting_a_slot_s_name_starts_its_table_afresh_with_a_warning():
-    from gancore._recipe import apply_overrides
+    from gancore._documents import apply_overrides
 
     doc = {"critic": {"name": "mlp", "hidden": 32, "layers": 2}, "optim": {"name": "adam", "lr": 1e-3}}
     with pytest.warns(gancore.RecipeWarning, match=r"critic table starts afresh; dropped what was set for 'mlp': hidden, layers"):

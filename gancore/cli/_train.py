@@ -9,7 +9,8 @@ import typer
 
 from .._distributed import JobError, leave, topology
 from .._errors import GancoreError
-from .._recipe import DEFAULT_RECIPE, Recipe, add_callbacks, apply_overrides, load_source
+from .._documents import add_callbacks, apply_overrides, load_source
+from .._recipe import DEFAULT_RECIPE, Recipe
 from .._run import RECIPE_FILE, Run
 from .._signals import Stopped
 from ._app import app
@@ -155,7 +156,7 @@ def _validated(name: str, overrides: list[str], log_to: list[str], nproc: int) -
 
 def _validated_resume(out: Path, overrides: list[str], nproc: int) -> None:
     """What a resume can be refused for, checked before the processes start."""
-    from .._recipe import read_document
+    from .._documents import read_document
     from .._run import check_resumable
 
     check_resumable(overrides)

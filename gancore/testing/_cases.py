@@ -19,7 +19,7 @@ from .._errors import GancoreError
 from .._params import Ref
 from .._parts import DataSpec, Dataset
 from .._plugins import registry as default_registry
-from .._recipe import load_source
+from .._documents import load_source
 from .._registry import Entry, Registry
 from ._data import check_dataset, check_features, check_metric
 from ._networks import check_critic, check_generator
