@@ -10,7 +10,7 @@ step count: the PacGAN-protocol modes, high-quality share and reverse KL of 2,50
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 
 import torch
@@ -19,11 +19,13 @@ import gancore
 
 
 def main() -> None:
-    if len(sys.argv) < 3:
-        sys.exit(__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("recipe", help="a 2D recipe (pacgan-grid, gan-ring, ...)")
+    parser.add_argument("steps", help="comma-separated step counts, increasing")
+    parser.add_argument("overrides", nargs="*", help="recipe overrides, key=value")
+    args = parser.parse_args()
     torch.set_num_threads(1)
-    recipe, steps = sys.argv[1], [int(s) for s in sys.argv[2].split(",")]
-    extra = [f"{a}" for a in sys.argv[3:]]
+    recipe, steps, extra = args.recipe, [int(s) for s in args.steps.split(",")], args.overrides
     run = gancore.create_run(recipe, overrides=extra + ["train.device=cpu", "train.log_every=1000", f"train.steps={steps[-1]}"])
     metric = gancore.build("metric", "modes")
     start = time.perf_counter()

@@ -164,8 +164,14 @@ class Registry:
         """Validate ``params`` and call the factory; ``injected`` are the engine's arguments
         (``spec``, ``parameters``, a scheme's built slots), passed only to factories that
         declare them. A factory declaring a ``gancore.Build`` gets this registry's."""
-        values = self.validate(kind, name, params or {})
         entry = self.get(kind, name)
+        misplaced = sorted(set(injected) & set(entry.params.model_fields))
+        if misplaced:
+            # A parameter given as a keyword would reach the factory unvalidated, or twice.
+            shown = ", ".join(f"{k!r}: ..." for k in misplaced)
+            raise TypeError(f"{', '.join(map(repr, misplaced))} of {kind} {name!r} is a parameter: pass parameters "
+                            f"as a dict, build({kind!r}, {name!r}, {{{shown}}}); keywords are for injected objects")
+        values = self.validate(kind, name, params or {})
         accepted = inspect.signature(entry.factory).parameters
         extra = {k: v for k, v in injected.items() if k in accepted}
         supplied = {"build": BoundBuild(self), **injected}

@@ -80,3 +80,9 @@ def test_create_refuses_an_existing_run(tiny_ring, tmp_path):
     with pytest.raises(GancoreError, match="already holds a run"):
         gancore.create_run(tiny_ring, out=tmp_path / "run")
     assert (tmp_path / "run" / "metrics.jsonl").read_text() == before
+
+
+def test_build_refuses_parameters_given_as_keywords():
+    # The parameters go in the dict; as keywords they would skip validation.
+    with pytest.raises(TypeError, match=r"'source' of dataset 'mnist' is a parameter: pass parameters as a dict"):
+        gancore.build("dataset", "mnist", source="directory")
