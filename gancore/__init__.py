@@ -16,6 +16,7 @@ if _os.path.basename(_sys.argv[0] if _sys.argv else "") == "gancore":
 
     _signal.signal(_signal.SIGINT, _interrupted_while_starting)
 
+from ._augment import Augment
 from ._domains import PerDomain, domain_layers, set_domain, use_domain
 from ._errors import DuplicateNameError, GancoreError, PluginError, PluginWarning, RecipeError, RecipeWarning, UnknownNameError
 from ._guard import DivergenceError
@@ -56,6 +57,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AdversarialLoss",
+    "Augment",
     "Batches",
     "Build",
     "Callback",

@@ -78,7 +78,8 @@ def parse_override(item: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(doc: dict[str, Any], overrides: Mapping[str, Any] | list[str]) -> dict[str, Any]:
-    """Set dotted keys in a recipe document (list indices are numbers: regularizers.0.weight)."""
+    """Set dotted keys in a recipe document (list indices are numbers: regularizers.0.weight;
+    the index one past the end adds a table: augment.0.name=diffaugment)."""
     doc = copy.deepcopy(doc)
     pairs = [parse_override(o) for o in overrides] if isinstance(overrides, list) else [
         (k.split("."), v) for k, v in overrides.items()
@@ -88,11 +89,13 @@ def apply_overrides(doc: dict[str, Any], overrides: Mapping[str, Any] | list[str
         for i, key in enumerate(keys[:-1]):
             nxt = keys[i + 1]
             if isinstance(node, list):
+                if key.isdigit() and int(key) == len(node):
+                    node.append({})  # augment.0.name=x on a recipe without one: a new table
                 node = _list_item(node, key, keys)
                 continue
             child = node.get(key)
             if child is None:
-                child = node[key] = {}
+                child = node[key] = [] if nxt.isdigit() else {}
             elif isinstance(child, str) and not nxt.isdigit():
                 child = node[key] = {"name": child}  # scheme = "x" then --set scheme.n_critic=5
             elif not isinstance(child, (dict, list)):

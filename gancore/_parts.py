@@ -148,6 +148,12 @@ class Regularizer:
         """A scalar added to the critic loss; ``critic`` has the labels bound already."""
         return None
 
+    def score_penalty(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor | None:
+        """A scalar added to the critic loss, from the scores the update computed already
+        (LeCam): no extra critic pass. State it keeps across steps (moving averages) must
+        live in buffers of an ``nn.Module`` regularizer, so the checkpoint holds it."""
+        return None
+
     @torch.no_grad()
     def after_critic_step(self, critic: nn.Module) -> None:
         """Constrain the critic's weights in place."""
@@ -381,6 +387,7 @@ KINDS: dict[str, str] = {
     "features": "feature network for metrics",
     "callback": "code run during training: trackers, loggers",
     "optimizer": "updates a group of weights from their gradients",
+    "augment": "differentiable augmentation of real and generated samples before every critic call",
 }
 """The core's kinds of part, with what each is; plugins may add kinds of their own
 (``register_kinds``), which each registry holds next to these (``Registry.kinds``)."""

@@ -26,7 +26,7 @@ from ._registry import Registry
 DEFAULT_RECIPE = "dcgan-mnist"
 """What ``gancore train`` runs when no recipe is named."""
 
-FIXED_SECTIONS = ("description", "scheme", "data", "train", "optim", "ema", "eval", "callbacks")
+FIXED_SECTIONS = ("description", "scheme", "data", "train", "optim", "ema", "eval", "augment", "callbacks")
 
 
 class _Strict(ExactScalars):
@@ -289,13 +289,19 @@ class Recipe:
             spec = problems.attempt(metric_spec, item)
             if spec is not None:
                 problems.attempt(self._params, registry, "metric", spec[0], spec[1], f"eval.metrics.{i}")
-        raw_callbacks = raw.get("callbacks", [])
-        if not isinstance(raw_callbacks, list):
-            raw_callbacks = [raw_callbacks]
-        self.callbacks: list[tuple[str, str, dict[str, Any]]] = [
-            problems.attempt(self._part, registry, "callback", item, f"callbacks.{i}") for i, item in enumerate(raw_callbacks)
-        ]
+        # Engine-level parts, whatever the scheme: augmentations before every critic call,
+        # and callbacks.
+        self.augments = self._part_list(problems, registry, raw, "augment", "augment")
+        self.callbacks = self._part_list(problems, registry, raw, "callbacks", "callback")
         problems.raise_any()
+
+    def _part_list(self, problems: _Problems, registry: Registry, raw: Mapping[str, Any], section: str,
+                   kind: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """An array of tables (``[[augment]]``), one part each, in order."""
+        items = raw.get(section, [])
+        if not isinstance(items, list):
+            items = [items]
+        return [problems.attempt(self._part, registry, kind, item, f"{section}.{i}") for i, item in enumerate(items)]
 
     def _part(self, registry: Registry, kind: str, raw: Any, path: str, default: str | None = None) -> tuple[str, str, dict[str, Any]]:
         name, params = _component(raw, path, default)
@@ -347,6 +353,8 @@ class Recipe:
         out["optim"] = optim
         out["ema"] = self.ema.model_dump(mode="json")
         out["eval"] = self.eval.model_dump(mode="json")
+        if self.augments:
+            out["augment"] = [{"name": n, **p} for _, n, p in self.augments]
         if self.callbacks:
             out["callbacks"] = [{"name": n, **p} for _, n, p in self.callbacks]
         return _toml_safe(out)

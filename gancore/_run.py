@@ -15,6 +15,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from . import _checkpoint as ckpt
 from ._artifacts import read_metrics, save_curves, save_samples
+from ._augment import Augment, Augmentation, attach
 from ._batches import DeviceBatches
 from ._callbacks import CallbackList
 from ._device import resolve_device
@@ -191,6 +192,14 @@ class Run(RunState, TrainingLoop):
         scheme = reg.build("scheme", scheme_name, scheme_params, spec=spec, **built)
         if not isinstance(scheme, Scheme):
             raise TypeError(f"scheme {scheme_name!r} did not build a gancore.Scheme")
+        keep_part_state(scheme, built)
+        if r.augments:
+            augments = [reg.build(kind, name, params, spec=spec) for kind, name, params in r.augments]
+            for part, (_, name, _) in zip(augments, r.augments):
+                if not isinstance(part, Augment):
+                    raise TypeError(f"augment {name!r} did not build a gancore.Augment")
+            scheme.augmentation = Augmentation(augments)  # a submodule: its state is checkpointed
+            attach(scheme.augmentation, critics_of(scheme, built))
         self.scheme: Scheme = scheme.to(self.device)
         for module in self.scheme.modules():
             pack = getattr(module, "pack", 1)
@@ -329,3 +338,34 @@ def create_run(source: str | Path | Mapping[str, Any], **kwargs: Any) -> Run:
 def load_run(path: str | Path, **kwargs: Any) -> Run:
     """``gancore.load_run("runs/ring").sample(64)``."""
     return Run.load(path, **kwargs)
+
+
+def keep_part_state(scheme: Scheme, built: Mapping[str, Any]) -> None:
+    """Parts with state of their own (``nn.Module`` regularizers with moving averages, ...)
+    that the scheme holds outside its submodules (in a plain list) become submodules of
+    ``scheme.parts``, so every checkpoint has their state and a resume restores it."""
+    inside = {id(m) for m in scheme.modules()}
+    stateful: dict[str, torch.nn.Module] = {}
+    for slot, value in built.items():
+        parts = value if isinstance(value, list) else [value]
+        modules = [p for p in parts if isinstance(p, torch.nn.Module) and id(p) not in inside]
+        if not modules:
+            continue
+        stateful[slot] = torch.nn.ModuleList(modules) if isinstance(value, list) else modules[0]
+    if stateful:
+        scheme.parts = torch.nn.ModuleDict(stateful)
+
+
+def critics_of(scheme: Scheme, built: Mapping[str, Any]) -> list[torch.nn.Module]:
+    """The networks built for the scheme's critic slots: what an augmentation is hooked onto."""
+    out: list[torch.nn.Module] = []
+    for slot_name, slot in scheme.slots.items():
+        if slot.kind != "critic":
+            continue
+        value = built.get(slot_name)
+        for part in value if isinstance(value, list) else [value]:
+            if isinstance(part, torch.nn.Module) and all(part is not c for c in out):
+                out.append(part)
+    if not out:
+        raise GancoreError(f"[[augment]]: scheme {type(scheme).__name__} has no critic slot to augment the inputs of")
+    return out

@@ -13,6 +13,7 @@ from typing import Any, ContextManager
 import torch
 from torch import Tensor, nn
 
+from ._augment import Augmentation, augmentation_of
 from ._errors import GancoreError
 from ._parts import AdversarialLoss, Batches, Regularizer
 from ._updates import Updates, current_loss_scale
@@ -113,6 +114,7 @@ def critic_update(
     adversarial: Tensor | None = None
     penalties: list[Tensor] = []
     real_means, fake_means = [], []
+    augmented: list[Augmentation] = []
     with updates.loss_scale(group):
         for critic, real, fake in judged:
             # Fakes made under autocast come in half precision; the critic's inputs (and a
@@ -125,6 +127,14 @@ def critic_update(
             adversarial = term if adversarial is None else adversarial + term
             real_means.append(real_scores.detach().mean())
             fake_means.append(fake_scores.detach().mean())
+            augmentation = augmentation_of(critic)
+            if augmentation is not None:
+                augmentation.observe(real_scores.detach())
+                augmented.append(augmentation)
+            for reg in regularizers:
+                penalty = reg.score_penalty(real_scores, fake_scores)
+                if penalty is not None:
+                    penalties.append(_check_scalar(penalty, f"regularizer's score penalty ({type(reg).__name__})"))
             with _uncompiled(critic):
                 for reg in regularizers:
                     penalty = reg.penalty(judge, real, fake)
@@ -137,6 +147,8 @@ def critic_update(
         "score_real": real_means[0] if one else torch.stack(real_means).mean(),
         "score_fake": fake_means[0] if one else torch.stack(fake_means).mean(),
     }
+    for augmentation in dict.fromkeys(augmented):  # one critic's or several critics' shared one
+        logs |= augmentation.logs()
     total = adversarial
     if penalties:
         penalty_sum = torch.stack(penalties).sum()

@@ -50,6 +50,7 @@ def test_the_guides_parts_register_and_train_together(fresh_host, tmp_path, caps
         "critic": {"name": "tiny"},
         "loss": {"name": "margin-hinge"},
         "callbacks": [{"name": "best-loss"}],
+        "augment": [{"name": "noise", "std": 0.05}],
         "train": {"steps": 6, "batch_size": 32, "log_every": 2, "device": "cpu", "sample_every": 0},
         "eval": {"metrics": ["moment-distance"]},
         "optim": {"critic": {"name": "adagrad", "lr_decay": 0.01}},
@@ -71,7 +72,7 @@ def test_the_guides_parts_pass_the_contract_kit(fresh_host):
     host = fresh_host()
     host.register(guide_plugin(), "guide")
     found = cases(plugin="guide", registry=host.registry)
-    assert {c.kind for c in found} >= {"generator", "critic", "loss", "regularizer", "scheme", "callback", "metric"}
+    assert {c.kind for c in found} >= {"generator", "critic", "loss", "regularizer", "scheme", "callback", "metric", "augment"}
     broken = []
     for case in found:
         try:

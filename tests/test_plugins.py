@@ -382,7 +382,7 @@ def test_a_part_of_an_unknown_kind_fails_its_plugin_listing_the_kinds(fresh_host
     module.register_parts = gancore.hookimpl(lambda register: register("sketch", "early", object))
     info = host.register(module, "early")
     assert info.status == "failed"
-    assert "unknown kind 'sketch'" in info.error and "(available: callback, critic, " in info.error
+    assert "unknown kind 'sketch'" in info.error and "(available: augment, callback, critic, " in info.error
 
 
 def test_a_kind_registered_twice_fails_the_later_plugin_naming_both(plugin_dist, fresh_host):

@@ -179,3 +179,48 @@ def test_weight_clipping_default_bound_and_validation():
     assert all((p.abs() <= 0.01).all() for p in critic.parameters())
     with pytest.raises(gancore.GancoreError, match="clip"):
         regularizer("weight-clipping", clip=0.0)
+
+
+# ---------------------------------------------------------------- issue 13: R2, DRAGAN, LeCam, bCR
+
+
+def test_r2_is_gamma_half_the_squared_gradient_on_fakes():
+    w = with_norm(6, 3.0)
+    assert regularizer("r2", weight=2.0).penalty(LinearCritic(w), batch(4, 6), batch(4, 6)).item() == pytest.approx(9.0)
+
+
+def test_dragan_is_zero_for_unit_gradients_and_grows_away_from_them():
+    real = batch(16, 6)
+    assert regularizer("dragan").penalty(LinearCritic(with_norm(6, 1.0)), real, real).item() == pytest.approx(0.0, abs=1e-12)
+    assert regularizer("dragan", weight=1.0).penalty(LinearCritic(with_norm(6, 3.0)), real, real).item() == pytest.approx(4.0)
+
+
+def test_lecam_follows_moving_averages_of_the_scores():
+    lecam = regularizer("lecam", weight=1.0, decay=0.5)
+    real, fake = torch.full((4,), 2.0), torch.full((4,), -2.0)
+    # The averages move half way from 0: a_real = 1, a_fake = -1; then (2 - -1)^2 + (-2 - 1)^2.
+    assert lecam.score_penalty(real, fake).item() == pytest.approx(18.0)
+    assert lecam.average_real.item() == pytest.approx(1.0) and lecam.average_fake.item() == pytest.approx(-1.0)
+    assert set(lecam.state_dict()) == {"average_real", "average_fake"}
+
+
+def test_lecam_averages_are_checkpointed_and_resume_exactly(tmp_path):
+    recipe = {"train.device": "cpu", "train.steps": 4, "train.batch_size": 16, "train.sample_every": 0,
+              "train.checkpoint_every": 0, "generator.width": 8, "critic.width": 8, "data.limit": 64,
+              "regularizers": [{"name": "lecam"}]}
+    straight = gancore.create_run("dcgan-mnist", overrides=recipe).train()
+    gancore.create_run("dcgan-mnist", overrides=recipe, out=tmp_path / "run").train(2)
+    resumed = gancore.load_run(tmp_path / "run").train()
+    a, b = straight.scheme.state_dict(), resumed.scheme.state_dict()
+    assert a["parts.regularizers.0.average_real"] != 0
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_consistency_penalises_a_critic_that_translation_changes():
+    spec = gancore.DataSpec((1, 8, 8), fields={"x": (1, 8, 8)})
+    bcr = gancore.build("regularizer", "consistency", {}, spec=spec)
+    x = torch.rand(16, 1, 8, 8)
+    constant = lambda images: images.flatten(1).sum(1) * 0  # noqa: E731
+    one_pixel = lambda images: images[:, 0, 4, 4]  # noqa: E731
+    assert bcr.penalty(constant, x, x).item() == 0
+    assert bcr.penalty(one_pixel, x, x).item() > 0.1

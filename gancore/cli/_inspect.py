@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 import gancore
@@ -16,6 +17,12 @@ from ._app import app
 from ._output import console, plugin_warnings, print_json, print_table
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _cells(*values: str) -> list[str]:
+    """Table cells of text that plugins wrote: shown as written, never read as rich markup
+    (a description saying ``E[sign(D(x))]`` keeps its brackets)."""
+    return [escape(v) for v in values]
 
 
 @app.command("list")
@@ -31,7 +38,7 @@ def list_parts(
         return
     table = Table("kind", "name", "plugin", "summary", box=None, pad_edge=False)
     for e in entries:
-        table.add_row(e.kind, e.name, e.plugin, e.summary)
+        table.add_row(*_cells(e.kind, e.name, e.plugin, e.summary))
     print_table(table)
 
 
@@ -51,14 +58,14 @@ def show(
     if json_:
         print_json(info)
         return
-    console.print(f"[bold]{kind} {name}[/]  (plugin {info['plugin']})")
+    console.print(f"[bold]{escape(kind)} {escape(name)}[/]  (plugin {escape(info['plugin'])})")
     if info["summary"]:
-        console.print(info["summary"])
+        console.print(info["summary"], markup=False)
     if "slots" in info:
         table = Table("slot", "kind", "", "default", "what", box=None, pad_edge=False, title="parts it takes")
         for slot, s in info["slots"].items():
-            table.add_row(slot, s["kind"], "list" if s["many"] else ("required" if s["required"] else "optional"),
-                          s["default"] or "", s["help"])
+            table.add_row(*_cells(slot, s["kind"], "list" if s["many"] else ("required" if s["required"] else "optional"),
+                                  s["default"] or "", s["help"]))
         print_table(table)
     if not info["parameters"]:
         console.print("no parameters")
@@ -66,7 +73,7 @@ def show(
     table = Table("parameter", "type", "default", "constraints", "description", box=None, pad_edge=False)
     for p in info["parameters"]:
         default = "(required)" if p["required"] else repr(p["default"])
-        table.add_row(p["name"], p["type"], default, p["constraints"], p["description"])
+        table.add_row(*_cells(p["name"], p["type"], default, p["constraints"], p["description"]))
     print_table(table)
 
 
@@ -86,7 +93,8 @@ def plugins(json_: JSON = False) -> None:
     table = Table("plugin", "version", "distribution", "status", "parts", "error", box=None, pad_edge=False)
     for r in rows:
         status = {"loaded": "[green]loaded[/]", "failed": "[red]failed[/]"}.get(r["status"], r["status"])
-        table.add_row(r["plugin"], r["version"], r["distribution"], status, str(r["parts"]), r["error"].splitlines()[0] if r["error"] else "")
+        plugin, version, distribution = _cells(r["plugin"], r["version"], r["distribution"])
+        table.add_row(plugin, version, distribution, status, str(r["parts"]), escape(r["error"].splitlines()[0] if r["error"] else ""))
     print_table(table)
 
 
@@ -101,5 +109,5 @@ def recipes(json_: JSON = False) -> None:
         return
     table = Table("recipe", "plugin", "summary", box=None, pad_edge=False)
     for r in rows:
-        table.add_row(r["name"], r["plugin"], r["summary"])
+        table.add_row(*_cells(r["name"], r["plugin"], r["summary"]))
     print_table(table)

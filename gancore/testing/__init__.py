@@ -15,6 +15,7 @@ In an author's own tests, each check takes a built part and raises ``ContractErr
     check_part("loss", "my-loss")        # every case of a registered part
 """
 
+from ._augments import check_augment
 from ._cases import Case, cases, check_part, examples
 from ._data import check_dataset, check_features, check_metric
 from ._networks import check_critic, check_generator
@@ -29,6 +30,7 @@ __all__ = [
     "ContractError",
     "accepts",
     "cases",
+    "check_augment",
     "check_callback",
     "check_critic",
     "check_dataset",

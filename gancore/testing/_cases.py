@@ -21,6 +21,7 @@ from .._parts import DataSpec, Dataset
 from .._plugins import registry as default_registry
 from .._documents import load_source
 from .._registry import Entry, Registry
+from ._augments import check_augment
 from ._data import check_dataset, check_features, check_metric
 from ._networks import check_critic, check_generator
 from ._objectives import check_image_loss, check_loss, check_normalization, check_optimizer, check_regularizer
@@ -156,7 +157,9 @@ def _network_cases(reg: Registry, entry: Entry) -> Iterator[Case]:
 def _simple(reg: Registry, entry: Entry, params: dict[str, Any], checker: Callable[..., None]) -> Callable[[], None]:
     def check() -> None:
         label = _label(entry, str(params) if params else "")
-        checker(_build(reg, entry, params, label), label=label)
+        # A part that asks for the data's spec gets the first standard one it accepts.
+        spec = next((s for s in STANDARD_SPECS.values() if accepts(entry.factory, s)), None)
+        checker(_build(reg, entry, params, label, **({"spec": spec} if spec is not None else {})), label=label)
 
     return check
 
@@ -247,6 +250,15 @@ def _callback_check(reg: Registry, entry: Entry, params: dict[str, Any]) -> Call
     return check
 
 
+def _augment_check(reg: Registry, entry: Entry, params: dict[str, Any], spec_id: str) -> Callable[[], None]:
+    def check() -> None:
+        label = _label(entry, f"on {spec_id}")
+        spec = STANDARD_SPECS[spec_id]
+        check_augment(_build(reg, entry, params, label, spec=spec), spec, label=label)
+
+    return check
+
+
 def _builds(reg: Registry, entry: Entry, params: dict[str, Any], spec_id: str | None) -> Callable[[], None]:
     def check() -> None:
         injected = {} if spec_id is None else {"spec": STANDARD_SPECS[spec_id]}
@@ -287,6 +299,10 @@ def part_cases(entry: Entry, registry: Registry | None = None) -> Iterator[Case]
             yield Case(entry.kind, entry.name, entry.plugin, tag, _optimizer_check(reg, entry, params))
         elif entry.kind == "callback":
             yield Case(entry.kind, entry.name, entry.plugin, tag, _callback_check(reg, entry, params))
+        elif entry.kind == "augment":
+            for spec_id, spec in STANDARD_SPECS.items():
+                if accepts(entry.factory, spec):
+                    yield Case(entry.kind, entry.name, entry.plugin, f"{tag}{spec_id}", _augment_check(reg, entry, params, spec_id))
         else:  # a plugin's own kind: the kit knows only that its parts build (as its interface)
             specs = [s for s, spec in STANDARD_SPECS.items() if accepts(entry.factory, spec)]
             for spec_id in specs if hasattr(entry.factory, "supports") else [None]:

@@ -8,9 +8,10 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from .._parts import AdversarialLoss, ImageLoss, Normalization, Regularizer
+from .._parts import AdversarialLoss, DataSpec, ImageLoss, Normalization, Regularizer
 from ._networks import check_gradients
 from ._report import expect
+from ._specs import accepts
 
 
 def _scalar(value: object, label: str, what: str) -> Tensor:
@@ -64,9 +65,20 @@ def check_regularizer(regularizer: Regularizer, *, label: str = "regularizer") -
     expect(isinstance(regularizer, Regularizer), label, f"is a {type(regularizer).__name__}, not a gancore.Regularizer")
     torch.manual_seed(0)
     acted = False
-    for shape, pack in (((2,), 1), ((1, 8, 8), 1), ((2,), 2)):
+    cases = [(shape, pack) for shape, pack in (((2,), 1), ((1, 8, 8), 1), ((2,), 2))
+             if accepts(type(regularizer), DataSpec(shape, fields={"x": shape}))]
+    expect(bool(cases), label, "supports neither points nor images")
+    for shape, pack in cases:
         critic = _PointCritic(int(torch.Size(shape).numel()), pack)
         real, fake = torch.randn(8, *shape), torch.randn(8, *shape)
+        real_scores, fake_scores = critic(real), critic(fake)
+        scored = regularizer.score_penalty(real_scores, fake_scores)
+        if scored is not None:
+            _scalar(scored, label, "score_penalty(real_scores, fake_scores)")
+            expect(scored.requires_grad, label, "the score penalty has no gradient to the critic's scores")
+            scored.backward()
+            acted = True
+        critic.zero_grad()
         penalty = regularizer.penalty(critic, real, fake)
         if penalty is not None:
             _scalar(penalty, label, "penalty(critic, real, fake)")

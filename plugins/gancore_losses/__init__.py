@@ -3,7 +3,7 @@
 import gancore
 
 from .adversarial import HingeLoss, LeastSquaresLoss, MinimaxLoss, NonSaturatingLoss, WassersteinLoss
-from .regularizers import GradientPenalty, R1Penalty, WeightClipping
+from .regularizers import Consistency, DraganPenalty, GradientPenalty, LeCam, R1Penalty, R2Penalty, WeightClipping
 
 
 @gancore.hookimpl
@@ -15,4 +15,8 @@ def register_parts(register):
     register("loss", "wasserstein", WassersteinLoss)
     register("regularizer", "gradient-penalty", GradientPenalty)
     register("regularizer", "r1", R1Penalty)
+    register("regularizer", "r2", R2Penalty)
+    register("regularizer", "dragan", DraganPenalty)
+    register("regularizer", "lecam", LeCam)
+    register("regularizer", "consistency", Consistency)
     register("regularizer", "weight-clipping", WeightClipping)

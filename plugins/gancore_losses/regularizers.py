@@ -1,4 +1,4 @@
-"""Critic regularizers: gradient penalties and WGAN's weight clipping.
+"""Critic regularizers: gradient penalties, LeCam, consistency and WGAN's weight clipping.
 
 The penalties differentiate the critic's scores with respect to its input with
 ``create_graph=True``, so the penalty itself backpropagates into the critic's
@@ -62,6 +62,108 @@ class R1Penalty(gancore.Regularizer):
         return 0.5 * self.weight * squared_norms.mean()
 
 
+class R2Penalty(gancore.Regularizer):
+    """R2: penalises the squared norm of the critic's gradient on generated data (zero-centred).
+
+    Args:
+        weight: gamma; the penalty is gamma / 2 times the mean squared gradient norm.
+    """
+
+    def __init__(self, weight: NonNegativeFloat = 10.0) -> None:
+        self.weight = weight
+
+    def penalty(self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
+        x = fake.detach().requires_grad_(True)
+        squared_norms = gancore.input_gradients(critic, x).square().sum(dim=1)
+        return 0.5 * self.weight * squared_norms.mean()
+
+
+class DraganPenalty(gancore.Regularizer):
+    """DRAGAN (Kodali et al. 2017): penalises critic gradient norms away from 1 around the real data.
+
+    Args:
+        weight: multiplier of the penalty (lambda).
+        spread: the perturbation's size, as a multiple of the real batch's standard deviation.
+    """
+
+    def __init__(self, weight: NonNegativeFloat = 10.0, spread: PositiveFloat = 0.5) -> None:
+        self.weight, self.spread = weight, spread
+
+    def penalty(self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
+        real = real.detach()
+        # Points between each real sample and a noisy copy of it: the critic's surface near the data.
+        noise = gancore.rand(*real.shape, device=real.device, dtype=real.dtype)
+        perturbed = real + self.spread * real.std() * noise
+        eps = gancore.rand(real.shape[0], *(1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+        mixed = torch.lerp(perturbed, real, eps).requires_grad_(True)
+        norms = torch.linalg.vector_norm(gancore.input_gradients(critic, mixed), dim=1)
+        return self.weight * (norms - 1).square().mean()
+
+
+class LeCam(nn.Module, gancore.Regularizer):
+    """LeCam regularization (Tseng et al. 2021): keeps the critic's scores near moving averages of the other side's.
+
+    The penalty is ``weight * (mean (D(real) - a_fake)^2 + mean (D(fake) - a_real)^2)``,
+    with ``a_real`` and ``a_fake`` exponential moving averages of the mean scores. The
+    averages are buffers: every checkpoint holds them, and a resume continues them exactly.
+
+    Args:
+        weight: lambda; the paper uses 0.3 (BigGAN) to 0.01 (StyleGAN2) on limited data.
+        decay: of the moving averages of the mean real and fake scores.
+    """
+
+    def __init__(self, weight: NonNegativeFloat = 0.3, decay: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.99) -> None:
+        super().__init__()
+        self.weight, self.decay = weight, decay
+        self.register_buffer("average_real", torch.tensor(0.0))
+        self.register_buffer("average_fake", torch.tensor(0.0))
+
+    def score_penalty(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+        with torch.no_grad():
+            self.average_real.lerp_(real_scores.detach().float().mean(), 1 - self.decay)
+            self.average_fake.lerp_(fake_scores.detach().float().mean(), 1 - self.decay)
+        real_term = (real_scores.float() - self.average_fake).square().mean()
+        fake_term = (fake_scores.float() - self.average_real).square().mean()
+        return self.weight * (real_term + fake_term)
+
+
+class Consistency(gancore.Regularizer):
+    """Balanced consistency regularization (bCR, Zhao et al. 2021): the critic scores an augmented sample as the sample itself.
+
+    Penalises ``weight_real * mean (D(x) - D(T(x)))^2`` on real and ``weight_fake * ...`` on
+    generated samples, T an augmentation of the augment kind (by default DiffAugment's
+    translation), applied here only: it is not the recipe's ``[[augment]]``.
+
+    Args:
+        weight_real: lambda_real.
+        weight_fake: lambda_fake.
+        augment: the augmentation T, a registered augment.
+        augment_params: the augmentation's parameters.
+    """
+
+    supports = staticmethod(lambda spec: spec.is_image)  # the default augmentation's data
+
+    def __init__(
+        self,
+        weight_real: NonNegativeFloat = 10.0,
+        weight_fake: NonNegativeFloat = 10.0,
+        augment: Annotated[str, gancore.Ref("augment")] = "diffaugment",
+        augment_params: dict = {"policy": ["translation"]},
+        *,
+        spec: gancore.DataSpec,
+        build: gancore.Build = gancore.build,
+    ) -> None:
+        self.weight_real, self.weight_fake = weight_real, weight_fake
+        self.transform = build("augment", augment, dict(augment_params), spec=spec)
+
+    def penalty(self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
+        total = real.new_zeros(())
+        for weight, x in ((self.weight_real, real.detach()), (self.weight_fake, fake.detach())):
+            if weight:
+                total = total + weight * (critic(x) - critic(self.transform(x))).float().square().mean()
+        return total
+
+
 class WeightClipping(gancore.Regularizer):
     """WGAN weight clipping: clamps every critic parameter to [-clip, clip] after each step.
 
@@ -82,4 +184,4 @@ class WeightClipping(gancore.Regularizer):
         torch._foreach_clamp_max_(params, self.clip)
 
 
-__all__ = ["GradientPenalty", "R1Penalty", "WeightClipping"]
+__all__ = ["Consistency", "DraganPenalty", "GradientPenalty", "LeCam", "R1Penalty", "R2Penalty", "WeightClipping"]

@@ -11,14 +11,17 @@ import gancore
 
 from .dcgan import DCGANCritic, DCGANGenerator
 from .mlp import MLPCritic, MLPGenerator
+from .sngan import SNGANCritic, SNGANGenerator
 
 
 @gancore.hookimpl
 def register_parts(register):
     register("generator", "mlp", MLPGenerator)
     register("generator", "dcgan", DCGANGenerator)
+    register("generator", "sngan", SNGANGenerator)
     register("critic", "mlp", MLPCritic)
     register("critic", "dcgan", DCGANCritic)
+    register("critic", "sngan", SNGANCritic)
 
 
-__all__ = ["DCGANCritic", "DCGANGenerator", "MLPCritic", "MLPGenerator"]
+__all__ = ["DCGANCritic", "DCGANGenerator", "MLPCritic", "MLPGenerator", "SNGANCritic", "SNGANGenerator"]
