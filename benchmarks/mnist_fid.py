@@ -35,7 +35,7 @@ from gancore._recipe import DEFAULT_RECIPE  # noqa: E402
 
 CONDITIONAL = {"cgan-mnist", "cdcgan-mnist"}
 MNIST_RECIPES = [
-    "gan-mnist", "cgan-mnist", "cdcgan-mnist", "dcgan-mnist", "dcgan-mnist-wn", "dcgan-mnist-sn", "wgan-mnist",
+    "gan-mnist", "cdcgan-mnist", "dcgan-mnist", "dcgan-mnist-wn", "dcgan-mnist-sn", "wgan-mnist",
     "wgan-gp-mnist",
 ]
 

@@ -10,7 +10,7 @@ Every run trains on the MNIST train split (``--mnist-root``); the held-out image
 bundled test split. The paper's claim: weight normalization trains more stably than batch
 normalization and reconstructs test images better.
 
-    python benchmarks/normalization.py [--seeds 3] [--steps 3000] [--jobs 2] [--threads 1]
+    python benchmarks/normalization.py [--seeds 3] [--steps 2000] [--images 256] [--jobs 2] [--threads 1]
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ VARIANTS = [
 CHECKPOINTS = 5  # FIDs over the last 40% of training, for the spread
 
 
-def measure(variant: int, seed: int, steps: int, num: int, threads: int, root: Path) -> dict[str, float]:
+def measure(variant: int, seed: int, steps: int, num: int, threads: int, root: Path, images: int) -> dict[str, float]:
     """One run: final FID, FID spread over its last checkpoints, reconstruction, minutes."""
     torch.set_num_threads(threads)
     _, g_norm, d_norm = VARIANTS[variant]
@@ -67,7 +67,7 @@ def measure(variant: int, seed: int, steps: int, num: int, threads: int, root: P
     minutes = (time.perf_counter() - start) / 60
     if diverged:
         return {"diverged": 1.0, "minutes": minutes}
-    recon = run.evaluate(["reconstruction"], num_samples=num)
+    recon = run.evaluate([{"name": "reconstruction", "num_images": images}], num_samples=num)
     return {
         "fid": fids[-1], "fid_spread": statistics.stdev(fids), "diverged": 0.0, "minutes": minutes,
         "mse": recon["reconstruction_mse"], "distance": recon["reconstruction_distance"],
@@ -77,7 +77,8 @@ def measure(variant: int, seed: int, steps: int, num: int, threads: int, root: P
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=3000, help="training steps of every run")
+    parser.add_argument("--steps", type=int, default=2000, help="training steps of every run")
+    parser.add_argument("--images", type=int, default=256, help="held-out images reconstructed per run")
     parser.add_argument("--num", type=int, default=2000, help="samples (and held-out images) per FID")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of each run")
     parser.add_argument("--jobs", type=int, default=1,
@@ -87,7 +88,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.mnist_root.is_dir():
         raise SystemExit(f"error: {args.mnist_root} is not a folder of MNIST IDX files; pass --mnist-root")
-    work = [(v, seed, args.steps, args.num, args.threads, args.mnist_root)
+    work = [(v, seed, args.steps, args.num, args.threads, args.mnist_root, args.images)
             for v in range(len(VARIANTS)) for seed in range(args.seeds)]
     # Spawned workers, so no process inherits another's torch thread pool.
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -123,7 +124,7 @@ def main() -> None:
         f"\n\n{verdict}  \nMean ± standard error over {args.seeds} seeds of `{RECIPE}` trained {args.steps} steps on the "
         f"MNIST train split with the normalization changed (everything else as the recipe); FID of {args.num} samples "
         f"against {args.num} images of the bundled test split, its spread the standard deviation of FID at "
-        f"{CHECKPOINTS} checkpoints over the last 40% of training; reconstruction of 512 test images (300 Adam "
+        f"{CHECKPOINTS} checkpoints over the last 40% of training; reconstruction of {args.images} test images (300 Adam "
         f"steps, 4 restarts each). {args.jobs} run(s) at a time, each with {args.threads} thread(s).  \n{stamp()}")
     print(body)
     if not args.no_write:

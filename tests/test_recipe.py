@@ -95,7 +95,13 @@ def test_every_builtin_recipe_validates():
     assert len(reg.recipes) >= 10
     for name in reg.recipes:
         _, doc = load_source(name, reg)
-        r = Recipe(doc, reg)
+        try:
+            r = Recipe(doc, reg)
+        except GancoreError as exc:
+            # A recipe for the user's own data leaves its folder to them, and says how to give it.
+            assert str(exc).startswith("data.root:") and "\n" not in str(exc), f"{name}: {exc}"
+            assert "--set data.root=" in doc["description"], name
+            continue
         assert r.description, f"recipe {name} needs a description"
 
 

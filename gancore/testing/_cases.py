@@ -322,8 +322,25 @@ def cases(plugin: str | None = None, registry: Registry | None = None) -> list[C
     for recipe in sorted(reg.recipes.values(), key=lambda r: r.name):
         if every or recipe.plugin == plugin:
             out.append(Case("recipe", recipe.name, recipe.plugin, "",
-                            lambda n=recipe.name: check_recipe(n, registry=reg)))
+                            lambda n=recipe.name: check_recipe(n, registry=reg, overrides=_user_data(reg, n))))
     return out
+
+
+def _user_data(reg: Registry, recipe: str) -> dict[str, Any]:
+    """What a recipe leaves to its user, such as the folder of an ``image-folder`` dataset:
+    the dataset's required parameters the recipe does not set, from the dataset's first
+    example (``data.root``), as overrides."""
+    _, doc = load_source(recipe, reg)
+    data = doc.get("data", {})
+    if not isinstance(data, dict) or (("dataset", data.get("name")) not in reg.parts):
+        return {}
+    entry = reg.get("dataset", data["name"])
+    missing = [k for k, f in entry.params.model_fields.items() if f.is_required() and k not in data]
+    if not missing:
+        return {}
+    example = examples(entry)[0]
+    # An example dataset is small: a few samples per batch.
+    return {f"data.{k}": example[k] for k in missing if k in example} | {"train.batch_size": 4}
 
 
 def check_part(kind: str, name: str, *, registry: Registry | None = None) -> None:

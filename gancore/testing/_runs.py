@@ -92,10 +92,12 @@ def check_scheme(
                "sample must call the networks through self.<name>, which the engine swaps")
 
 
-def check_recipe(name: str, *, registry: Registry | None = None, label: str | None = None) -> None:
-    """A registered recipe builds, trains two short steps, checkpoints and samples."""
+def check_recipe(name: str, *, registry: Registry | None = None, label: str | None = None,
+                 overrides: dict[str, Any] | None = None) -> None:
+    """A registered recipe builds, trains two short steps, checkpoints and samples.
+    ``overrides`` fill what the recipe leaves to its user (``data.root``)."""
     label = label or f"recipe {name!r}"
-    settings = {"train.steps": 2, "train.device": "cpu", "train.log_every": 1, "train.batch_size": 16}
+    settings = {"train.steps": 2, "train.device": "cpu", "train.log_every": 1, "train.batch_size": 16, **(overrides or {})}
     with tempfile.TemporaryDirectory(prefix="gancore-contract-") as tmp:
         out = Path(tmp) / "run"
         try:
