@@ -27,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gancore  # noqa: E402
-from _mnist import add_reference_option, fid, sample_run  # noqa: E402
+from _mnist import add_reference_option, fid, held_out_images, sample_run  # noqa: E402
 from _report import mean_se, stamp, write_section  # noqa: E402
 
 RECIPE = "dcgan-mnist"
@@ -86,8 +86,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     add_reference_option(parser)
     args = parser.parse_args()
-    if not args.mnist_root.is_dir():
-        raise SystemExit(f"error: {args.mnist_root} is not a folder of MNIST IDX files; pass --mnist-root")
+    held_out_images(args.mnist_root, 1)  # a missing folder fails before any training
     work = [(v, seed, args.steps, args.num, args.threads, args.mnist_root, args.images)
             for v in range(len(VARIANTS)) for seed in range(args.seeds)]
     # Spawned workers, so no process inherits another's torch thread pool.

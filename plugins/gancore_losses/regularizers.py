@@ -46,6 +46,13 @@ class GradientPenalty(gancore.Regularizer):
         return self.weight * (norms - self.target).square().mean()
 
 
+def zero_centred(critic: Callable[[Tensor], Tensor], samples: Tensor, gamma: float) -> Tensor:
+    """gamma / 2 times the mean squared norm of the critic's gradient at ``samples`` (R1 on
+    real samples, R2 on generated ones)."""
+    x = samples.detach().requires_grad_(True)
+    return 0.5 * gamma * gancore.input_gradients(critic, x).square().sum(dim=1).mean()
+
+
 class R1Penalty(gancore.Regularizer):
     """R1: penalises the squared norm of the critic's gradient on real data.
 
@@ -57,9 +64,7 @@ class R1Penalty(gancore.Regularizer):
         self.weight = weight
 
     def penalty(self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
-        x = real.detach().requires_grad_(True)
-        squared_norms = gancore.input_gradients(critic, x).square().sum(dim=1)
-        return 0.5 * self.weight * squared_norms.mean()
+        return zero_centred(critic, real, self.weight)
 
 
 class R2Penalty(gancore.Regularizer):
@@ -73,9 +78,7 @@ class R2Penalty(gancore.Regularizer):
         self.weight = weight
 
     def penalty(self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
-        x = fake.detach().requires_grad_(True)
-        squared_norms = gancore.input_gradients(critic, x).square().sum(dim=1)
-        return 0.5 * self.weight * squared_norms.mean()
+        return zero_centred(critic, fake, self.weight)
 
 
 class DraganPenalty(gancore.Regularizer):
