@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 import torch
@@ -35,6 +36,13 @@ def held_out_images(root: Path, n: int) -> tuple[torch.Tensor, str]:
 def sample_run(run: gancore.Run, n: int) -> torch.Tensor:
     """``n`` samples of a run's (averaged) generator, in fixed-seed chunks."""
     return torch.cat([run.sample(min(500, n - i), seed=1000 + i) for i in range(0, n, 500)])
+
+
+def train_recipe_for(run: gancore.Run, seconds: float) -> None:
+    """Train in chunks of 10 steps until ``seconds`` of wall-clock time are spent."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        run.train(run.step + 10)
 
 
 def fid(real: torch.Tensor, fake: torch.Tensor) -> float:

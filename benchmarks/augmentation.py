@@ -83,8 +83,8 @@ def main() -> None:
             lines.append(f"| {n} | {v} | {mean_se(fids)} | {'' if v == 'none' else f'{100 * change:+.0f}%'} | {minutes:.1f} |")
         if best is not None:
             met = "met" if -best[1] >= TARGET else "not met"
-            verdicts.append(f"{n} images: the best augmentation, {best[0]}, changes FID by {100 * best[1]:+.0f}% "
-                            f"(target at 600 images: at least -{100 * TARGET:.0f}%{': ' + met if n == 600 else ''}).")
+            target = f" (target: at least -{100 * TARGET:.0f}%: {met})" if n == 600 else ""
+            verdicts.append(f"{n} images: the best augmentation, {best[0]}, changes FID by {100 * best[1]:+.0f}%{target}.")
     torch.set_num_threads(args.threads)
     body = "\n".join(lines) + "\n\n" + "  \n".join(verdicts) + (
         f"  \nMean ± standard error over {args.seeds} seeds of `{RECIPE}` trained {args.steps} steps on the first N "

@@ -29,7 +29,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gancore  # noqa: E402
-from _mnist import add_reference_option, fid, held_out_images, sample_run  # noqa: E402
+from _mnist import add_reference_option, fid, held_out_images, sample_run, train_recipe_for  # noqa: E402
 from _report import stamp, write_section  # noqa: E402
 from gancore._recipe import DEFAULT_RECIPE  # noqa: E402
 
@@ -116,14 +116,6 @@ class ExampleLoop:
         out = torch.cat([self.G(torch.randn(min(500, n - i), 100)) for i in range(0, n, 500)])
         self.G.train()
         return out
-
-
-def train_recipe_for(run: gancore.Run, seconds: float) -> None:
-    """Train in chunks of steps until the time slice is spent."""
-    end = time.perf_counter() + seconds
-    chunk = 10
-    while time.perf_counter() < end:
-        run.train(run.step + chunk)
 
 
 HAND_LOOP = "hand-written DCGAN loop (the PyTorch example at 28x28)"
