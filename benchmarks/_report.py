@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import math
+import multiprocessing
 import os
 import platform
 import re
 import statistics
 import sys
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -55,3 +59,18 @@ def write_section(name: str, body: str) -> None:
         text = text.rstrip() + f"\n\n{block}\n"
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(text)
+
+
+def add_worker_options(parser: argparse.ArgumentParser, unit: str = "run") -> None:
+    """--threads, --jobs and --no-write, for a script that trains its runs in worker processes."""
+    parser.add_argument("--threads", type=int, default=1, help=f"torch threads of each {unit}")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help=f"{unit}s trained at once, each in its own process (keep jobs x threads <= cores)")
+    parser.add_argument("--no-write", action="store_true")
+
+
+def in_workers(fn: Callable, work: Sequence[tuple], jobs: int) -> Iterator:
+    """``fn(*args)`` for each tuple of ``work``, ``jobs`` at a time, results in order as they come.
+    Spawned workers, so no process inherits another's torch thread pool."""
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield from pool.map(fn, *zip(*work))

@@ -12,11 +12,9 @@ target: at 600 images, augmentation lowers FID by at least 30% against none.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -24,7 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gancore  # noqa: E402
 from _mnist import add_reference_option, fid, held_out_images, sample_run  # noqa: E402
-from _report import mean_se, stamp, write_section  # noqa: E402
+from _report import add_worker_options, in_workers, mean_se, stamp, write_section  # noqa: E402
 
 RECIPE = "dcgan-mnist"
 VARIANTS = {
@@ -56,18 +54,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--limits", default="600,6000", help="training-set sizes")
     parser.add_argument("--num", type=int, default=5000, help="samples (and held-out images) per FID")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads of each run")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="runs trained at once, each in its own process (keep jobs x threads <= cores)")
-    parser.add_argument("--no-write", action="store_true")
+    add_worker_options(parser)
     add_reference_option(parser)
     args = parser.parse_args()
     _, reference = held_out_images(args.mnist_root, args.num)
     limits = [int(x) for x in args.limits.split(",")]
     work = [(v, n, s, args.steps, args.num, args.threads, args.mnist_root)
             for n in limits for v in VARIANTS for s in range(args.seeds)]
-    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        outcomes = dict(zip([(v, n, s) for v, n, s, *_ in work], pool.map(measure, *zip(*work))))
+    outcomes = dict(zip([(v, n, s) for v, n, s, *_ in work], in_workers(measure, work, args.jobs)))
     lines = ["| training images | augmentation | FID | change against none | minutes/run |",
              "| ---: | --- | ---: | ---: | ---: |"]
     verdicts = []

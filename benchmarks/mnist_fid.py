@@ -17,10 +17,8 @@ the end of each time slice.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -30,7 +28,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gancore  # noqa: E402
 from _mnist import add_reference_option, fid, held_out_images, sample_run, train_recipe_for  # noqa: E402
-from _report import stamp, write_section  # noqa: E402
+from _report import add_worker_options, in_workers, stamp, write_section  # noqa: E402
 from gancore._recipe import DEFAULT_RECIPE  # noqa: E402
 
 CONDITIONAL = {"cgan-mnist", "cdcgan-mnist"}
@@ -147,21 +145,16 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=5, help="FID measured after each of this many slices")
     parser.add_argument("--recipes", default=",".join(MNIST_RECIPES))
     parser.add_argument("--num", type=int, default=5000, help="samples for each FID")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads of each model")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="models trained at once, each in its own process (keep jobs x threads <= cores)")
-    parser.add_argument("--no-write", action="store_true")
+    add_worker_options(parser, "model")
     add_reference_option(parser)
     args = parser.parse_args()
     _, reference = held_out_images(args.mnist_root, args.num)  # a missing folder fails before any training
     models = [HAND_LOOP, *args.recipes.split(",")]
     work = [(m, args.minutes, args.slices, args.num, args.threads, args.mnist_root) for m in models]
     results: dict[str, tuple[list[float], int]] = {}
-    # Spawned workers, so no process inherits another's torch thread pool.
-    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for model, fids, steps in pool.map(measure, *zip(*work)):
-            print(model, [round(f, 2) for f in fids], f"{steps} steps", flush=True)
-            results[model] = (fids, steps)
+    for model, fids, steps in in_workers(measure, work, args.jobs):
+        print(model, [round(f, 2) for f in fids], f"{steps} steps", flush=True)
+        results[model] = (fids, steps)
     rows = []
     for model in models:
         fids, steps = results[model]

@@ -16,11 +16,9 @@ normalization and reconstructs test images better.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -28,7 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gancore  # noqa: E402
 from _mnist import add_reference_option, fid, held_out_images, sample_run  # noqa: E402
-from _report import mean_se, stamp, write_section  # noqa: E402
+from _report import add_worker_options, in_workers, mean_se, stamp, write_section  # noqa: E402
 
 RECIPE = "dcgan-mnist"
 # (label, generator norm, critic norm): spectral norm goes in the critic only, as in
@@ -80,18 +78,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000, help="training steps of every run")
     parser.add_argument("--images", type=int, default=256, help="held-out images reconstructed per run")
     parser.add_argument("--num", type=int, default=2000, help="samples (and held-out images) per FID")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads of each run")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="runs trained at once, each in its own process (keep jobs x threads <= cores)")
-    parser.add_argument("--no-write", action="store_true")
+    add_worker_options(parser)
     add_reference_option(parser)
     args = parser.parse_args()
     held_out_images(args.mnist_root, 1)  # a missing folder fails before any training
     work = [(v, seed, args.steps, args.num, args.threads, args.mnist_root, args.images)
             for v in range(len(VARIANTS)) for seed in range(args.seeds)]
-    # Spawned workers, so no process inherits another's torch thread pool.
-    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        outcomes = list(pool.map(measure, *zip(*work)))
+    outcomes = list(in_workers(measure, work, args.jobs))
     lines = ["| normalization | reconstruction distance (per image) | reconstruction MSE (per pixel) | FID | "
              "FID spread over the last checkpoints | diverged runs | minutes/run |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]

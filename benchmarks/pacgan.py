@@ -13,18 +13,16 @@ that of the high-quality samples' mode histogram to uniform.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gancore  # noqa: E402
-from _report import mean_se, stamp, write_section  # noqa: E402
+from _report import add_worker_options, in_workers, mean_se, stamp, write_section  # noqa: E402
 
 # variant: (recipe pattern, overrides)
 VARIANTS = {
@@ -60,10 +58,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="override every recipe's train.steps")
     parser.add_argument("--datasets", default="ring,grid")
     parser.add_argument("--variants", default=",".join(VARIANTS))
-    parser.add_argument("--threads", type=int, default=1, help="torch threads of each run")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="runs trained at once, each in its own process (keep jobs x threads <= cores)")
-    parser.add_argument("--no-write", action="store_true")
+    add_worker_options(parser)
     args = parser.parse_args()
     reg = gancore.registry()
     cells, work = [], []
@@ -80,9 +75,7 @@ def main() -> None:
                 if args.steps:
                     ov["train.steps"] = args.steps
                 work.append((recipe, ov, dataset, args.threads))
-    # Spawned workers, so no process inherits another's torch thread pool.
-    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        outcomes = list(pool.map(measure, *zip(*work)))
+    outcomes = list(in_workers(measure, work, args.jobs))
     lines = ["| data | variant | steps | modes | high quality (%) | reverse KL | minutes/run | PacGAN paper (modes / HQ % / KL) |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for i, (dataset, variant) in enumerate(cells):

@@ -12,10 +12,8 @@ feature network, as every 32 x 32 MNIST generator is.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import statistics
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -23,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gancore  # noqa: E402
 from _mnist import add_reference_option, fid, held_out_images, sample_run, train_recipe_for  # noqa: E402
-from _report import mean_se, stamp, write_section  # noqa: E402
+from _report import add_worker_options, in_workers, mean_se, stamp, write_section  # noqa: E402
 
 RECIPES = ["dcgan-mnist", "sngan-mnist"]
 
@@ -50,10 +48,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--num", type=int, default=5000, help="samples (and held-out images) per FID")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads of each run")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="runs trained at once, each in its own process (keep jobs x threads <= cores)")
-    parser.add_argument("--no-write", action="store_true")
+    add_worker_options(parser)
     add_reference_option(parser)
     args = parser.parse_args()
     _, reference = held_out_images(args.mnist_root, args.num)  # a missing folder fails before any training
@@ -61,8 +56,7 @@ def main() -> None:
     # Seed-major order, so that with two jobs the recipes train side by side on equal terms.
     keys = [(r, s) for s in range(args.seeds) for r in recipes]
     work = [(r, s, args.minutes, args.slices, args.num, args.threads, args.mnist_root) for r, s in keys]
-    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        outcomes = dict(zip(keys, pool.map(measure, *zip(*work))))
+    outcomes = dict(zip(keys, in_workers(measure, work, args.jobs)))
     for key, (fids, steps) in outcomes.items():
         print(*key, [round(f, 2) for f in fids], f"{steps} steps", flush=True)
     columns = [f"{(i + 1) * args.minutes / args.slices:g} min" for i in range(args.slices)]

@@ -12,18 +12,16 @@ a mode is a triple of digits with at least one sample.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gancore  # noqa: E402
-from _report import mean_se, stamp, write_section  # noqa: E402
+from _report import add_worker_options, in_workers, mean_se, stamp, write_section  # noqa: E402
 
 RECIPES = ["dcgan-stacked-mnist", "pacgan-stacked-mnist"]
 # PacGAN (Lin et al. 2018), Table 3, and VEEGAN (Srivastava et al. 2017): modes / KL.
@@ -71,16 +69,11 @@ def main() -> None:
     parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--minutes", type=float, default=None, help="train each run for this long (default: its steps)")
     parser.add_argument("--steps", type=int, default=None, help="override every recipe's train.steps")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads of each run")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="runs trained at once, each in its own process (keep jobs x threads <= cores)")
-    parser.add_argument("--no-write", action="store_true")
+    add_worker_options(parser)
     args = parser.parse_args()
     recipes = args.recipes.split(",")
     work = [(r, seed, args.minutes, args.steps, args.threads) for r in recipes for seed in range(args.seeds)]
-    # Spawned workers, so no process inherits another's torch thread pool.
-    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        outcomes = list(pool.map(measure, *zip(*work)))
+    outcomes = list(in_workers(measure, work, args.jobs))
     lines = ["| model | steps | modes (of 1000) | KL to uniform | minutes/run |", "| --- | ---: | ---: | ---: | ---: |"]
     for i, recipe in enumerate(recipes):
         mine = outcomes[i * args.seeds:(i + 1) * args.seeds]
