@@ -16,10 +16,8 @@ if _os.path.basename(_sys.argv[0] if _sys.argv else "") == "gancore":
 
     _signal.signal(_signal.SIGINT, _interrupted_while_starting)
 
-from ._augment import Augment
 from ._domains import PerDomain, domain_layers, set_domain, use_domain
-from ._errors import DuplicateNameError, GancoreError, PluginError, PluginWarning, RecipeError, RecipeWarning, UnknownNameError
-from ._guard import DivergenceError
+from ._errors import DivergenceError, DuplicateNameError, GancoreError, PluginError, PluginWarning, RecipeError, RecipeWarning, UnknownNameError
 from ._hooks import hookimpl, hookspec
 from ._kinds import Kind
 from ._layers import Init, LayerMaker, dcgan_init, has_shift
@@ -27,7 +25,7 @@ from ._params import Ref
 from ._parts import (
     KINDS,
     AdversarialLoss,
-    Batches,
+    Augment,
     Build,
     Callback,
     Critic,
@@ -46,19 +44,17 @@ from ._parts import (
 )
 from ._plugins import PluginHost, build, host, registry, reload
 from ._progress import Progress
-from ._random import rand, randint, randn
+from ._random import Random
 from ._run import Run, create_run, load_run
 from ._sampling import PairedSampling, SampleRequest, side_by_side
 from ._signals import Stopped
-from ._steps import critic_rounds, critic_update, frozen, generator_loss, input_gradients
-from ._updates import Updates
+from ._step import Judge, Step, frozen, input_gradients
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AdversarialLoss",
     "Augment",
-    "Batches",
     "Build",
     "Callback",
     "Critic",
@@ -70,6 +66,7 @@ __all__ = [
     "GancoreError",
     "Generator",
     "ImageLoss",
+    "Judge",
     "Init",
     "KINDS",
     "Kind",
@@ -86,32 +83,27 @@ __all__ = [
     "Progress",
     "RecipeError",
     "RecipeWarning",
+    "Random",
     "Ref",
     "Regularizer",
     "Run",
     "SampleRequest",
     "Scheme",
     "Slot",
+    "Step",
     "Stopped",
     "UnknownNameError",
-    "Updates",
     "build",
     "create_run",
-    "critic_rounds",
-    "critic_update",
     "dcgan_init",
     "domain_layers",
     "frozen",
-    "generator_loss",
     "has_shift",
     "hookimpl",
     "hookspec",
     "host",
     "input_gradients",
     "load_run",
-    "rand",
-    "randint",
-    "randn",
     "registry",
     "reload",
     "set_domain",

@@ -37,7 +37,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ._errors import GancoreError
+from ._errors import DivergenceError, GancoreError
 
 T = TypeVar("T")
 
@@ -261,8 +261,6 @@ class Processes:
                 result = work()
             except BaseException as exc:
                 failure = exc
-        from ._guard import DivergenceError  # the guard imports this module's types
-
         code = 3 if isinstance(failure, DivergenceError) else 2
         message = [None if failure is None else (_describe(failure), code)]
         self._collective(dist.broadcast_object_list, message, src=0, group=self._control)

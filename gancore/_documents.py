@@ -1,5 +1,6 @@
-"""Recipe documents before validation: reading a file or a built-in recipe, and applying
-``--set`` overrides and ``--log-to`` callbacks to the document."""
+"""Recipe documents: reading a file or a built-in recipe, applying ``--set`` overrides and
+``--log-to`` callbacks to the document, and the validated recipe of a new run or of a run
+directory (whose resume may change only what leaves the weights alone)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,59 @@ import copy
 import json
 import tomllib
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ._distributed import JobError
 from ._errors import GancoreError, RecipeWarning
+from ._recipe import Recipe
 from ._registry import Registry
+from ._rundir import RECIPE_FILE
+
+# Only these may change when a run is resumed: they do not change what the weights are.
+RESUMABLE_KEYS = ("train.steps", "train.device", "train.log_every", "train.sample_every",
+                  "train.checkpoint_every", "train.keep_checkpoints", "train.num_samples", "eval.every",
+                  "train.on_nonfinite", "train.skip_limit", "train.backend", "train.sync_batchnorm", "callbacks")
+
+
+def new_recipe(source: str | Path | Mapping[str, Any], registry: Registry, *,
+               overrides: Mapping[str, Any] | list[str] | None = None, log_to: Sequence[str] = (),
+               objects: Mapping[str, Any] | None = None) -> tuple[str, Recipe]:
+    """(name, recipe) of a new run: a recipe (a name, a file or a dict), ``--set``-style
+    overrides, callbacks to add by name, and objects for slots (``generator=MyModule()``)."""
+    name, doc = load_source(source, registry)
+    if overrides:
+        doc = apply_overrides(doc, overrides)
+    return name, Recipe(add_callbacks(doc, list(log_to)), registry, objects=dict(objects or {}))
+
+
+def stored_recipe(path: Path, registry: Registry, *, overrides: Mapping[str, Any] | list[str] | None = None,
+                  log_to: Sequence[str] = (), objects: Mapping[str, Any] | None = None) -> Recipe:
+    """The recipe of run directory ``path``, with the changes a resume may make; a slot that
+    was a Python object must be given again."""
+    if not (path / RECIPE_FILE).is_file():
+        raise GancoreError(f"{path} is not a gancore run (no {RECIPE_FILE})")
+    objects = dict(objects or {})
+    doc = read_document(path / RECIPE_FILE)
+    for slot, value in list(doc.items()):
+        if isinstance(value, dict) and value.get("name") == "<object>":
+            if slot not in objects:
+                raise GancoreError(f"this run's {slot} was a Python object ({value.get('class')}); pass it again: "
+                                   f"load_run(path, {slot}=...)")
+            del doc[slot]
+    if overrides:
+        check_resumable(overrides)
+        doc = apply_overrides(doc, overrides)
+    return Recipe(add_callbacks(doc, list(log_to)), registry, objects=objects)
+
+
+def check_resumable(overrides: Mapping[str, Any] | list[str]) -> None:
+    """Refuse a resume that would change what the weights are (a key outside RESUMABLE_KEYS)."""
+    keys = [".".join(parse_override(o)[0]) for o in overrides] if isinstance(overrides, list) else list(overrides)
+    for key in keys:
+        if key not in RESUMABLE_KEYS:
+            raise JobError(f"--set {key}: cannot change when resuming (only {', '.join(RESUMABLE_KEYS)})")
 
 
 def read_document(path: Path) -> dict[str, Any]:

@@ -73,3 +73,11 @@ def unknown_name_message(what: str, name: str, available: Iterable[str]) -> str:
     else:
         message += f" (no {what} is registered)"
     return message
+
+
+class DivergenceError(GancoreError):
+    """Training produced a non-finite loss, gradient or weight."""
+
+    def __init__(self, message: str, step: int) -> None:
+        super().__init__(message)
+        self.step = step

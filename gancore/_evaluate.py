@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
+from torch import Tensor
 
 from ._errors import GancoreError
-from ._parts import LatentGenerator
-
-if TYPE_CHECKING:
-    from ._run import Run
+from ._parts import LatentGenerator, Metric
 
 SAMPLE_CHUNK = 500  # samples generated at once: bounds memory, keeps the device busy
 
@@ -35,37 +34,22 @@ def latent_generator(scheme: Any, metric: str, device: torch.device) -> LatentGe
     return LatentGenerator(network, latent_dim, device)
 
 
-@torch.no_grad()
-def evaluate(run: "Run", metrics: list[Any], num_samples: int) -> dict[str, float]:
-    """Every metric on ``num_samples`` generated samples and as many real ones."""
-    if not metrics:
-        return {}
-    built = []
-    for item in metrics:
-        name, params = metric_spec(item)
-        built.append(run.registry.build("metric", name, params))
-    data = run.dataset.tensors
-    n = min(num_samples, len(run.dataset))
-    # A fixed subset of the real data, the same at every evaluation of this run.
-    pick = torch.randperm(len(run.dataset), generator=torch.Generator().manual_seed(run.recipe.train.seed))[:n]
-    real = {k: v[pick].to(run.device) for k, v in data.items()}
-    conditional = bool(getattr(run.scheme, "num_classes", None)) and "label" in real
-    chunks, labels = [], []
-    for start in range(0, n, SAMPLE_CHUNK):
-        size = min(SAMPLE_CHUNK, n - start)
-        lab = real["label"][start : start + size] if conditional else None
-        chunks.append(run.sample(size, labels=lab, seed=run.recipe.train.seed + 1 + start))
-        if lab is not None:
-            labels.append(lab)
-    fake = {"x": torch.cat(chunks)}
-    if labels:
-        fake["label"] = torch.cat(labels)
+def real_subset(tensors: Mapping[str, Tensor], n: int, seed: int, device: torch.device) -> dict[str, Tensor]:
+    """A fixed subset of ``n`` real items, the same at every evaluation of a run."""
+    size = next(iter(tensors.values())).shape[0]
+    pick = torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:n]
+    return {k: v[pick].to(device) for k, v in tensors.items()}
+
+
+def score(metrics: Sequence[tuple[str, Metric]], real: Mapping[str, Tensor], fake: Mapping[str, Tensor],
+          generator: Callable[[str], LatentGenerator]) -> dict[str, float]:
+    """Every built metric (name, metric) on real and generated data; ``generator(name)``
+    gives the trained generator to a metric that needs it."""
     out: dict[str, float] = {}
-    for (name, _), metric in zip(map(metric_spec, metrics), built):
+    for name, metric in metrics:
         try:
             if getattr(metric, "needs_generator", False):
-                with run.averaged() as scheme:
-                    values = metric.compute(real, fake, generator=latent_generator(scheme, name, run.device))
+                values = metric.compute(real, fake, generator=generator(name))  # type: ignore[call-arg]
             else:
                 values = metric.compute(real, fake)
         except ValueError as exc:  # the metric cannot score this data (wrong shape, too few samples)

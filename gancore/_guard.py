@@ -25,15 +25,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from ._errors import GancoreError
-
-if TYPE_CHECKING:
-    from ._distributed import Processes
+from ._distributed import Processes
+from ._errors import DivergenceError
 
 MODES = ("stop", "skip", "ignore")
 
@@ -41,14 +38,6 @@ def hint(mode: str) -> str:
     """What to try next, for the error a diverged run ends with."""
     tried = "lower the learning rate or set [optim] clip_norm"
     return tried if mode == "skip" else f"{tried}, or set train.on_nonfinite = \"skip\""
-
-
-class DivergenceError(GancoreError):
-    """Training produced a non-finite loss, gradient or weight."""
-
-    def __init__(self, message: str, step: int) -> None:
-        super().__init__(message)
-        self.step = step
 
 
 def _number(x: float) -> str:
@@ -75,7 +64,7 @@ class _Verdict:
 
 
 class NonfiniteGuard:
-    def __init__(self, mode: str, skip_limit: int, *, deferred: bool, processes: "Processes | None" = None) -> None:
+    def __init__(self, mode: str, skip_limit: int, *, deferred: bool, processes: Processes | None = None) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown on_nonfinite mode {mode!r}")
         self.mode, self.skip_limit, self.deferred = mode, skip_limit, deferred

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
+from ._random import Random
+
 if TYPE_CHECKING:
     from pathlib import Path
 
     from ._sampling import SampleRequest
-    from ._updates import Updates
+    from ._step import Step
 
 
 # ---------------------------------------------------------------- data
@@ -145,7 +147,10 @@ class Regularizer:
     def penalty(
         self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor
     ) -> Tensor | None:
-        """A scalar added to the critic loss; ``critic`` has the labels bound already."""
+        """A scalar added to the critic loss. ``critic`` is the critic as the update calls
+        it (a ``gancore.Judge``: labels bound, the run's augmentation applied); take input
+        gradients of it with ``gancore.input_gradients``, and draw random values from a
+        ``gancore.Random`` the regularizer declares as a parameter."""
         return None
 
     def score_penalty(self, real_scores: Tensor, fake_scores: Tensor) -> Tensor | None:
@@ -157,6 +162,29 @@ class Regularizer:
     @torch.no_grad()
     def after_critic_step(self, critic: nn.Module) -> None:
         """Constrain the critic's weights in place."""
+
+
+class Augment(nn.Module):
+    """A differentiable augmentation of a batch, ``(N, ...) -> (N, ...)`` of the same shape,
+    which the training step applies to real and generated samples alike before every critic
+    call (``Step.judge``, ``Step.augment``).
+
+    ``forward`` must be differentiable in its input (the generator learns through it) and
+    draw its randomness from a ``gancore.Random`` it declares as a parameter (the run's is
+    injected), so that a run repeats and resumes exactly. State that changes in training
+    (ADA's probability) lives in buffers: the checkpoint keeps it.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def observe(self, real_scores: Tensor) -> None:
+        """The critic's scores of the (augmented) real batch, after each critic forward
+        pass of a critic update, detached: what an adaptive augmentation steers by."""
+
+    def logs(self) -> dict[str, Tensor]:
+        """Values for the metrics rows (``ada_p``), as tensors: logging does not sync."""
+        return {}
 
 
 class ImageLoss:
@@ -248,15 +276,23 @@ class Scheme(nn.Module):
             out[group] = params
         return out
 
-    def train_step(self, batches: Batches, updates: "Updates", step: int) -> dict[str, Tensor]:
+    def train_step(self, step: "Step") -> dict[str, Tensor]:
         """One training step (for example n_critic critic updates, then one generator
-        update), each update through ``updates.step(group, loss)``. Returns detached
-        scalar tensors to log; the engine syncs them rarely."""
+        update). ``step`` (a ``gancore.Step``) is everything the step can touch: real
+        batches, noise, the critics as the run calls them (augmented), and the updates
+        (``step.update(group, loss)``). Returns detached scalar tensors to log; the engine
+        syncs them rarely."""
         raise NotImplementedError
 
     def sample(self, request: "SampleRequest") -> Tensor:
         """``request.n`` samples (see ``gancore.SampleRequest``)."""
         raise NotImplementedError
+
+    def sample_classes(self, n: int, classes: int) -> Tensor:
+        """The classes ``n`` samples are drawn for when none are asked for (a conditional
+        scheme's): every class in turn. The engine passes them as ``request.labels`` and
+        stores them with the samples, so labels always match what was drawn."""
+        return torch.arange(n) % classes
 
 
 # ---------------------------------------------------------------- evaluation
@@ -370,7 +406,7 @@ class Parameters(list[nn.Parameter]):
     """The weights one optimizer group trains, injected into factories of kind ``optimizer``."""
 
 
-INJECTABLE: dict[type, str] = {DataSpec: "spec", Build: "build", Parameters: "parameters"}
+INJECTABLE: dict[type, str] = {DataSpec: "spec", Build: "build", Parameters: "parameters", Random: "random"}
 """Factory parameter types the engine supplies instead of the recipe, with the keyword
 the engine supplies each under (``Registry.build(..., spec=...)``)."""
 
@@ -394,6 +430,7 @@ KINDS: dict[str, str] = {
 
 __all__ = [
     "AdversarialLoss",
+    "Augment",
     "Batches",
     "Build",
     "Callback",

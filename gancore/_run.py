@@ -1,5 +1,10 @@
-"""A run: the parts a recipe names, built and wired, its state and checkpoints, and the
-trained networks in use (sampling, evaluation). The training loop is in ``_training``.
+"""A run: the parts a recipe names, built and wired, their state and checkpoints, the
+training loop (``Run.train``: read it top to bottom) and the trained networks in use
+(sampling, evaluation).
+
+The engine (``Run.engine``) owns where and how the run computes: device, precision,
+processes, the divergence guard and every update. A scheme says what a step optimises,
+through the ``gancore.Step`` it is handed.
 """
 
 from __future__ import annotations
@@ -7,236 +12,170 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
 from . import _checkpoint as ckpt
+from . import _rundir as rundir
 from ._artifacts import read_metrics, save_curves, save_samples
-from ._augment import Augment, Augmentation, attach
 from ._batches import DeviceBatches
-from ._callbacks import CallbackList
-from ._device import resolve_device
-from ._distributed import JobError, Processes, join, topology
+from ._distributed import JobError, is_running_statistic
 from ._ema import averaged_copy
+from ._engine import Engine
+from ._errors import DivergenceError, GancoreError
+from ._documents import new_recipe, stored_recipe
+from ._evaluate import latent_generator, metric_spec, real_subset, score
 from ._footprint import check_networks
-from ._errors import GancoreError
-from ._guard import NonfiniteGuard
 from ._optim import build_optimizer
-from ._parts import DataSpec, Dataset, Scheme
+from ._parts import Augment, Callback, DataSpec, Dataset, Metric, Scheme
 from ._plugins import registry as default_registry
-from ._precision import check_precision
-from ._random import BatchRandom
-from ._documents import add_callbacks, apply_overrides, load_source, parse_override, read_document
+from ._progress import Progress
+from ._random import Random
 from ._recipe import Recipe
 from ._registry import Registry
 from ._sampling import SampleRequest
-from ._state import RunState, process_seed
-from ._training import CHECKPOINTS, CURVES_FILE, METRICS_FILE, RECIPE_FILE, SAMPLES, TrainingLoop
-from ._updates import Updates
+from ._session import CallbackList, Meter, refuse_untrainable, training_session
+from ._step import Augmentation, Step
 
-# Only these may change when a run is resumed: they do not change what the weights are.
-RESUMABLE_KEYS = ("train.steps", "train.device", "train.log_every", "train.sample_every",
-                  "train.checkpoint_every", "train.keep_checkpoints", "train.num_samples", "eval.every",
-                  "train.on_nonfinite", "train.skip_limit", "train.backend", "train.sync_batchnorm", "callbacks")
+Reporter = Callable[[dict[str, Any]], None]
+SAMPLE_CHUNK = 500  # samples generated at once for an evaluation: bounds memory, keeps the device busy
 
 
-def check_resumable(overrides: Mapping[str, Any] | list[str]) -> None:
-    """Refuse a resume that would change what the weights are (a key outside RESUMABLE_KEYS)."""
-    keys = [".".join(parse_override(o)[0]) for o in overrides] if isinstance(overrides, list) else list(overrides)
-    for key in keys:
-        if key not in RESUMABLE_KEYS:
-            raise JobError(f"--set {key}: cannot change when resuming (only {', '.join(RESUMABLE_KEYS)})")
+class Run:
+    """Build with ``gancore.create_run`` (a new run) or ``gancore.load_run`` (a run directory)."""
 
-
-class Run(RunState, TrainingLoop):
-    """Build with ``Run.create`` (a new run) or ``Run.load`` (an existing run directory)."""
-
-    def __init__(
-        self,
-        recipe: Recipe,
-        *,
-        name: str = "run",
-        out: str | Path | None = None,
-        registry: Registry | None = None,
-        device: str | None = None,
-    ) -> None:
+    def __init__(self, recipe: Recipe, *, name: str = "run", out: str | Path | None = None,
+                 registry: Registry | None = None, device: str | None = None) -> None:
         self.recipe, self.name = recipe, name
         self.registry = registry or default_registry()
         self.out = Path(out) if out is not None else None
-        where = topology()
-        self.device = resolve_device(device or recipe.train.device, local_rank=where.local_rank if where.distributed else None)
+        self.engine = Engine(recipe.train, device=device)
+        self.device, self.processes = self.engine.device, self.engine.processes
         if device is not None:
             recipe.train.device = device  # the resolved recipe records where it ran
-        # The other processes of a torchrun job (a job of one: nothing to do).
-        self.processes: Processes = join(where, recipe.train.backend, self.device)
-        self._replicas: dict[str, torch.nn.Module] | None = None
-        self.step = 0
-        self.seconds = 0.0
+        self.step = 0  # training steps taken
+        self.seconds = 0.0  # time spent training, over every session of the run
+        self.target_steps = recipe.train.steps
+        self.finite = True  # whether the loaded checkpoint's weights are finite
+        self.new = False  # a new run, whose directory must not hold another run
+        self.read_only: str | None = None  # why this run may be sampled but not trained
         self._dataset: Dataset | None = None
         self._batches: DeviceBatches | None = None
-        self._spec: DataSpec | None = None
         self._resume_drawn: int | None = None
-        self.finite = True  # whether the loaded checkpoint's weights are finite
-        self._new = False  # a new run, whose directory must not hold another run
-        self._read_only: str | None = None  # why this run may be sampled but not trained
-        self.target_steps = recipe.train.steps
         self._build()
 
-    # -- construction ------------------------------------------------------------------
-
     @classmethod
-    def create(
-        cls,
-        source: str | Path | Mapping[str, Any],
-        *,
-        overrides: Mapping[str, Any] | list[str] | None = None,
-        out: str | Path | None = None,
-        device: str | None = None,
-        registry: Registry | None = None,
-        log_to: Sequence[str] = (),
-        **objects: Any,
-    ) -> "Run":
+    def create(cls, source: str | Path | Mapping[str, Any], *, overrides: Mapping[str, Any] | list[str] | None = None,
+               out: str | Path | None = None, device: str | None = None, registry: Registry | None = None,
+               log_to: Sequence[str] = (), **objects: Any) -> Run:
         """A new run from a recipe (a name, a file or a dict), optional ``--set``-style
         overrides, callbacks to add by name (``log_to=["tensorboard"]``), and optional
         objects for slots (``generator=MyModule()``)."""
-        if out is not None and (Path(out) / RECIPE_FILE).exists():
+        if out is not None and (Path(out) / rundir.RECIPE_FILE).exists():
             raise GancoreError(f"{out} already holds a run; continue it with load_run({str(out)!r}) or choose another directory")
         reg = registry or default_registry()
-        name, doc = load_source(source, reg)
-        if overrides:
-            doc = apply_overrides(doc, overrides)
-        doc = add_callbacks(doc, list(log_to))
-        recipe = Recipe(doc, reg, objects=objects)
+        name, recipe = new_recipe(source, reg, overrides=overrides, log_to=log_to, objects=objects)
         run = cls(recipe, name=name, out=out, registry=reg, device=device)
-        run._new = True
+        run.new = True
         return run
 
     @classmethod
-    def load(
-        cls,
-        path: str | Path,
-        *,
-        overrides: Mapping[str, Any] | list[str] | None = None,
-        device: str | None = None,
-        registry: Registry | None = None,
-        step: int | None = None,
-        log_to: Sequence[str] = (),
-        **objects: Any,
-    ) -> "Run":
+    def load(cls, path: str | Path, *, overrides: Mapping[str, Any] | list[str] | None = None, device: str | None = None,
+             registry: Registry | None = None, step: int | None = None, log_to: Sequence[str] = (), **objects: Any) -> Run:
         """An existing run directory with its latest checkpoint, to resume or sample; or
         the checkpoint of ``step``, to sample and evaluate (training on from a checkpoint
         older than the newest is refused: it would fork the run's history)."""
-        path = Path(path)
-        if not (path / RECIPE_FILE).is_file():
-            raise GancoreError(f"{path} is not a gancore run (no {RECIPE_FILE})")
-        reg = registry or default_registry()
-        doc = read_document(path / RECIPE_FILE)
-        for slot, value in list(doc.items()):
-            if isinstance(value, dict) and value.get("name") == "<object>":
-                if slot not in objects:
-                    raise GancoreError(
-                        f"this run's {slot} was a Python object ({value.get('class')}); pass it again: "
-                        f"Run.load(path, {slot}=...)"
-                    )
-                del doc[slot]
-        if overrides:
-            check_resumable(overrides)
-            doc = apply_overrides(doc, overrides)
-        doc = add_callbacks(doc, list(log_to))
-        recipe = Recipe(doc, reg, objects=objects)
+        path, reg = Path(path), registry or default_registry()
+        recipe = stored_recipe(path, reg, overrides=overrides, log_to=log_to, objects=objects)
         run = cls(recipe, name=path.name, out=path, registry=reg, device=device)
-        if step is not None:
-            kept = dict(ckpt.list_checkpoints(path / CHECKPOINTS))
+        folder = path / rundir.CHECKPOINTS
+        if step is None:
+            state = ckpt.load_latest(folder, map_location=run.device)
+        else:
+            kept = dict(ckpt.list_checkpoints(folder))
             if step not in kept:
                 raise GancoreError(f"{path} has no checkpoint of step {step} (it has: {', '.join(map(str, kept)) or 'none'})")
             state = ckpt.load(kept[step], map_location=run.device)
             if step != max(kept):
-                # Training on from here would fork the run's history: newer checkpoints exist.
-                run._read_only = f"it was loaded at step {step}, not at its newest checkpoint ({max(kept)})"
-        else:
-            state = ckpt.load_latest(path / CHECKPOINTS, map_location=run.device)
+                run.read_only = f"it was loaded at step {step}, not at its newest checkpoint ({max(kept)})"
         if state is not None:
-            run.load_state(state)
-        if run.processes.distributed:
-            found = run.processes.gather(run.step)
-            if len(set(found)) > 1:
-                raise JobError(f"the processes loaded different checkpoints of {path} (steps {', '.join(map(str, found))}): "
-                               "the run directory must be on a file system every machine sees")
+            run.load_state_dict(state)
+        found = run.processes.gather(run.step)
+        if len(set(found)) > 1:
+            raise JobError(f"the processes loaded different checkpoints of {path} (steps {', '.join(map(str, found))}): "
+                           "the run directory must be on a file system every machine sees")
         return run
 
+    # -- building ---------------------------------------------------------------------------
+
     def _build(self) -> None:
-        r, reg = self.recipe, self.registry
-        check_precision(r.train.amp, self.device)
-        world = self.processes.world
+        r, reg, world, rank = self.recipe, self.registry, self.processes.world, self.processes.rank
         if r.train.batch_size % world:
             raise JobError(f"train.batch_size: {r.train.batch_size} is the global batch and must divide evenly "
-                               f"among the {world} processes")
+                           f"among the {world} processes")
         torch.manual_seed(r.train.seed)  # network initialisation repeats with the seed (on every process)
+        # Per-row draws (latent codes, penalties' and augmentations' values) come from the
+        # run's own generator, shared by the processes; the default generator, which
+        # dropout uses, gets a stream of its own on each process.
+        self.random = Random.seeded(r.train.seed, self.device, rank, world)
         spec = self.spec
         check_networks(reg, r.slots, spec, self.device)  # before anything is allocated
         built: dict[str, Any] = {}
         for slot_name, value in r.slots.items():
             if slot_name in r.objects:
                 built[slot_name] = r.objects[slot_name]
-            elif value is None:
-                built[slot_name] = None
             elif isinstance(value, list):
-                built[slot_name] = [reg.build(k, n, p, spec=spec) for k, n, p in value]
-            else:
+                built[slot_name] = [reg.build(k, n, p, spec=spec, random=self.random) for k, n, p in value]
+            elif value is not None:
                 kind, name, params = value
-                built[slot_name] = reg.build(kind, name, params, spec=spec)
+                built[slot_name] = reg.build(kind, name, params, spec=spec, random=self.random)
+            else:
+                built[slot_name] = None
         _, scheme_name, scheme_params = r.scheme
-        scheme = reg.build("scheme", scheme_name, scheme_params, spec=spec, **built)
+        scheme = reg.build("scheme", scheme_name, scheme_params, spec=spec, random=self.random, **built)
         if not isinstance(scheme, Scheme):
             raise TypeError(f"scheme {scheme_name!r} did not build a gancore.Scheme")
         keep_part_state(scheme, built)
         if r.augments:
-            augments = [reg.build(kind, name, params, spec=spec) for kind, name, params in r.augments]
+            if not any(slot.kind == "critic" for slot in scheme.slots.values()):
+                raise GancoreError(f"[[augment]]: scheme {type(scheme).__name__} has no critic to augment the inputs of")
+            augments = [reg.build(kind, name, params, spec=spec, random=self.random) for kind, name, params in r.augments]
             for part, (_, name, _) in zip(augments, r.augments):
                 if not isinstance(part, Augment):
                     raise TypeError(f"augment {name!r} did not build a gancore.Augment")
             scheme.augmentation = Augmentation(augments)  # a submodule: its state is checkpointed
-            attach(scheme.augmentation, critics_of(scheme, built))
+        self.augmentation: Augmentation | None = getattr(scheme, "augmentation", None)
         self.scheme: Scheme = scheme.to(self.device)
+        local = r.train.batch_size // world
         for module in self.scheme.modules():
             pack = getattr(module, "pack", 1)
-            local = r.train.batch_size // world
             if isinstance(pack, int) and pack > 1 and local % pack:
                 share = f" (each of {world} processes gets {local})" if world > 1 else ""
                 raise JobError(f"train.batch_size: {r.train.batch_size}{share} is not divisible by the critic's pack size {pack}")
         if r.train.sync_batchnorm and world > 1 and self.device.type == "cuda":
-            # In place below the scheme: same parameters and state_dict keys.
-            for names in self.scheme.networks.values():
-                for net_name in names:
-                    setattr(self.scheme, net_name, torch.nn.SyncBatchNorm.convert_sync_batchnorm(getattr(self.scheme, net_name)))
+            for net_name in self.networks():  # in place below the scheme: same parameters and state_dict keys
+                setattr(self.scheme, net_name, nn.SyncBatchNorm.convert_sync_batchnorm(getattr(self.scheme, net_name)))
         params = self.scheme.group_parameters()
         self.optimizers = {g: build_optimizer(reg, r.optimizers[g], params[g]) for g in self.scheme.groups()}
-        # Syncing to check a value is free on the CPU; elsewhere the guard defers its checks.
-        # Several processes agree on the verdicts only where they meet anyway (log lines,
-        # checkpoints), so they defer too.
-        deferred = self.device.type != "cpu" or self.processes.distributed
-        self.guard = NonfiniteGuard(r.train.on_nonfinite, r.train.skip_limit, deferred=deferred, processes=self.processes)
-        self.updates = Updates(self.optimizers, params, r.optim, device=self.device, amp=r.train.amp,
-                               guard=self.guard, total_steps=r.train.steps)
-        # Per-row draws (latent codes) come from their own generator, shared by the processes;
-        # the default generator, which dropout uses, gets a stream of its own on each process.
-        self.rows = BatchRandom.seeded(r.train.seed, self.device, self.processes.rank, world)
-        if self.processes.rank:
-            torch.manual_seed(process_seed(r.train.seed, self.processes.rank))
+        self.engine.setup(self.optimizers, params, r.optim)
+        if rank:
+            torch.manual_seed(process_seed(r.train.seed, rank))
         self.ema: dict[str, AveragedModel] = {}
         if r.ema.decay > 0:
             for net_name in self.scheme.averaged_networks():
                 self.ema[net_name] = averaged_copy(getattr(self.scheme, net_name), r.ema.decay)
         if r.train.compile:
-            # In place (nn.Module.compile), so state_dict keys and checkpoints are unchanged.
-            for names in self.scheme.networks.values():
-                for net_name in names:
-                    getattr(self.scheme, net_name).compile()
+            for net_name in self.networks():  # in place (nn.Module.compile): state_dict keys unchanged
+                getattr(self.scheme, net_name).compile()
 
-    # -- data ---------------------------------------------------------------------------
+    def networks(self) -> dict[str, nn.Module]:
+        """The scheme's trained networks by attribute name (every group's)."""
+        return {name: getattr(self.scheme, name) for names in self.scheme.networks.values() for name in names}
+
+    # -- data -------------------------------------------------------------------------------
 
     @property
     def dataset(self) -> Dataset:
@@ -250,9 +189,7 @@ class Run(RunState, TrainingLoop):
 
     @property
     def spec(self) -> DataSpec:
-        if self._spec is None:
-            self._spec = self.dataset.spec
-        return self._spec
+        return self.dataset.spec
 
     @property
     def batches(self) -> DeviceBatches:
@@ -262,7 +199,222 @@ class Run(RunState, TrainingLoop):
                                           rank=self.processes.rank, world=self.processes.world)
         return self._batches
 
-    # -- using the trained networks -------------------------------------------------------
+    # -- training ---------------------------------------------------------------------------
+
+    def train(self, steps: int | None = None, *, report: Reporter | None = None,
+              callbacks: Sequence[Callback] = (), progress: bool = False) -> Run:
+        """Train until step ``steps`` (the recipe's ``train.steps`` by default).
+
+        ``callbacks`` run next to the recipe's; ``progress=True`` shows the CLI's progress
+        (a bar on a terminal, lines otherwise); ``report`` is called with each metrics row.
+        A diverged run raises ``gancore.DivergenceError``. SIGINT, SIGTERM, SIGHUP and
+        SIGUSR1 finish the step in progress, save a checkpoint and raise
+        ``gancore.Stopped``; a second signal stops at once. The run directory is locked
+        while training: a second writer gets a ``GancoreError``.
+
+        Under torchrun every process calls this; they train their shares of each batch
+        and the first process alone writes (see docs/distributed.md).
+        """
+        t, main = self.recipe.train, self.processes.on_main  # main: only the first process writes
+        total = self.target_steps = steps or t.steps
+        refuse_untrainable(self)
+        batches = self.batches
+        if self._resume_drawn is not None:
+            batches.drawn, self._resume_drawn = self._resume_drawn, None
+        if self.recipe.eval.every and self.step < total:
+            # A metric that cannot score this data fails now, not after the training.
+            main(lambda: self.evaluate(num_samples=min(self.recipe.eval.num_samples, 64)))
+        calls = main(lambda: self._callbacks(callbacks, progress)) or CallbackList([])
+        self.engine.wrap(self.networks(), self.scheme.networks_with_unused_parameters)
+        meter = Meter(self.step)
+        with training_session(self, calls, out=self.out, processes=self.processes, claim=self._claim_directory,
+                              save=self.save_checkpoint, guard=self.engine.guard) as stops:
+            main(lambda: calls.fire("on_start", self))
+            self.scheme.train()
+            while self.step < total:
+                step = Step(self.step, self.engine, batches, self.random, self.augmentation)
+                with self.engine.step(self.step, self.scheme):
+                    logs = self.scheme.train_step(step)
+                self.step += 1
+                if self.ema and self.step > self.recipe.ema.start:
+                    for net_name, avg in self.ema.items():
+                        avg.update_parameters(getattr(self.scheme, net_name))
+                meter.add(logs | self.engine.logs)
+                done = self.step == total
+                evaluate = bool(self.recipe.eval.every) and (self.step % self.recipe.eval.every == 0 or done)
+                if self.step % t.log_every == 0 or done or evaluate:
+                    row = self._metrics_row(meter, evaluate)
+                    main(lambda: self._log(row, report, total, calls))
+                if self.out is not None and ((t.sample_every and self.step % t.sample_every == 0) or done):
+                    self.engine.guard.check()
+                    with self.synchronised():
+                        main(lambda: self.save_samples(calls))
+                if self.out is not None and ((t.checkpoint_every and self.step % t.checkpoint_every == 0) or done):
+                    saved = self.save_checkpoint()
+                    main(lambda: calls.fire("on_checkpoint", self, saved))
+                if not done:
+                    stops.check(self.processes.any)  # between steps, never inside one; all processes agree
+        calls.fire("on_end", self)
+        return self
+
+    def _callbacks(self, extra: Sequence[Callback], progress: bool) -> CallbackList:
+        """The recipe's ``[[callbacks]]``, built now (a missing optional package fails
+        before the first step), then the caller's."""
+        built = [self.registry.build(kind, name, params) for kind, name, params in self.recipe.callbacks]
+        for cb, (_, name, _) in zip(built, self.recipe.callbacks):
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callback {name!r} did not build a gancore.Callback")
+        return CallbackList([*built, *extra, *([Progress()] if progress else [])])
+
+    def _claim_directory(self) -> None:
+        """A new run never starts over another; write the resolved recipe."""
+        assert self.out is not None
+        if self.new and (self.out / rundir.RECIPE_FILE).exists():
+            raise GancoreError(f"{self.out} already holds a run; continue it with --resume or choose another directory")
+        self.new = False
+        rundir.prepare(self.out, self.recipe.resolved(), self.step)
+
+    def _metrics_row(self, meter: Meter, evaluate: bool) -> dict[str, Any]:
+        self.engine.guard.check()  # nothing is logged past a divergence
+        row, elapsed = meter.row(self.step, self.processes)
+        self.seconds += elapsed
+        row = {"step": self.step, "seconds": round(self.seconds, 3)} | row
+        if self.recipe.train.on_nonfinite == "skip" or self.recipe.train.amp == "fp16":
+            row["skipped_updates"] = self.engine.guard.skipped
+        if evaluate:
+            with self.synchronised():
+                row.update(self.processes.on_main(self.evaluate) or {})
+        return row
+
+    def _log(self, row: dict[str, Any], report: Reporter | None, total: int, calls: CallbackList) -> None:
+        if self.out is not None:
+            rundir.append_metrics(self.out, row)
+        if report is not None:
+            report({**row, "total": total})
+        calls.fire("on_log", self, row)
+
+    # -- state and checkpoints ----------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """The checkpoint's contents. With several processes it is called on all of them
+        (what differs between them is gathered) and written by the first."""
+        rng: dict[str, Any] = {"cpu": torch.get_rng_state(), "batch": self.random.state_dict()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        scheme = self.scheme.state_dict()
+        ema = {k: e.state_dict() for k, e in self.ema.items()}
+        if self.processes.distributed:
+            # What differs between the processes: random streams, the scheme's state outside
+            # its networks (a history pool of this process's own fakes) and batch-norm
+            # running statistics. The checkpoint's own statistics are their mean.
+            networks = set(self.networks())
+            own: dict[str, Any] = {
+                "cpu": rng["cpu"],
+                "scheme": {k: v.detach().cpu() for k, v in scheme.items()
+                           if k.split(".", 1)[0] not in networks or is_running_statistic(k, v)},
+                "ema": {k: _statistics(v) for k, v in ema.items()},
+            }
+            if self.device.type == "cuda":
+                own["cuda"] = torch.cuda.get_rng_state(self.device)
+            rng["processes"] = self.processes.gather(own)
+            scheme, ema = self._averaged_statistics(scheme), {k: self._averaged_statistics(v) for k, v in ema.items()}
+        return {
+            "format": ckpt.FORMAT,
+            "step": self.step,
+            "seconds": self.seconds,
+            "scheme": scheme,
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "updates": self.engine.state_dict(),
+            "ema": ema,
+            "batches_drawn": self.batches.drawn if self._batches is not None else 0,
+            "rng": rng,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        try:
+            self.scheme.load_state_dict(state["scheme"])
+            for k, o in self.optimizers.items():
+                o.load_state_dict(state["optimizers"][k])
+            for k, e in self.ema.items():
+                if k in state.get("ema", {}):
+                    e.load_state_dict(state["ema"][k])
+                    e.n_averaged = e.n_averaged.cpu()
+        except (KeyError, RuntimeError) as exc:
+            raise GancoreError(f"the checkpoint does not match this recipe's networks: {str(exc).splitlines()[0]}") from None
+        self.engine.load_state_dict(state.get("updates", {}))
+        self.step = int(state["step"])
+        self.seconds = float(state.get("seconds", 0.0))
+        self._resume_drawn = int(state.get("batches_drawn", 0))
+        self.finite = bool(state["finite"]) if "finite" in state else ckpt.state_is_finite([state["scheme"], state.get("ema")])
+        try:
+            self._load_random_streams(state["rng"])
+        except (KeyError, RuntimeError, TypeError, AttributeError) as exc:
+            raise GancoreError(f"the checkpoint's random states do not load: {str(exc).splitlines()[0]}") from None
+
+    def _load_random_streams(self, rng: Mapping[str, Any]) -> None:
+        self.random.load_state_dict(rng.get("batch"), self.step)
+        rank, world = self.processes.rank, self.processes.world
+        per_process = rng.get("processes")
+        if world > 1 and per_process is not None and len(per_process) == world:
+            own = per_process[rank]  # resumed on as many processes: every stream as it was
+            self.scheme.load_state_dict(own.get("scheme", {}), strict=False)
+            for k, e in self.ema.items():
+                e.load_state_dict(own.get("ema", {}).get(k, {}), strict=False)
+            torch.set_rng_state(own["cpu"].cpu())
+            if "cuda" in own and self.device.type == "cuda":
+                torch.cuda.set_rng_state(own["cuda"].cpu(), self.device)
+        elif rank == 0:  # the first process's streams are the checkpoint's own
+            torch.set_rng_state(rng["cpu"].cpu())
+            if "cuda" in rng and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+        else:  # a process the checkpoint had no stream for: a fresh one, repeatable
+            torch.manual_seed(process_seed(self.recipe.train.seed, rank) + self.step)
+
+    def _averaged_statistics(self, state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """``state`` with its running statistics replaced by their mean over the processes."""
+        keys = [k for k, v in state.items() if is_running_statistic(k, v)]
+        return dict(state) | dict(zip(keys, self.processes.means([state[k] for k in keys])))
+
+    def require_finite(self) -> None:
+        """A clear error when the loaded weights are not finite (a diverged run)."""
+        if self.finite:
+            return
+        message = f"the weights at step {self.step} are not finite (the run diverged)"
+        good = ckpt.newest_finite(self.out / rundir.CHECKPOINTS) if self.out is not None else None
+        if good is not None:
+            message += f"; the newest finite checkpoint is step {good[0]}: use --step {good[0]}"
+        raise GancoreError(message)
+
+    def save_checkpoint(self) -> Path:
+        """Write a checkpoint of this step (with several processes: called on all of them,
+        written by the first, which the others wait for)."""
+        if self.out is None:
+            raise GancoreError("this run has no directory to save checkpoints to (give out=...)")
+        self.engine.guard.check()
+        state = self.state_dict()
+        state["finite"] = ckpt.state_is_finite([state["scheme"], state["ema"]])
+        if not state["finite"] and self.engine.guard.active:
+            raise DivergenceError(f"step {self.step}: the weights are not finite; training diverged", self.step)
+        drifted = self.processes.parameters_agree(self.networks() | {f"ema.{k}": e for k, e in self.ema.items()})
+        if drifted:
+            raise JobError(f"step {self.step}: the processes' copies of {', '.join(drifted)} differ: their gradients "
+                           "were not all reduced (a network that computes outside its forward and its own methods?)")
+        folder = self.out / rundir.CHECKPOINTS
+        path = ckpt.checkpoint_path(folder, self.step)
+
+        def write() -> None:
+            ckpt.save_atomic(state, path)
+            ckpt.prune(folder, self.recipe.train.keep_checkpoints, newest_is_finite=state["finite"])
+
+        self.processes.on_main(write)
+        return path
+
+    def synchronised(self) -> contextlib.AbstractContextManager[None]:
+        """Inside the block, batch-norm statistics (live networks and EMA copies) are their
+        mean over the processes, for whatever reads them; nothing to do in one process."""
+        return self.processes.statistics_averaged([self.scheme, *self.ema.values()])
+
+    # -- using the trained networks -----------------------------------------------------------
 
     @contextlib.contextmanager
     def averaged(self, use: bool = True) -> Iterator[Scheme]:
@@ -287,47 +439,94 @@ class Run(RunState, TrainingLoop):
             for m, was in modes.items():
                 m.train(was)
 
-    def sample(
-        self, n: int, *, labels: Tensor | list[int] | int | None = None, seed: int | None = None, ema: bool = True
-    ) -> Tensor:
+    def sample(self, n: int, *, labels: Tensor | list[int] | int | None = None, seed: int | None = None,
+               ema: bool = True) -> Tensor:
         """``n`` samples from the latest weights (the EMA copy when the run keeps one)."""
-        if labels is not None and not isinstance(labels, Tensor):
-            labels = torch.full((n,), labels) if isinstance(labels, int) else torch.tensor(labels)
-        # A scheme may offer classes to sample that are not data labels (InfoGAN's code).
-        num_classes = getattr(self.scheme, "num_classes", None) or getattr(self.scheme, "sample_labels", None)
-        if labels is not None:
-            if not num_classes:
-                raise GancoreError("this model is not class-conditional: --label does not apply")
-            if int(labels.min()) < 0 or int(labels.max()) >= num_classes:
-                raise GancoreError(f"label out of range: this model has classes 0..{num_classes - 1}")
-            labels = labels.to(self.device)
-        elif getattr(self.scheme, "num_classes", None):
-            labels = torch.arange(n, device=self.device) % self.scheme.num_classes  # every class in turn
-        gen = torch.Generator().manual_seed(self.recipe.train.seed if seed is None else seed)
-        batch = self.batches.peek(n) if self.scheme.needs_data_to_sample else None
-        request = SampleRequest(n, self.device, labels=labels, batch=batch, generator=gen)
-        with self.averaged(ema) as scheme:
-            return scheme.sample(request)
+        return self.sample_with_labels(n, labels=labels, seed=seed, ema=ema)[0]
 
-    def save_samples(self, hooks: CallbackList | None = None) -> Path:
+    def sample_with_labels(self, n: int, *, labels: Tensor | list[int] | int | None = None, seed: int | None = None,
+                           ema: bool = True) -> tuple[Tensor, Tensor | None]:
+        """``n`` samples and the classes they were drawn for (None for an unconditional
+        model). Without ``labels``, a conditional model draws the classes its scheme
+        chooses (``Scheme.sample_classes``: every class in turn, or InfoGAN's grid rows)."""
+        # A scheme may offer classes to sample that are not data labels (InfoGAN's code).
+        classes = getattr(self.scheme, "num_classes", None) or getattr(self.scheme, "sample_labels", None)
+        if labels is not None:
+            if not classes:
+                raise GancoreError("this model is not class-conditional: --label does not apply")
+            if not isinstance(labels, Tensor):
+                labels = torch.full((n,), labels) if isinstance(labels, int) else torch.tensor(labels)
+            if int(labels.min()) < 0 or int(labels.max()) >= classes:
+                raise GancoreError(f"label out of range: this model has classes 0..{classes - 1}")
+        elif classes:
+            labels = self.scheme.sample_classes(n, classes)
+        if labels is not None:
+            labels = labels.to(self.device)
+        generator = torch.Generator().manual_seed(self.recipe.train.seed if seed is None else seed)
+        batch = self.batches.peek(n) if self.scheme.needs_data_to_sample else None
+        request = SampleRequest(n, self.device, labels=labels, batch=batch, generator=generator)
+        with self.averaged(ema) as scheme:
+            return scheme.sample(request), labels
+
+    def save_samples(self, calls: CallbackList | None = None) -> Path:
         assert self.out is not None
-        n = self.recipe.train.num_samples
-        samples = self.sample(n)
-        path = self.out / SAMPLES / f"step-{self.step:07d}.png"
-        real = self.dataset.tensors["x"] if samples.dim() == 2 else None
-        save_samples(samples, path, real)
+        samples = self.sample(self.recipe.train.num_samples)
+        path = self.out / rundir.SAMPLES / f"step-{self.step:07d}.png"
+        save_samples(samples, path, self.dataset.tensors["x"] if samples.dim() == 2 else None)
         # The curves are refreshed with the samples: often enough to watch, rarely enough
         # that plotting never shows in the training speed.
-        save_curves(read_metrics(self.out / METRICS_FILE), self.out / CURVES_FILE)
-        if hooks:
-            hooks.fire("on_samples", self, samples, path)
+        save_curves(read_metrics(self.out / rundir.METRICS_FILE), self.out / rundir.CURVES_FILE)
+        if calls:
+            calls.fire("on_samples", self, samples, path)
         return path
 
+    @torch.no_grad()
     def evaluate(self, metrics: list[Any] | None = None, num_samples: int | None = None) -> dict[str, float]:
-        from ._evaluate import evaluate
+        """Every metric (the recipe's ``eval.metrics`` by default) on ``num_samples``
+        generated samples and as many real ones (a fixed subset of the data)."""
+        metrics = self.recipe.eval.metrics if metrics is None else metrics
+        if not metrics:
+            return {}
+        built: list[tuple[str, Metric]] = []
+        for name, params in map(metric_spec, metrics):
+            built.append((name, self.registry.build("metric", name, params)))
+        seed = self.recipe.train.seed
+        real = real_subset(self.dataset.tensors, min(num_samples or self.recipe.eval.num_samples, len(self.dataset)),
+                           seed, self.device)
+        n = real["x"].shape[0]
+        conditional = bool(getattr(self.scheme, "num_classes", None)) and "label" in real
+        chunks = []
+        for start in range(0, n, SAMPLE_CHUNK):
+            labels = real["label"][start : start + SAMPLE_CHUNK] if conditional else None
+            chunks.append(self.sample(min(SAMPLE_CHUNK, n - start), labels=labels, seed=seed + 1 + start))
+        fake = {"x": torch.cat(chunks)} | ({"label": real["label"]} if conditional else {})
+        with self.averaged() as scheme:
+            return score(built, real, fake, lambda name: latent_generator(scheme, name, self.device))
 
-        return evaluate(self, metrics if metrics is not None else self.recipe.eval.metrics,
-                        num_samples or self.recipe.eval.num_samples)
+
+def keep_part_state(scheme: Scheme, built: Mapping[str, Any]) -> None:
+    """Parts with state of their own (``nn.Module`` regularizers with moving averages, ...)
+    that the scheme holds outside its submodules (in a plain list) become submodules of
+    ``scheme.parts``, so every checkpoint has their state and a resume restores it."""
+    inside = {id(m) for m in scheme.modules()}
+    stateful: dict[str, nn.Module] = {}
+    for slot, value in built.items():
+        parts = value if isinstance(value, list) else [value]
+        modules = [p for p in parts if isinstance(p, nn.Module) and id(p) not in inside]
+        if modules:
+            stateful[slot] = nn.ModuleList(modules) if isinstance(value, list) else modules[0]
+    if stateful:
+        scheme.parts = nn.ModuleDict(stateful)
+
+
+def _statistics(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    return {k: v.detach().cpu() for k, v in state.items() if is_running_statistic(k, v)}
+
+
+def process_seed(seed: int, rank: int) -> int:
+    """The default generator's seed on process ``rank`` > 0 (process 0 keeps train.seed,
+    so its streams are those of a run in one process)."""
+    return (seed + rank * 0x9E3779B9) % 2**63
 
 
 def create_run(source: str | Path | Mapping[str, Any], **kwargs: Any) -> Run:
@@ -338,34 +537,3 @@ def create_run(source: str | Path | Mapping[str, Any], **kwargs: Any) -> Run:
 def load_run(path: str | Path, **kwargs: Any) -> Run:
     """``gancore.load_run("runs/ring").sample(64)``."""
     return Run.load(path, **kwargs)
-
-
-def keep_part_state(scheme: Scheme, built: Mapping[str, Any]) -> None:
-    """Parts with state of their own (``nn.Module`` regularizers with moving averages, ...)
-    that the scheme holds outside its submodules (in a plain list) become submodules of
-    ``scheme.parts``, so every checkpoint has their state and a resume restores it."""
-    inside = {id(m) for m in scheme.modules()}
-    stateful: dict[str, torch.nn.Module] = {}
-    for slot, value in built.items():
-        parts = value if isinstance(value, list) else [value]
-        modules = [p for p in parts if isinstance(p, torch.nn.Module) and id(p) not in inside]
-        if not modules:
-            continue
-        stateful[slot] = torch.nn.ModuleList(modules) if isinstance(value, list) else modules[0]
-    if stateful:
-        scheme.parts = torch.nn.ModuleDict(stateful)
-
-
-def critics_of(scheme: Scheme, built: Mapping[str, Any]) -> list[torch.nn.Module]:
-    """The networks built for the scheme's critic slots: what an augmentation is hooked onto."""
-    out: list[torch.nn.Module] = []
-    for slot_name, slot in scheme.slots.items():
-        if slot.kind != "critic":
-            continue
-        value = built.get(slot_name)
-        for part in value if isinstance(value, list) else [value]:
-            if isinstance(part, torch.nn.Module) and all(part is not c for c in out):
-                out.append(part)
-    if not out:
-        raise GancoreError(f"[[augment]]: scheme {type(scheme).__name__} has no critic slot to augment the inputs of")
-    return out

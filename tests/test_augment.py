@@ -19,7 +19,7 @@ def test_translation_moves_whole_pixels_within_an_eighth_of_the_side():
     torch.manual_seed(0)
     x = torch.full((64, 1, 16, 16), -1.0)
     x[:, 0, 8, 8] = 1.0
-    out = ops.translation(x)
+    out = ops.translation(x, gancore.Random())
     for sample in out[:, 0]:
         where = (sample == 1.0).nonzero()
         assert len(where) == 1  # moved, not blurred
@@ -32,7 +32,7 @@ def test_translation_moves_whole_pixels_within_an_eighth_of_the_side():
 
 def test_cutout_blanks_one_square_of_half_the_side():
     torch.manual_seed(0)
-    out = ops.cutout(torch.ones(32, 3, 16, 16))
+    out = ops.cutout(torch.ones(32, 3, 16, 16), gancore.Random())
     blank = out == 0
     assert torch.equal(blank[:, :1].expand_as(blank), blank)  # every channel alike
     for mask in blank[:, 0]:
@@ -46,7 +46,7 @@ def test_a_per_sample_mask_leaves_the_other_samples_alone():
     x = torch.rand(8, 3, 8, 8) * 2 - 1
     apply = torch.tensor([True, False] * 4)
     for name, transform in ops.TRANSFORMS.items():
-        out = transform(x, apply)
+        out = transform(x, gancore.Random(), apply)
         assert torch.equal(out[~apply], x[~apply]), name
 
 
@@ -138,3 +138,50 @@ def test_recipe_errors_name_the_augment_table():
         gancore.create_run("dcgan-mnist", overrides={"augment": [{"name": "diffaugment", "policy": ["rotate"]}]})
     with pytest.raises(gancore.GancoreError, match="diffaugment augments images"):
         gancore.create_run("gan-ring", overrides={"augment": [{"name": "diffaugment"}]})
+
+
+# ---------------------------------------------------------------- every scheme, every critic call
+
+
+class CountingAugment(gancore.Augment):
+    """The identity, counting the batches it sees whose graph leads back to a generator: the
+    generated samples of a generator update (a critic update's fakes are detached)."""
+
+    seen_in_generator_updates = 0
+
+    def forward(self, x):
+        if torch.is_grad_enabled() and x.grad_fn is not None:
+            type(self).seen_in_generator_updates += 1
+        return x
+
+
+class _CountingPlugin:
+    @staticmethod
+    @gancore.hookimpl
+    def register_parts(register):
+        register("augment", "counting", CountingAugment)
+
+
+def _schemes_with_a_critic():
+    from gancore.testing._cases import _scheme_source
+
+    reg = gancore.registry()
+    for name in reg.names("scheme"):
+        slots = reg.get("scheme", name).factory.slots.values()
+        if any(slot.kind == "critic" for slot in slots):
+            yield name, _scheme_source(reg, reg.get("scheme", name))[1]
+
+
+@pytest.mark.parametrize("scheme, source", list(_schemes_with_a_critic()))
+def test_every_scheme_augments_the_samples_of_its_generator_update(fresh_host, scheme, source):
+    """The run's augmentation reaches the critic in every path a scheme can take, the
+    generator's update included (InfoGAN calls its critic's body and heads itself)."""
+    host = fresh_host()
+    host.register(_CountingPlugin, "counting-augment")
+    from gancore.testing._runs import RESUME_SETTINGS
+
+    overrides = {**RESUME_SETTINGS, "train.amp": "off", "train.steps": 1, "augment.0.name": "counting"}
+    run = gancore.create_run(source, overrides=overrides, registry=host.registry)
+    CountingAugment.seen_in_generator_updates = 0
+    run.train()
+    assert CountingAugment.seen_in_generator_updates > 0, f"{scheme}: the generator update's samples were not augmented"

@@ -22,7 +22,7 @@ import torch
 import gancore
 from gancore import GancoreError
 from gancore._batches import DeviceBatches
-from gancore._random import BatchRandom, drawing
+from gancore._random import Random
 from tests._distributed_worker import weights_of as weights
 
 WORKER = Path(__file__).with_name("_distributed_worker.py")
@@ -89,36 +89,32 @@ def test_a_global_batch_must_divide_among_the_processes():
 
 
 def test_per_row_draws_do_not_depend_on_the_number_of_processes():
-    one = BatchRandom.seeded(5, torch.device("cpu"))
-    with drawing(one):
-        expected = [gancore.randn(8, 3), gancore.rand(8, 1, 1), gancore.randint(10, 8)]
+    one = Random.seeded(5, torch.device("cpu"))
+    expected = [one.randn(8, 3), one.rand(8, 1, 1), one.randint(10, 8)]
     parts = []
     for rank in range(2):
-        with drawing(BatchRandom.seeded(5, torch.device("cpu"), rank, 2)):
-            parts.append([gancore.randn(4, 3), gancore.rand(4, 1, 1), gancore.randint(10, 4)])
+        mine = Random.seeded(5, torch.device("cpu"), rank, 2)
+        parts.append([mine.randn(4, 3), mine.rand(4, 1, 1), mine.randint(10, 4)])
     for i, full in enumerate(expected):
         assert torch.equal(torch.cat([p[i] for p in parts]), full)
 
 
-def test_outside_a_training_step_the_draws_are_plain_torch_draws():
+def test_outside_a_run_the_draws_are_plain_torch_draws():
     torch.manual_seed(1)
-    a = gancore.randn(3, 2)
+    a = gancore.Random().randn(3, 2)
     torch.manual_seed(1)
     assert torch.equal(a, torch.randn(3, 2))
 
 
 def test_a_cuda_generator_state_does_not_break_loading_on_the_cpu():
-    rows = BatchRandom.seeded(3, torch.device("cpu"))
-    rows.load({"device": "cuda", "state": torch.zeros(16, dtype=torch.uint8)}, step=7)  # a CUDA run's
-    again = BatchRandom.seeded(3, torch.device("cpu"))
-    again.load(None, step=7)  # a checkpoint from before the per-row generator
-    with drawing(rows):
-        a = gancore.randn(4, 2)
-    with drawing(again):
-        assert torch.equal(a, gancore.randn(4, 2))  # a fresh stream that depends on the step
-    fresh = BatchRandom.seeded(3, torch.device("cpu"))
-    with drawing(fresh):
-        assert not torch.equal(a, gancore.randn(4, 2))  # not the codes the run started with
+    rows = Random.seeded(3, torch.device("cpu"))
+    rows.load_state_dict({"device": "cuda", "state": torch.zeros(16, dtype=torch.uint8)}, step=7)  # a CUDA run's
+    again = Random.seeded(3, torch.device("cpu"))
+    again.load_state_dict(None, step=7)  # a checkpoint from before the per-row generator
+    a = rows.randn(4, 2)
+    assert torch.equal(a, again.randn(4, 2))  # a fresh stream that depends on the step
+    fresh = Random.seeded(3, torch.device("cpu"))
+    assert not torch.equal(a, fresh.randn(4, 2))  # not the codes the run started with
 
 
 def test_a_wrapped_network_s_methods_run_through_ddp_and_may_call_the_network(tmp_path):
@@ -181,7 +177,7 @@ def test_launch_environment_is_read_and_checked(monkeypatch):
 
 
 def test_each_process_takes_the_device_of_its_local_rank():
-    from gancore._device import resolve_device
+    from gancore._engine import resolve_device
 
     assert resolve_device("auto", local_rank=1).type == ("cuda" if torch.cuda.is_available() else "cpu")
     assert resolve_device("cpu", local_rank=3) == torch.device("cpu")

@@ -77,7 +77,7 @@ def test_skip_survives_a_passing_fault(tiny_ring, tmp_path):
     recipe = {k: v for k, v in tiny_ring.items() if k != "generator"}
     run = gancore.create_run(recipe, overrides={"train.steps": 20, "train.on_nonfinite": "skip", "train.skip_limit": 5},
                              out=tmp_path / "run", generator=Glitch(0)).train()
-    assert run.step == 20 and run.guard.skipped == 4  # two steps, two updates each
+    assert run.step == 20 and run.engine.guard.skipped == 4  # two steps, two updates each
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["skipped_updates"] == 4
     assert all(torch.isfinite(p).all() for p in run.scheme.parameters())
@@ -135,7 +135,7 @@ def test_deferred_checks_as_on_an_accelerator_still_name_the_first_bad_step(tiny
     """Off the CPU the guard keeps its verdicts on the device until a log line, sample or
     checkpoint; the run stops there, naming the first bad update, and saves nothing bad."""
     run = poisoned_run(tiny_ring, tmp_path / "run", **{"train.log_every": 10, "train.checkpoint_every": 5})
-    run.guard.deferred = True
+    run.engine.guard.deferred = True
     with pytest.raises(gancore.DivergenceError, match=r"^step 13: the critic loss is nan"):
         run.train()
     assert run.step == 15  # trained on to the next checkpoint, which was refused
@@ -156,7 +156,7 @@ def test_a_stop_signal_after_a_bad_update_reports_the_divergence(tiny_ring, tmp_
     recipe = {k: v for k, v in tiny_ring.items() if k != "generator"}
     run = gancore.create_run(recipe, overrides={"train.steps": 30, "train.checkpoint_every": 10, "train.log_every": 10},
                              out=tmp_path / "run", generator=SignalledPoison(12))
-    run.guard.deferred = True  # as on an accelerator: the bad update of step 13 is not seen at once
+    run.engine.guard.deferred = True  # as on an accelerator: the bad update of step 13 is not seen at once
     with pytest.raises(gancore.DivergenceError, match=r"^step 13: the critic loss is nan"):
         run.train()
     assert [s for s, _ in ckpt.list_checkpoints(tmp_path / "run" / "checkpoints")] == [10]

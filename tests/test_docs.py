@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 import gancore
 import gancore.cli
 from gancore._recipe import EmaSettings, EvalSettings, OptimSettings, Recipe, TrainSettings
-from gancore._run import RESUMABLE_KEYS
+from gancore._documents import RESUMABLE_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -36,7 +36,7 @@ def tiny(**overrides) -> Run:
 
 def test_latent_layout_puts_codes_where_the_generator_reads_them():
     layout = LatentLayout(noise_dim=5, categories=4, continuous=2)
-    codes = layout.draw(300, "cpu", generator=torch.Generator().manual_seed(0))
+    codes = layout.draw(300, "cpu", gancore.Random(torch.Generator().manual_seed(0)))
     assert codes.latent.shape == (300, 11) and layout.latent_dim == 11
     assert torch.equal(codes.latent[:, 5:9].argmax(1), codes.category)
     assert torch.equal(codes.latent[:, 5:9].sum(1), torch.ones(300))
@@ -44,7 +44,7 @@ def test_latent_layout_puts_codes_where_the_generator_reads_them():
     assert codes.continuous.min() >= -1 and codes.continuous.max() <= 1
     assert codes.continuous.min() < -0.9 and codes.continuous.max() > 0.9  # the whole interval
     assert set(codes.category.tolist()) == {0, 1, 2, 3}
-    fixed = layout.draw(6, "cpu", category=torch.full((6,), 2))
+    fixed = layout.draw(6, "cpu", gancore.Random(), category=torch.full((6,), 2))
     assert torch.equal(fixed.latent[:, 5:9].argmax(1), torch.full((6,), 2))
 
 
@@ -67,7 +67,7 @@ def test_unusable_code_sizes_are_rejected(categories, continuous):
 
 def test_information_loss_values():
     layout = LatentLayout(3, 4, 2)
-    codes = layout.draw(8, "cpu")
+    codes = layout.draw(8, "cpu", gancore.Random())
     confident = QOutput(torch.nn.functional.one_hot(codes.category, 4).float() * 50, codes.continuous.clone())
     terms = information_loss(confident, codes, info_weight=2.0, continuous_weight=0.1)
     assert terms.categorical < 1e-6 and terms.accuracy == 1.0
@@ -168,3 +168,26 @@ def test_code_agreement_finds_the_best_matching():
     assert result.mapping == {0: 3, 1: 0, 2: 4, 3: 1, 4: 2}
     assert result.accuracy == pytest.approx(0.92)  # two of the ten were class 0 already
     assert result.counts.sum() == 100
+
+
+@pytest.mark.parametrize("n", [6, 16, 200])
+def test_sampled_labels_are_the_categories_the_samples_were_drawn_with(tmp_path, n):
+    """`gancore sample --out x.npz` stores with each sample the category it was drawn for:
+    drawing again with those labels gives the same samples, for a grid-sized n (where
+    category k fills row k) as for a large one (every category in turn)."""
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from gancore.cli import app
+
+    Run.create(copy.deepcopy(TINY), overrides={"train.steps": 2}, out=tmp_path / "run").train()
+    out = tmp_path / "s.npz"
+    result = CliRunner().invoke(app, ["sample", str(tmp_path / "run"), "--num", str(n), "--seed", "3", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    stored = np.load(out)
+    labels = torch.from_numpy(stored["labels"])
+    assert labels.shape == (n,)
+    expected = grid_categories(n, 4)
+    assert torch.equal(labels, expected)
+    again = Run.load(tmp_path / "run", device="cpu").sample(n, labels=labels, seed=3)
+    assert torch.equal(again, torch.from_numpy(stored["samples"]))

@@ -57,17 +57,20 @@ class Alternating(gancore.Scheme):
         super().__init__()
         self.generator, self.critic, self.loss = generator, critic, loss
 
-    def fake(self, n, device):
-        return self.generator(gancore.randn(n, self.generator.latent_dim, device=device))
+    def fake(self, step, n):
+        return self.generator(step.randn(n, self.generator.latent_dim))
 
-    def train_step(self, batches, updates, step):
-        real = batches.next()["x"]
-        if step % 2 == 0:
+    def critics_turn(self, number):
+        return number % 2 == 0
+
+    def train_step(self, step):
+        real = step.batch()["x"]
+        if self.critics_turn(step.number):
             with torch.no_grad():
-                fake = self.fake(real.shape[0], real.device)
-            return gancore.critic_update(updates, self.loss, (self.critic, real, fake))
-        loss = gancore.generator_loss(self.loss, self.critic, self.fake(real.shape[0], real.device), real)
-        updates.step("generator", loss)
+                fake = self.fake(step, real.shape[0])
+            return step.critic_update(self.loss, (self.critic, real, fake))
+        loss = step.generator_loss(self.loss, self.critic, self.fake(step, real.shape[0]), real)
+        step.update("generator", loss)
         return {"loss_generator": loss.detach()}
 
     def sample(self, request):
@@ -102,9 +105,9 @@ class Forgetful(Alternating):
 
     calls = 0
 
-    def train_step(self, batches, updates, step):
+    def critics_turn(self, number):
         self.calls += 1
-        return super().train_step(batches, updates, 0 if self.calls <= 3 else step)
+        return True if self.calls <= 3 else super().critics_turn(number)
 
 
 @gancore.hookimpl

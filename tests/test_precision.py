@@ -35,13 +35,13 @@ def test_a_gradient_penalty_recipe_trains_under_fp16_as_in_fp32():
 def test_autocast_covers_forward_passes_only(tiny_ring):
     run = gancore.create_run(tiny_ring, overrides={"train.amp": "bf16", "train.steps": 2})
     seen = []
-    step = run.updates.step
+    update = run.engine.update
 
     def spy(group, loss, **kw):
         seen.append((torch.is_autocast_enabled("cpu"), loss.dtype))
-        step(group, loss, **kw)
+        update(group, loss, **kw)
 
-    run.updates.step = spy
+    run.engine.update = spy
     original = torch.Tensor.backward
 
     def backward(self, *a, **kw):

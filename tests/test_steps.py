@@ -1,16 +1,14 @@
-"""The update handle and the shared step pieces: Updates.step, critic_update,
-generator_loss, critic_rounds, input_gradients, frozen."""
+"""The engine's updates and the step a scheme is handed: Engine.update, Step.critic_update,
+Step.generator_loss, Step.critic_rounds, input_gradients, frozen."""
+
+from types import SimpleNamespace
 
 import pytest
 import torch
 from torch import nn
 
 import gancore
-from gancore._guard import NonfiniteGuard
-from gancore._recipe import OptimSettings
-from gancore._updates import Updates
-
-CPU = torch.device("cpu")
+from gancore._engine import Engine
 
 
 class Score(nn.Linear):
@@ -23,12 +21,19 @@ class Score(nn.Linear):
         return super().forward(x).squeeze(1)
 
 
-def handle(networks: dict[str, nn.Module], *, lr=0.1, mode="stop", amp="off", deferred=False, **settings) -> Updates:
+def handle(networks: dict[str, nn.Module], *, lr=0.1, mode="stop", amp="off", deferred=False, clip_norm=None) -> Engine:
+    """An engine on the CPU whose groups train ``networks`` with SGD."""
+    engine = Engine(SimpleNamespace(device="cpu", amp=amp, backend="auto", on_nonfinite=mode, skip_limit=3, steps=10))
+    engine.guard.deferred = deferred
     params = {g: list(m.parameters()) for g, m in networks.items()}
     optimizers = {g: torch.optim.SGD(p, lr=lr) for g, p in params.items()}
-    options = {g: OptimSettings(name="sgd", lr=lr, **settings) for g in networks}
-    guard = NonfiniteGuard(mode, 3, deferred=deferred)
-    return Updates(optimizers, params, options, device=CPU, amp=amp, guard=guard, total_steps=10)
+    engine.setup(optimizers, params, {g: SimpleNamespace(schedule="constant", final_lr=0.0, clip_norm=clip_norm)
+                                      for g in networks})
+    return engine
+
+
+def step_of(engine: Engine, batches=None, augmentation=None) -> gancore.Step:
+    return gancore.Step(0, engine, batches, gancore.Random(), augmentation)
 
 
 def test_frozen_critic_passes_input_gradients_only():
@@ -55,13 +60,13 @@ def test_step_clears_stale_gradients_and_touches_only_its_group():
     before, critic_before = gen.weight.detach().clone(), critic.weight.detach().clone()
     gen.weight.grad = torch.full_like(gen.weight, 100.0)  # a stale gradient must not leak in
     loss = critic(gen(torch.ones(1, 2))).sum()
-    updates.step("generator", loss)
+    updates.update("generator", loss)
     expected_grad = critic.weight.detach().t() @ torch.ones(1, 2)  # d loss / d W_gen
     assert torch.allclose(gen.weight.detach(), before - 0.1 * expected_grad)
     assert critic.weight.grad is not None and torch.equal(critic.weight.detach(), critic_before)  # judged, not trained
     with gancore.frozen(critic):  # what generator_loss does: no critic gradients at all
-        updates.step("generator", critic(gen(torch.ones(1, 2))).sum())
-    updates.step("critic", critic(torch.ones(1, 2)).sum())
+        updates.update("generator", critic(gen(torch.ones(1, 2))).sum())
+    updates.update("critic", critic(torch.ones(1, 2)).sum())
     assert torch.allclose(critic.weight.grad, torch.ones(1, 2))  # what was left before was cleared
     assert updates.logs["grad_norm_generator"] > 0
 
@@ -70,10 +75,10 @@ def test_step_of_two_groups_backpropagates_once_into_both():
     a, b = nn.Linear(2, 1), nn.Linear(2, 1)
     updates = handle({"generator": a, "predictor": b})
     wa, wb = a.weight.detach().clone(), b.weight.detach().clone()
-    updates.step(("generator", "predictor"), (a(torch.ones(1, 2)) + b(torch.ones(1, 2))).sum())
+    updates.update(("generator", "predictor"), (a(torch.ones(1, 2)) + b(torch.ones(1, 2))).sum())
     assert torch.allclose(a.weight, wa - 0.1) and torch.allclose(b.weight, wb - 0.1)
     with pytest.raises(ValueError, match="no optimizer group 'critic'"):
-        updates.step("critic", a(torch.ones(1, 2)).sum())
+        updates.update("critic", a(torch.ones(1, 2)).sum())
 
 
 def test_clip_norm_bounds_the_step_and_after_step_runs_after_it():
@@ -81,7 +86,7 @@ def test_clip_norm_bounds_the_step_and_after_step_runs_after_it():
     updates = handle({"critic": net}, lr=1.0, clip_norm=0.5)
     before = net.weight.detach().clone()
     seen = []
-    updates.step("critic", 1000 * net(torch.ones(1, 4)).sum(), after_step=lambda: seen.append(net.weight.detach().clone()))
+    updates.update("critic", 1000 * net(torch.ones(1, 4)).sum(), after_step=lambda: seen.append(net.weight.detach().clone()))
     moved = torch.linalg.vector_norm(net.weight.detach() - before)
     assert moved == pytest.approx(0.5, rel=1e-4)  # lr 1 times a gradient clipped to norm 0.5
     assert updates.logs["grad_norm_critic"] == pytest.approx(2000.0)  # the norm before clipping
@@ -92,16 +97,16 @@ def test_clip_norm_bounds_the_step_and_after_step_runs_after_it():
 def test_stop_names_the_step_group_and_value(deferred):
     net = nn.Linear(2, 1)
     updates = handle({"critic": net}, deferred=deferred)
-    updates.begin(6)
+    updates.step_number = 7  # training step 6 (0-based), as the metrics count it
     loss = net(torch.ones(1, 2)).sum() * float("nan")
     if deferred:  # applied now, reported at the engine's next check
-        updates.step("critic", loss)
+        updates.update("critic", loss)
         with pytest.raises(gancore.DivergenceError, match=r"step 7: the critic loss is nan"):
             updates.guard.check()
     else:  # reported before the optimizer steps: the weights stay finite
         before = net.weight.detach().clone()
         with pytest.raises(gancore.DivergenceError, match=r"step 7: the critic loss is nan"):
-            updates.step("critic", loss)
+            updates.update("critic", loss)
         assert torch.equal(net.weight.detach(), before)
 
 
@@ -109,15 +114,14 @@ def test_skip_leaves_weights_alone_counts_and_stops_after_the_limit():
     net = nn.Linear(2, 1)
     updates = handle({"critic": net}, mode="skip")
     before = net.weight.detach().clone()
-    for step in range(2):
-        updates.begin(step)
-        updates.step("critic", net(torch.full((1, 2), float("inf"))).sum())
+    for _ in range(2):
+        updates.update("critic", net(torch.full((1, 2), float("inf"))).sum())
     assert torch.equal(net.weight.detach(), before) and updates.guard.skipped == 2
-    updates.step("critic", net(torch.ones(1, 2)).sum())  # a good update resets the run of skips
+    updates.update("critic", net(torch.ones(1, 2)).sum())  # a good update resets the run of skips
     assert updates.guard.in_a_row == 0 and not torch.equal(net.weight.detach(), before)
     with pytest.raises(gancore.DivergenceError, match="3 updates in a row"):
         for _ in range(3):
-            updates.step("critic", net(torch.full((1, 2), float("nan"))).sum())
+            updates.update("critic", net(torch.full((1, 2), float("nan"))).sum())
     assert updates.guard.skipped == 5
 
 
@@ -127,10 +131,10 @@ def test_fp16_overflow_is_skipped_by_the_scaler_not_called_divergence():
     scale = updates.scalers["critic"].get_scale()
     before = net.weight.detach().clone()
     # A gradient of 1e5 times the scale overflows in the scaled backward.
-    updates.step("critic", net(torch.ones(1, 2)).sum() * 1e38)
+    updates.update("critic", net(torch.ones(1, 2)).sum() * 1e38)
     assert torch.equal(net.weight.detach(), before) and updates.guard.skipped == 1
     assert updates.scalers["critic"].get_scale() == scale / 2
-    updates.step("critic", net(torch.ones(1, 2)).sum())
+    updates.update("critic", net(torch.ones(1, 2)).sum())
     assert torch.allclose(net.weight.detach(), before - 0.1)  # unscaled before the step
 
 
@@ -153,7 +157,7 @@ def test_critic_update_sums_the_critics_losses_and_leaves_generators_alone():
     by_hand.step()
 
     both = nn.ModuleList(critics)
-    logs = gancore.critic_update(handle({"critic": both}), loss, *zip(critics, reals, fakes))
+    logs = step_of(handle({"critic": both})).critic_update(loss, *zip(critics, reals, fakes))
     assert logs["loss_critic"].item() == pytest.approx(expected_loss.item())
     assert logs["score_real"].item() == pytest.approx(expected_real.item())
     assert logs["score_fake"].item() == pytest.approx(expected_fake.item())
@@ -161,7 +165,7 @@ def test_critic_update_sums_the_critics_losses_and_leaves_generators_alone():
         assert torch.equal(copy.weight, critic.weight) and torch.equal(copy.bias, critic.bias)
     assert generator.weight.grad is None  # the fakes were detached
     with pytest.raises(ValueError, match="at least one"):
-        gancore.critic_update(handle({"critic": both}), loss)
+        step_of(handle({"critic": both})).critic_update(loss)
 
 
 def test_critic_update_adds_penalties_and_applies_constraints():
@@ -170,8 +174,8 @@ def test_critic_update_adds_penalties_and_applies_constraints():
         critic.weight.fill_(1.0)
     clip, gp = gancore.build("regularizer", "weight-clipping", {"clip": 0.05}), gancore.build("regularizer", "r1", {"weight": 2.0})
     real, fake = torch.randn(8, 3), torch.randn(8, 3)
-    logs = gancore.critic_update(handle({"critic": critic}), gancore.build("loss", "wasserstein"), (critic, real, fake),
-                                 regularizers=[gp, clip])
+    logs = step_of(handle({"critic": critic})).critic_update(gancore.build("loss", "wasserstein"), (critic, real, fake),
+                                                             regularizers=[gp, clip])
     # R1 of a linear critic: gamma / 2 * |w|^2 = 1 * 3 for w = ones
     assert logs["penalty"].item() == pytest.approx(3.0)
     assert critic.weight.abs().max().item() <= 0.05 + 1e-7
@@ -187,8 +191,8 @@ def test_critic_update_binds_labels_for_conditional_critics():
             return (x * self.embed(labels)).sum(1)
 
     critic, labels = Conditional(), torch.tensor([0, 1, 1, 0])
-    logs = gancore.critic_update(handle({"critic": critic}), gancore.build("loss", "hinge"),
-                                 (critic, torch.randn(4, 3), torch.randn(4, 3)), labels=labels)
+    logs = step_of(handle({"critic": critic})).critic_update(gancore.build("loss", "hinge"),
+                                                             (critic, torch.randn(4, 3), torch.randn(4, 3)), labels=labels)
     assert critic.embed.weight.grad is not None and "loss_critic" in logs
 
 
@@ -203,11 +207,12 @@ def test_generator_loss_gives_relativistic_losses_the_real_scores():
             return fake.mean() - real.mean()
 
     critic, fake, real = nn.Linear(2, 1), torch.randn(4, 2, requires_grad=True), torch.randn(4, 2)
-    value = gancore.generator_loss(Relativistic(), critic, fake, real)
+    step = step_of(handle({"critic": critic}))
+    value = step.generator_loss(Relativistic(), critic, fake, real)
     assert seen["real"] is not None and not seen["real"].requires_grad
     value.backward()
     assert fake.grad is not None and critic.weight.grad is None
-    assert gancore.generator_loss(gancore.build("loss", "wasserstein"), critic, fake, real).requires_grad
+    assert step.generator_loss(gancore.build("loss", "wasserstein"), critic, fake, real).requires_grad
 
 
 def test_critic_rounds_keep_only_the_last_rounds_graph():
@@ -218,7 +223,7 @@ def test_critic_rounds_keep_only_the_last_rounds_graph():
             return {"x": torch.zeros(2, 1)}
 
     layer, graphs = nn.Linear(1, 1), []
-    for batch, generating in gancore.critic_rounds(Draws(), 3):
+    for batch, generating in step_of(handle({"critic": layer}), Draws()).critic_rounds(3):
         with generating:
             graphs.append(layer(batch["x"]).requires_grad)
     assert graphs == [False, False, True]
@@ -228,14 +233,15 @@ def test_input_gradients_are_the_same_under_a_loss_scale():
     critic = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1))
     x = torch.randn(5, 3, requires_grad=True)
     plain = gancore.input_gradients(critic, x)
-    updates = handle({"critic": critic}, amp="fp16")
-    with updates.loss_scale("critic"):
-        scaled = gancore.input_gradients(critic, x)
+    step = step_of(handle({"critic": critic}, amp="fp16"))
+    judge = step.judge(critic)
+    assert judge.loss_scale is not None and judge.loss_scale > 1
+    scaled = gancore.input_gradients(judge, x)
     assert torch.allclose(plain, scaled, rtol=1e-5, atol=1e-7)
     assert plain.requires_grad and plain.shape == (5, 3)
 
 
-def test_first_party_plugins_update_only_through_the_handle():
+def test_first_party_plugins_update_only_through_the_engine():
     """The engine owns every update: no plugin runs a backward pass or steps an optimizer."""
     import re
     from pathlib import Path
@@ -251,8 +257,8 @@ def test_fp16_step_of_a_group_the_loss_does_not_reach():
     a, b = nn.Linear(2, 1), nn.Linear(2, 1)
     updates = handle({"generator": a, "predictor": b}, amp="fp16")
     before = b.weight.detach().clone()
-    updates.step(("generator", "predictor"), a(torch.ones(1, 2)).sum())  # predictor not in the loss
-    updates.step("predictor", a(torch.ones(1, 2)).sum().detach().requires_grad_())  # no weight reached
+    updates.update(("generator", "predictor"), a(torch.ones(1, 2)).sum())  # predictor not in the loss
+    updates.update("predictor", a(torch.ones(1, 2)).sum().detach().requires_grad_())  # no weight reached
     assert torch.equal(b.weight.detach(), before) and not torch.equal(a.weight.detach(), before)
 
 

@@ -16,7 +16,7 @@ import tomli_w
 
 import gancore
 from gancore import _checkpoint as ckpt
-from gancore._lock import RunLock
+from gancore._rundir import RunLock
 
 CLI = [sys.executable, "-c", "from gancore.cli import main; main()"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

@@ -51,8 +51,8 @@ def test_resume_gives_identical_weights(tiny_ring, tmp_path, extra):
     resumed.train()
     assert resumed.step == 40
     assert_same(weights(straight), weights(resumed))
-    for group, scaler in straight.updates.scalers.items():  # fp16: the loss scales resume too
-        assert scaler.state_dict() == resumed.updates.scalers[group].state_dict()
+    for group, scaler in straight.engine.scalers.items():  # fp16: the loss scales resume too
+        assert scaler.state_dict() == resumed.engine.scalers[group].state_dict()
     # metrics.jsonl continues without duplicated steps
     steps = [json.loads(line)["step"] for line in (tmp_path / "half" / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == 40

@@ -35,14 +35,12 @@ def sample(
     if run.step == 0:
         raise GancoreError(f"{run_dir} has no checkpoint yet")
     run.require_finite()
-    x = run.sample(num, labels=label, seed=seed, ema=not no_ema)
+    x, labels = run.sample_with_labels(num, labels=label, seed=seed, ema=not no_ema)
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npz":
         arrays = {"samples": x.float().cpu().numpy().astype(np.float32)}
-        classes = getattr(run.scheme, "num_classes", None) or getattr(run.scheme, "sample_labels", None)
-        if classes:
-            labels = np.full(num, label) if label is not None else np.arange(num) % classes
-            arrays["labels"] = labels.astype(np.int64)
+        if labels is not None:  # the classes the samples were drawn for
+            arrays["labels"] = labels.cpu().numpy().astype(np.int64)
         tmp = out.with_name(f".{out.stem}.tmp.npz")
         np.savez(tmp, **arrays)
         tmp.replace(out)

@@ -11,7 +11,8 @@ from .._distributed import JobError, leave, topology
 from .._errors import GancoreError
 from .._documents import add_callbacks, apply_overrides, load_source
 from .._recipe import DEFAULT_RECIPE, Recipe
-from .._run import RECIPE_FILE, Run
+from .._rundir import RECIPE_FILE
+from .._run import Run
 from .._signals import Stopped
 from ._app import app
 from ._launch import already_launched, launch
@@ -156,8 +157,7 @@ def _validated(name: str, overrides: list[str], log_to: list[str], nproc: int) -
 
 def _validated_resume(out: Path, overrides: list[str], nproc: int) -> None:
     """What a resume can be refused for, checked before the processes start."""
-    from .._documents import read_document
-    from .._run import check_resumable
+    from .._documents import check_resumable, read_document
 
     check_resumable(overrides)
     batch = read_document(out / RECIPE_FILE).get("train", {}).get("batch_size", 64)

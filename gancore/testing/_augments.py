@@ -6,7 +6,7 @@ import copy
 
 import torch
 
-from .._augment import Augment
+from .._parts import Augment
 from .._parts import DataSpec
 from ._report import expect, fail
 

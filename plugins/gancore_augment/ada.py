@@ -47,8 +47,10 @@ class ADA(gancore.Augment):
         policy: Policy = ["color", "translation", "cutout"],
         *,
         spec: gancore.DataSpec,
+        random: gancore.Random = gancore.Random(),
     ) -> None:
         super().__init__()
+        self.random = random
         if not spec.is_image:
             raise ValueError(f"ada augments images (C x H x W), got samples of shape {spec.shape}")
         if initial > maximum:
@@ -63,8 +65,8 @@ class ADA(gancore.Augment):
 
     def forward(self, x: Tensor) -> Tensor:
         for name in self.policy:
-            apply = gancore.rand(x.shape[0], device=x.device) < self.p
-            x = TRANSFORMS[name](x, apply)
+            apply = self.random.rand(x.shape[0], device=x.device) < self.p
+            x = TRANSFORMS[name](x, self.random, apply)
         return x
 
     @torch.no_grad()

@@ -29,8 +29,10 @@ class DiffAugment(gancore.Augment):
 
     supports = staticmethod(images_only)
 
-    def __init__(self, policy: Policy = ["color", "translation", "cutout"], *, spec: gancore.DataSpec) -> None:
+    def __init__(self, policy: Policy = ["color", "translation", "cutout"], *, spec: gancore.DataSpec,
+                 random: gancore.Random = gancore.Random()) -> None:
         super().__init__()
+        self.random = random
         if not spec.is_image:
             raise ValueError(f"diffaugment augments images (C x H x W), got samples of shape {spec.shape}")
         # In the canonical order whatever the list's: a policy names a set of transforms.
@@ -38,5 +40,5 @@ class DiffAugment(gancore.Augment):
 
     def forward(self, x: Tensor) -> Tensor:
         for name in self.policy:
-            x = TRANSFORMS[name](x)
+            x = TRANSFORMS[name](x, self.random)
         return x

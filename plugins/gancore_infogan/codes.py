@@ -54,38 +54,17 @@ class LatentLayout:
             parts.append(continuous)
         return LatentCodes(torch.cat(parts, dim=1), category, continuous)
 
-    def draw(
-        self,
-        n: int,
-        device: torch.device | str,
-        *,
-        category: Tensor | None = None,
-        generator: torch.Generator | None = None,
-    ) -> LatentCodes:
-        """Codes from the prior: z ~ N(0, I), c_cat ~ uniform over categories, c_cont ~ U(-1, 1).
-
-        With a ``generator`` (sampling) the draw happens on the CPU, so a seed gives the
-        same samples on every device; without one (training) it happens on ``device``.
-        """
-        where = "cpu" if generator is not None else device
-        if generator is None:  # training: gancore's per-row draws, the same for any process count
-            noise = gancore.randn(n, self.noise_dim, device=where)
-            if self.categories and category is None:
-                category = gancore.randint(self.categories, n, device=where)
-            continuous = gancore.rand(n, self.continuous, device=where).mul_(2).sub_(1) if self.continuous else None
-        else:
-            noise = torch.randn(n, self.noise_dim, device=where, generator=generator)
-            if self.categories and category is None:
-                category = torch.randint(0, self.categories, (n,), device=where, generator=generator)
-            continuous = None
-            if self.continuous:
-                continuous = torch.rand(n, self.continuous, device=where, generator=generator).mul_(2).sub_(1)
+    def draw(self, n: int, device: torch.device | str, random: gancore.Random, *, category: Tensor | None = None) -> LatentCodes:
+        """Codes from the prior: z ~ N(0, I), c_cat ~ uniform over categories, c_cont ~ U(-1, 1),
+        drawn from ``random`` (in training the step's, for sampling one over the request's
+        seeded generator) and moved to ``device``."""
+        noise = random.randn(n, self.noise_dim, device=device)
+        if self.categories and category is None:
+            category = random.randint(self.categories, n, device=device)
+        continuous = random.rand(n, self.continuous, device=device).mul_(2).sub_(1) if self.continuous else None
         if category is not None:
-            category = category.to(where)
-        codes = self.assemble(noise, category, continuous)
-        if generator is None:
-            return codes
-        return LatentCodes(*(None if t is None else t.to(device) for t in (codes.latent, codes.category, codes.continuous)))
+            category = category.to(device)
+        return self.assemble(noise, category, continuous)
 
 
 def check_codes(categories: int, continuous: int) -> None:

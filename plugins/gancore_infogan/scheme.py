@@ -117,23 +117,25 @@ class InfoGAN(gancore.Scheme):
         """Q's reading of the codes of samples ``x`` (generated or real)."""
         return self.q_head(self.critic.features(x))
 
-    def train_step(self, batches: gancore.Batches, updates: gancore.Updates, step: int) -> dict[str, Tensor]:
+    def train_step(self, step: gancore.Step) -> dict[str, Tensor]:
         D = self.critic
-        for batch, generating in gancore.critic_rounds(batches, self.n_critic):
+        for batch, generating in step.critic_rounds(self.n_critic):
             real = batch["x"]
-            codes = self.layout.draw(real.shape[0], real.device)
+            codes = self.layout.draw(real.shape[0], real.device, step.random)
             with generating:
                 fake = self.generator(codes.latent)
-            logs = gancore.critic_update(updates, self.loss, (D, real, fake), regularizers=self.regularizers)
+            logs = step.critic_update(self.loss, (D, real, fake), regularizers=self.regularizers)
 
         # Generator + Q update on the last round's fakes: the critic's body runs once for
         # both heads, its weights recording no gradients (they pass to the fake).
+        # The critic's body is called directly, so the samples go through the run's
+        # augmentation here, as every other critic call does.
         with gancore.frozen(D):
-            h = D.features(fake)
+            h = D.features(step.augment(fake))
             fake_scores = D.score(h)
-        gen_loss = gancore.generator_loss(self.loss, D, fake, real, fake_scores=fake_scores)
+        gen_loss = step.generator_loss(self.loss, D, fake, real, fake_scores=fake_scores)
         info = information_loss(self.q_head(h), codes, info_weight=self.info_weight, continuous_weight=self.continuous_weight)
-        updates.step("generator", gen_loss + info.total)
+        step.update("generator", gen_loss + info.total)
         return logs | {
             "loss_generator": gen_loss.detach(),
             "info_categorical": info.categorical.detach(),
@@ -147,9 +149,13 @@ class InfoGAN(gancore.Scheme):
         if request.labels is not None:
             category = self._checked_categories(request.labels, n)
         elif self.layout.categories:
-            category = grid_categories(n, self.layout.categories)
-        codes = self.layout.draw(n, request.device, category=category, generator=request.generator)
+            category = self.sample_classes(n, self.layout.categories)
+        codes = self.layout.draw(n, request.device, gancore.Random(request.generator), category=category)
         return self.generator(codes.latent)
+
+    def sample_classes(self, n: int, classes: int) -> Tensor:
+        """Category k on row k of a sample grid."""
+        return grid_categories(n, classes)
 
     def _checked_categories(self, labels: Tensor, n: int) -> Tensor:
         k = self.layout.categories

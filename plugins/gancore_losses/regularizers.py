@@ -32,15 +32,15 @@ class GradientPenalty(gancore.Regularizer):
         target: the gradient norm the penalty pulls towards.
     """
 
-    def __init__(self, weight: NonNegativeFloat = 10.0, target: NonNegativeFloat = 1.0) -> None:
-        self.weight = weight
-        self.target = target
+    def __init__(self, weight: NonNegativeFloat = 10.0, target: NonNegativeFloat = 1.0, *,
+                 random: gancore.Random = gancore.Random()) -> None:
+        self.weight, self.target, self.random = weight, target, random
 
     def penalty(self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
         real, fake = real.detach(), fake.detach()
         # One mixing coefficient per sample, broadcast over its remaining dimensions.
         eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-        eps = gancore.rand(*eps_shape, device=real.device, dtype=real.dtype)  # the same for any process count
+        eps = self.random.rand(*eps_shape, device=real.device, dtype=real.dtype)  # the same for any process count
         mixed = torch.lerp(fake, real, eps).requires_grad_(True)
         norms = torch.linalg.vector_norm(gancore.input_gradients(critic, mixed), dim=1)
         return self.weight * (norms - self.target).square().mean()
@@ -89,15 +89,16 @@ class DraganPenalty(gancore.Regularizer):
         spread: the perturbation's size, as a multiple of the real batch's standard deviation.
     """
 
-    def __init__(self, weight: NonNegativeFloat = 10.0, spread: PositiveFloat = 0.5) -> None:
-        self.weight, self.spread = weight, spread
+    def __init__(self, weight: NonNegativeFloat = 10.0, spread: PositiveFloat = 0.5, *,
+                 random: gancore.Random = gancore.Random()) -> None:
+        self.weight, self.spread, self.random = weight, spread, random
 
     def penalty(self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
         real = real.detach()
         # Points between each real sample and a noisy copy of it: the critic's surface near the data.
-        noise = gancore.rand(*real.shape, device=real.device, dtype=real.dtype)
+        noise = self.random.rand(*real.shape, device=real.device, dtype=real.dtype)
         perturbed = real + self.spread * real.std() * noise
-        eps = gancore.rand(real.shape[0], *(1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+        eps = self.random.rand(real.shape[0], *(1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
         mixed = torch.lerp(perturbed, real, eps).requires_grad_(True)
         norms = torch.linalg.vector_norm(gancore.input_gradients(critic, mixed), dim=1)
         return self.weight * (norms - 1).square().mean()
@@ -155,9 +156,10 @@ class Consistency(gancore.Regularizer):
         *,
         spec: gancore.DataSpec,
         build: gancore.Build = gancore.build,
+        random: gancore.Random = gancore.Random(),
     ) -> None:
         self.weight_real, self.weight_fake = weight_real, weight_fake
-        self.transform = build("augment", augment, dict(augment_params), spec=spec)
+        self.transform = build("augment", augment, dict(augment_params), spec=spec, random=random)
 
     def penalty(self, critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
         total = real.new_zeros(())

@@ -108,15 +108,15 @@ class RecycleGAN(gancore.Scheme):
 
     # -- training ----------------------------------------------------------------------
 
-    def train_step(self, batches: gancore.Batches, updates: gancore.Updates, step: int) -> dict[str, Tensor]:
-        batch = batches.next()
+    def train_step(self, step: gancore.Step) -> dict[str, Tensor]:
+        batch = step.batch()
         x, y = batch["a"], batch["b"]
         real_x, real_y = frames_of(x), frames_of(y)
 
         # Generators and predictors first.
         fake_y = self.translate(self.generator_y, x)  # G_Y(x_t) for every t
         fake_x = self.translate(self.generator_x, y)  # G_X(y_t)
-        adversarial = gancore.generator_loss(self.loss, self.critic_y, frames_of(fake_y), real_y) + gancore.generator_loss(
+        adversarial = step.generator_loss(self.loss, self.critic_y, frames_of(fake_y), real_y) + step.generator_loss(
             self.loss, self.critic_x, frames_of(fake_x), real_x
         )
 
@@ -133,14 +133,14 @@ class RecycleGAN(gancore.Scheme):
             recycled_y, _last_targets(y, self.context["x"])
         )
         # One backward pass feeds both groups: the predictors also learn from the recycle terms.
-        updates.step(
+        step.update(
             ("generator", "predictor"),
             self.adversarial_weight * adversarial + self.recurrent_weight * recurrent + self.recycle_weight * recycle,
         )
 
         # Critics, on single frames: real against translated.
-        logs = gancore.critic_update(
-            updates, self.loss, (self.critic_x, real_x, frames_of(fake_x)), (self.critic_y, real_y, frames_of(fake_y))
+        logs = step.critic_update(
+            self.loss, (self.critic_x, real_x, frames_of(fake_x)), (self.critic_y, real_y, frames_of(fake_y))
         )
         return logs | {
             "loss_generator": adversarial.detach(),

@@ -55,17 +55,16 @@ class Adversarial(gancore.Scheme):
         if self.num_classes and "label" not in spec.fields:
             raise ValueError("conditional networks need a dataset with labels")
 
-    def train_step(self, batches: gancore.Batches, updates: gancore.Updates, step: int) -> dict[str, Tensor]:
-        for batch, generating in gancore.critic_rounds(batches, self.n_critic):
+    def train_step(self, step: gancore.Step) -> dict[str, Tensor]:
+        for batch, generating in step.critic_rounds(self.n_critic):
             real = batch["x"]
             labels = batch["label"] if self.num_classes else None
             with generating:
-                fake = self.generator(gancore.randn(real.shape[0], self.generator.latent_dim, device=real.device), labels)
-            logs = gancore.critic_update(updates, self.loss, (self.critic, real, fake), labels=labels,
-                                         regularizers=self.regularizers)
+                fake = self.generator(step.randn(real.shape[0], self.generator.latent_dim), labels)
+            logs = step.critic_update(self.loss, (self.critic, real, fake), labels=labels, regularizers=self.regularizers)
         # The last round's fakes kept their graph: the generator's update reuses them.
-        gen_loss = gancore.generator_loss(self.loss, self.critic, fake, real, labels=labels)
-        updates.step("generator", gen_loss)
+        gen_loss = step.generator_loss(self.loss, self.critic, fake, real, labels=labels)
+        step.update("generator", gen_loss)
         return logs | {"loss_generator": gen_loss.detach()}
 
     def sample(self, request: gancore.SampleRequest) -> Tensor:

@@ -94,14 +94,14 @@ class TPGAN(gancore.PairedSampling, gancore.Scheme):
         """What the critic sees: the (source, image) pair, or the image alone."""
         return torch.cat([source, image], dim=1) if self.paired else image
 
-    def train_step(self, batches: gancore.Batches, updates: gancore.Updates, step: int) -> dict[str, Tensor]:
-        batch = batches.next()
+    def train_step(self, step: gancore.Step) -> dict[str, Tensor]:
+        batch = step.batch()
         source, real = batch["source"], batch["x"]
         fake = self.generator(source)
         logs: dict[str, Tensor] = {}
         if self.adversarial_weight > 0:
             pair_real, pair_fake = self._judged(source, real), self._judged(source, fake)
-            logs |= gancore.critic_update(updates, self.loss, (self.critic, pair_real, pair_fake))
+            logs |= step.critic_update(self.loss, (self.critic, pair_real, pair_fake))
 
         total = fake.new_zeros(())
         for name, fn, weight in self.terms:
@@ -110,9 +110,9 @@ class TPGAN(gancore.PairedSampling, gancore.Scheme):
             total = total + weight * value
             logs[f"loss_{name}"] = value.detach()
         if self.adversarial_weight > 0:
-            adversarial = gancore.generator_loss(self.loss, self.critic, pair_fake, pair_real)
+            adversarial = step.generator_loss(self.loss, self.critic, pair_fake, pair_real)
             total = total + self.adversarial_weight * adversarial
             logs["loss_generator"] = adversarial.detach()
-        updates.step("generator", total)
+        step.update("generator", total)
         logs["loss_total"] = total.detach()
         return logs

@@ -79,15 +79,15 @@ class CycleGAN(gancore.Scheme):
         self.pool_b = HistoryPool(pool_size, shape_b)
         self.num_classes = None
 
-    def train_step(self, batches: gancore.Batches, updates: gancore.Updates, step: int) -> dict[str, Tensor]:
-        batch = batches.next()
+    def train_step(self, step: gancore.Step) -> dict[str, Tensor]:
+        batch = step.batch()
         real_a, real_b = batch["a"], batch["b"]
         logs: dict[str, Tensor] = {}
 
         # Generators first, as CycleGAN does.
         fake_b = self.generator_ab(real_a)
         fake_a = self.generator_ba(real_b)
-        adversarial = gancore.generator_loss(self.loss, self.critic_b, fake_b, real_b) + gancore.generator_loss(
+        adversarial = step.generator_loss(self.loss, self.critic_b, fake_b, real_b) + step.generator_loss(
             self.loss, self.critic_a, fake_a, real_a
         )
         cycle = self.cycle(self.generator_ba(fake_b), real_a) + self.cycle(self.generator_ab(fake_a), real_b)
@@ -96,11 +96,11 @@ class CycleGAN(gancore.Scheme):
             identity = self.identity(self.generator_ab(real_b), real_b) + self.identity(self.generator_ba(real_a), real_a)
             total = total + self.identity_weight * identity
             logs["loss_identity"] = identity.detach()
-        updates.step("generator", total)
+        step.update("generator", total)
 
         # Critics, on fakes drawn through the history pools.
         pooled_a, pooled_b = self.pool_a(fake_a), self.pool_b(fake_b)
-        logs |= gancore.critic_update(updates, self.loss, (self.critic_a, real_a, pooled_a), (self.critic_b, real_b, pooled_b))
+        logs |= step.critic_update(self.loss, (self.critic_a, real_a, pooled_a), (self.critic_b, real_b, pooled_b))
         return logs | {"loss_generator": adversarial.detach(), "loss_cycle": cycle.detach()}
 
     @torch.no_grad()

@@ -59,13 +59,13 @@ class Pix2Pix(gancore.PairedSampling, gancore.Scheme):
         """What the critic sees: the (source, image) pair, or the image alone."""
         return torch.cat([source, image], dim=1) if self.paired else image
 
-    def train_step(self, batches: gancore.Batches, updates: gancore.Updates, step: int) -> dict[str, Tensor]:
-        batch = batches.next()
+    def train_step(self, step: gancore.Step) -> dict[str, Tensor]:
+        batch = step.batch()
         source, real = batch["source"], batch["x"]
         fake = self.generator(source)
         pair_real, pair_fake = self._judged(source, real), self._judged(source, fake)
-        logs = gancore.critic_update(updates, self.loss, (self.critic, pair_real, pair_fake))
-        adversarial = gancore.generator_loss(self.loss, self.critic, pair_fake, pair_real)
+        logs = step.critic_update(self.loss, (self.critic, pair_real, pair_fake))
+        adversarial = step.generator_loss(self.loss, self.critic, pair_fake, pair_real)
         reconstruction = self.reconstruction(fake, real)
-        updates.step("generator", adversarial + self.l1_weight * reconstruction)
+        step.update("generator", adversarial + self.l1_weight * reconstruction)
         return logs | {"loss_generator": adversarial.detach(), "loss_reconstruction": reconstruction.detach()}

@@ -85,10 +85,10 @@ class TwinGAN(gancore.Scheme):
         self.translation_gan_weight, self.reconstruction_gan_weight = translation_gan_weight, reconstruction_gan_weight
         self.num_classes = None
 
-    def train_step(self, batches: gancore.Batches, updates: gancore.Updates, step: int) -> dict[str, Tensor]:
-        batch = batches.next()
+    def train_step(self, step: gancore.Step) -> dict[str, Tensor]:
+        batch = step.batch()
         a, b = batch["a"], batch["b"]
-        G, fool = self.generator, partial(gancore.generator_loss, self.loss)
+        G, fool = self.generator, partial(step.generator_loss, self.loss)
 
         # Generator step. Each encode/decode runs on one domain's batch alone, so every
         # domain's batch norms see only their own domain.
@@ -102,7 +102,7 @@ class TwinGAN(gancore.Scheme):
         cycle = self.cycle(aba, a) + self.cycle(bab, b)
         gan_translation = fool(self.critic_b, ab, b) + fool(self.critic_a, ba, a)
         gan_reconstruction = fool(self.critic_a, rec_a, a) + fool(self.critic_b, rec_b, b)
-        updates.step(
+        step.update(
             "generator",
             self.reconstruction_weight * reconstruction
             + self.cycle_weight * cycle
@@ -111,8 +111,8 @@ class TwinGAN(gancore.Scheme):
         )
 
         # Critic step: each domain's real images against its reconstructions and translations.
-        logs = gancore.critic_update(
-            updates, self.loss, (self.critic_a, a, torch.cat([rec_a, ba])), (self.critic_b, b, torch.cat([rec_b, ab]))
+        logs = step.critic_update(
+            self.loss, (self.critic_a, a, torch.cat([rec_a, ba])), (self.critic_b, b, torch.cat([rec_b, ab]))
         )
         return logs | {
             "loss_generator": gan_translation.detach(),

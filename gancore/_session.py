@@ -1,0 +1,140 @@
+"""What wraps a run's training loop: its callbacks, the run directory claimed for one
+writer, signals turned into stops between steps, every way the loop can end told to the
+callbacks (with the checkpoint a graceful stop saves), and the metrics rows it logs.
+
+``Run.train`` reads as the loop itself; this module is what happens around it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from . import _checkpoint as ckpt
+from . import _rundir as rundir
+from ._distributed import JobError, PeerFailed, Processes, lost_peer
+from ._errors import DivergenceError, GancoreError
+from ._guard import NonfiniteGuard, hint
+from ._parts import Callback
+from ._signals import StopRequests
+
+
+class CallbackList:
+    """A run's callbacks: every one, in order, for each event."""
+
+    def __init__(self, callbacks: Sequence[Callback]) -> None:
+        self.callbacks = list(callbacks)
+
+    def __bool__(self) -> bool:
+        return bool(self.callbacks)
+
+    def fire(self, event: str, run: Any, *args: Any) -> None:
+        for cb in self.callbacks:
+            getattr(cb, event)(run, *args)
+
+    def failure(self, run: Any, error: BaseException) -> None:
+        """Tell every callback; one that fails while being told must not hide ``error``."""
+        for cb in self.callbacks:
+            try:
+                cb.on_failure(run, error)
+            except Exception as exc:  # noqa: BLE001 - the original error is what matters
+                warnings.warn(f"callback {type(cb).__name__}.on_failure raised {type(exc).__name__}: {exc}", stacklevel=2)
+
+
+@contextlib.contextmanager
+def training_session(run: Any, calls: CallbackList, *, out: Path | None, processes: Processes,
+                     claim: Callable[[], None], save: Callable[[], Path], guard: NonfiniteGuard) -> Iterator[StopRequests]:
+    """Around the loop of ``run``: ``claim`` the directory (on the writing process, holding
+    its lock until the block ends), stop requests from signals, and the failure paths.
+    ``save`` writes a checkpoint of the step reached when a signal stops the run."""
+    started_at = run.step
+    with contextlib.ExitStack() as held:
+
+        def claim_directory() -> None:
+            if out is not None:
+                held.enter_context(rundir.RunLock(out))
+                claim()
+
+        processes.on_main(claim_directory)
+        # A job's processes may each get a stop signal twice (scheduler and launcher).
+        stops = held.enter_context(StopRequests(repeat_grace=2.0 if processes.distributed else 0.0))
+        try:
+            yield stops
+        except DivergenceError as exc:
+            raise diverged(exc, run, calls, out, guard) from None
+        except RuntimeError as exc:
+            if not (processes.distributed and lost_peer(exc)):
+                calls.failure(run, exc)
+                raise
+            # DDP's own exchange (inside a backward pass) found a peer gone.
+            lost = PeerFailed(f"{processes.describe()}: another process of this job ended or hung ({exc.__class__.__name__})")
+            calls.failure(run, lost)
+            raise lost from None
+        except KeyboardInterrupt as exc:
+            # A signal (Stopped) came between steps: save that step. A second signal cut a
+            # step short: save nothing.
+            if getattr(exc, "graceful", True) and out is not None and run.step > started_at:
+                try:
+                    save()
+                except DivergenceError as found:  # the stop found a divergence: report that
+                    raise diverged(found, run, calls, out, guard) from None
+            calls.failure(run, exc)
+            raise
+        except BaseException as exc:
+            calls.failure(run, exc)
+            raise
+
+
+def diverged(exc: DivergenceError, run: Any, calls: CallbackList, out: Path | None, guard: NonfiniteGuard) -> DivergenceError:
+    """The error a diverged run ends with: what went wrong, what was kept, what to try."""
+    kept = "these weights were not saved"
+    if out is not None:
+        good = ckpt.newest_finite(out / rundir.CHECKPOINTS)
+        kept = ("no checkpoint was written" if good is None else
+                f"no checkpoint of these weights was written; the newest finite one is step {good[0]} ({good[1]})")
+    error = DivergenceError(f"{exc}; {kept}; {hint(guard.mode)}", exc.step)
+    calls.failure(run, error)
+    return error
+
+
+class Meter:
+    """The values a run logs, kept on the device between log lines; ``row`` fetches their
+    interval means in one transfer (one host sync per log line, not per step)."""
+
+    def __init__(self, step: int) -> None:
+        self.pending: dict[str, list[Tensor]] = {}
+        self.since, self.since_step = time.perf_counter(), step
+
+    def add(self, logs: Mapping[str, Tensor]) -> None:
+        for key, value in logs.items():
+            self.pending.setdefault(key, []).append(value)
+
+    def row(self, step: int, processes: Processes) -> tuple[dict[str, Any], float]:
+        """The row of ``step`` (means over the processes too) and the seconds since the last."""
+        now = time.perf_counter()
+        elapsed = now - self.since
+        row: dict[str, Any] = {"step": step, "steps_per_sec": round((step - self.since_step) / max(elapsed, 1e-9), 3)}
+        if self.pending:
+            keys = list(self.pending)
+            means = torch.stack([torch.stack(self.pending[k]).float().mean() for k in keys])
+            row |= dict(zip(keys, processes.mean(means).tolist()))
+        self.pending, self.since, self.since_step = {}, now, step
+        return row, elapsed
+
+
+def refuse_untrainable(run: Any) -> None:
+    """One clear error for a run that must not train on."""
+    if run.read_only is not None:
+        raise GancoreError(f"{run.out} cannot train on: {run.read_only}")
+    if run.recipe.train.sync_batchnorm and run.device.type != "cuda":
+        raise JobError("train.sync_batchnorm: SyncBatchNorm works on CUDA devices only; set it to false on the CPU")
+    writes = run.out is not None
+    if run.processes.distributed and run.processes.any(writes) != run.processes.all(writes):
+        raise JobError("every process of the job must be given the same run directory (out=...), or none")
