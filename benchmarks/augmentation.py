@@ -22,7 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gancore  # noqa: E402
 from _mnist import add_reference_option, fid, held_out_images, sample_run  # noqa: E402
-from _report import add_worker_options, in_workers, mean_se, stamp, write_section  # noqa: E402
+from _report import add_worker_options, in_workers, mean_se, publish, workers_note  # noqa: E402
 
 RECIPE = "dcgan-mnist"
 VARIANTS = {
@@ -79,14 +79,10 @@ def main() -> None:
             met = "met" if -best[1] >= TARGET else "not met"
             target = f" (target: at least -{100 * TARGET:.0f}%: {met})" if n == 600 else ""
             verdicts.append(f"{n} images: the best augmentation, {best[0]}, changes FID by {100 * best[1]:+.0f}%{target}.")
-    torch.set_num_threads(args.threads)
     body = "\n".join(lines) + "\n\n" + "  \n".join(verdicts) + (
         f"  \nMean ± standard error over {args.seeds} seeds of `{RECIPE}` trained {args.steps} steps on the first N "
-        f"images of the bundled test split; FID of {args.num} samples against {reference}. {args.jobs} run(s) at a "
-        f"time, each with {args.threads} thread(s).  \n{stamp()}")
-    print(body)
-    if not args.no_write:
-        write_section("augmentation", body)
+        f"images of the bundled test split; FID of {args.num} samples against {reference}. {workers_note(args)}")
+    publish("augmentation", body, not args.no_write, args.threads)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gancore  # noqa: E402
-from _report import stamp, write_section  # noqa: E402
+from _report import publish  # noqa: E402
 
 # (label in the table, recipe, overrides)
 VARIANTS = [
@@ -51,10 +51,8 @@ def main() -> None:
         lines.append(f"| {label} | {run.step} | {minutes:.1f} | **{result['label_accuracy']:.4f}** | "
                      f"{result['classifier_score']:.2f} | {result['fid']:.2f} |")
     verdict = f"Best label accuracy {best:.4f}; the target is at least {TARGET} ({'met' if best >= TARGET else 'not met'})."
-    body = "\n".join(lines) + f"\n\n{verdict}  \n{args.num} samples per recipe, scored by the MNIST feature network.  \n{stamp()}"
-    print(body)
-    if not args.no_write:
-        write_section("conditional", body)
+    body = "\n".join(lines) + f"\n\n{verdict}  \n{args.num} samples per recipe, scored by the MNIST feature network."
+    publish("conditional", body, not args.no_write, args.threads)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gancore  # noqa: E402
 from _mnist import add_reference_option, digit_report, fid, held_out_images, sample_run  # noqa: E402
-from _report import mean_se, stamp, write_section  # noqa: E402
+from _report import mean_se, publish  # noqa: E402
 from gancore._recipe import DEFAULT_RECIPE  # noqa: E402
 
 TARGET_FID, TARGET_MINUTES = 10.0, 5.0
@@ -57,10 +57,8 @@ def main() -> None:
                f"({'met' if met else 'not met'}).")
     body = (f"{table}\n\n{verdict}  \n{args.seeds} run(s) of `gancore train` (mean ± standard error); FID of {args.num} "
             f"samples against {reference}; confident: top class probability above 0.9 (a uniform "
-            f"class mix gives each class 10%).  \n{stamp()}")
-    print(body)
-    if not args.no_write:
-        write_section("default-run", body)
+            f"class mix gives each class 10%).")
+    publish("default-run", body, not args.no_write, args.threads)
 
 
 if __name__ == "__main__":

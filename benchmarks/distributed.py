@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import stamp, write_section  # noqa: E402
+from _report import publish  # noqa: E402
 
 CASES = {
     # name: (recipe, overrides, what it stresses)
@@ -85,10 +85,9 @@ def main() -> None:
     body = "\n".join(lines) + (
         f"\n\nSteps per second at the same global batch (median over {args.rounds} alternating rounds of "
         f"{args.steps} steps, each a fresh `gancore train`, the first logging interval left out). Scaling "
-        f"efficiency: {names[2]} over {args.nproc} times {names[1]}.  \n" + stamp()
+        f"efficiency: {names[2]} over {args.nproc} times {names[1]}."
     )
-    write_section("distributed-cpu", body)
-    print(body)
+    publish("distributed-cpu", body)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import platform
-import shlex
 import statistics
 import sys
 import time
@@ -32,6 +31,9 @@ import torch
 import gancore
 from gancore._run import Run
 from gancore_infogan import CodeAgreement, code_agreement, measure_code_agreement
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import command_line, write_results  # noqa: E402
 
 TARGET = 0.80
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,8 +135,7 @@ Command: `{command}`
 Date: {datetime.date.today().isoformat()}. Machine: 2-core CPU (shared with other jobs),
 torch {torch.__version__} with {torch.get_num_threads()} thread(s), Python {platform.python_version()}.
 """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    write_results(path, text)
     return text
 
 
@@ -153,9 +154,7 @@ def main(argv: list[str] | None = None) -> None:
         print(m.generated.counts, flush=True)
         measured.append(m)
     if not args.no_write:
-        command = "python benchmarks/infogan.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-        write(measured, args.recipe, command.strip(), args.results)
-        print(f"wrote {args.results}")
+        write(measured, args.recipe, command_line(__file__, argv), args.results)
 
 
 if __name__ == "__main__":

@@ -22,13 +22,13 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gancore  # noqa: E402
+from _hand_loop import hand_written_step  # noqa: E402
 from _mnist import add_reference_option, fid, held_out_images, sample_run, train_recipe_for  # noqa: E402
-from _report import add_worker_options, in_workers, stamp, write_section  # noqa: E402
+from _report import add_worker_options, in_workers, publish, workers_note  # noqa: E402
 from gancore._recipe import DEFAULT_RECIPE  # noqa: E402
 
 CONDITIONAL = {"cgan-mnist", "cdcgan-mnist"}
@@ -94,18 +94,7 @@ class ExampleLoop:
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
             real = self.data[torch.randint(len(self.data), (self.bs,))]
-            fake = self.G(torch.randn(self.bs, 100))
-            d_real, d_fake = self.D(real), self.D(fake.detach())
-            loss_d = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + \
-                F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-            self.opt_d.zero_grad()
-            loss_d.backward()
-            self.opt_d.step()
-            d_fake = self.D(fake)
-            loss_g = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
-            self.opt_g.zero_grad()
-            loss_g.backward()
-            self.opt_g.step()
+            hand_written_step(self.G, self.D, self.opt_g, self.opt_d, real, torch.randn(self.bs, 100))
             self.steps += 1
 
     @torch.no_grad()
@@ -176,13 +165,10 @@ def main() -> None:
     if DEFAULT_RECIPE in results:
         beats = all(f < h for f, h in zip(results[DEFAULT_RECIPE][0], hand))
         verdicts.append(f"The default recipe `{DEFAULT_RECIPE}` beats the loop at every time slice: {'yes' if beats else 'no'}.")
-    torch.set_num_threads(args.threads)  # so the stamp reports the workers' thread count
     body = (f"{table}\n\n" + "  \n".join(verdicts) + f"  \nFID of {args.num} samples against {reference}, in the "
             f"MNIST feature space (lower is better); every model trains on the bundled test split; "
-            f"{args.jobs} model(s) trained at a time, each with {args.threads} thread(s).  \n{stamp()}")
-    print(body)
-    if not args.no_write:
-        write_section("mnist-fid", body)
+            + workers_note(args, "model"))
+    publish("mnist-fid", body, not args.no_write, args.threads)
 
 
 if __name__ == "__main__":

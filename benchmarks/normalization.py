@@ -26,7 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gancore  # noqa: E402
 from _mnist import add_reference_option, fid, held_out_images, sample_run  # noqa: E402
-from _report import add_worker_options, in_workers, mean_se, stamp, write_section  # noqa: E402
+from _report import add_worker_options, in_workers, mean_se, publish, workers_note  # noqa: E402
 
 RECIPE = "dcgan-mnist"
 # (label, generator norm, critic norm): spectral norm goes in the critic only, as in
@@ -111,16 +111,13 @@ def main() -> None:
                    f"stably (smaller FID spread): {stable} ({wn['fid_spread']:.2f} against {bn['fid_spread']:.2f}).")
     else:
         verdict = "Every run of batch or weight normalization diverged: the claim could not be tested."
-    torch.set_num_threads(args.threads)  # so the stamp reports the workers' thread count
     body = "\n".join(lines) + (
         f"\n\n{verdict}  \nMean ± standard error over {args.seeds} seeds of `{RECIPE}` trained {args.steps} steps on the "
         f"MNIST train split with the normalization changed (everything else as the recipe); FID of {args.num} samples "
         f"against {args.num} images of the bundled test split, its spread the standard deviation of FID at "
         f"{CHECKPOINTS} checkpoints over the last 40% of training; reconstruction of {args.images} test images (300 Adam "
-        f"steps, 4 restarts each). {args.jobs} run(s) at a time, each with {args.threads} thread(s).  \n{stamp()}")
-    print(body)
-    if not args.no_write:
-        write_section("normalization", body)
+        f"steps, 4 restarts each). {workers_note(args)}")
+    publish("normalization", body, not args.no_write, args.threads)
 
 
 if __name__ == "__main__":

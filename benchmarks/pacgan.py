@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gancore  # noqa: E402
-from _report import add_worker_options, in_workers, mean_se, stamp, write_section  # noqa: E402
+from _report import add_worker_options, in_workers, mean_se, publish, workers_note  # noqa: E402
 
 # variant: (recipe pattern, overrides)
 VARIANTS = {
@@ -88,12 +88,8 @@ def main() -> None:
             f"{mean_se([100 * r['high_quality'] for r in results])} | {mean_se([r['reverse_kl'] for r in results])} | "
             f"{statistics.fmean(m for _, m, _ in mine):.1f} | {ANCHORS.get((dataset, variant), '')} |"
         )
-    torch.set_num_threads(args.threads)  # so the stamp reports the workers' thread count
-    body = "\n".join(lines) + (f"\n\nMean ± standard error over {args.seeds} seeds, 2,500 samples each; "
-                               f"{args.jobs} run(s) at a time, each with {args.threads} thread(s).  \n{stamp()}")
-    print(body)
-    if not args.no_write:
-        write_section("pacgan", body)
+    body = "\n".join(lines) + f"\n\nMean ± standard error over {args.seeds} seeds, 2,500 samples each; " + workers_note(args)
+    publish("pacgan", body, not args.no_write, args.threads)
 
 
 if __name__ == "__main__":

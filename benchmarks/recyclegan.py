@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import shlex
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -32,9 +30,11 @@ import gancore
 from gancore._run import Run
 from gancore_recyclegan.sequences import frames_of, next_frame_pairs
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine  # noqa: E402
+from _results import (  # noqa: E402
+    add_results_options, command_line, held_out_tensors, in_chunks, train_printing_losses, write_results,
+)
 
 CHUNK = 250  # sequences run at once
 
@@ -43,10 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("runs/recyclegan"), help="parent folder of the run when training")
     p.add_argument("--run", type=Path, help="measure this finished run instead of training")
-    p.add_argument("--set", dest="overrides", action="append", default=[], help="recipe override (dotted.key=value)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (the CPU is shared)")
-    p.add_argument("--results", type=Path, default=ROOT / "docs/results/recyclegan.md", help="markdown file to write")
-    p.add_argument("--no-write", action="store_true", help="print only")
+    add_results_options(p, "recyclegan.md", "recipe override (dotted.key=value)")
     return p.parse_args(argv)
 
 
@@ -56,19 +53,7 @@ def get_run(args: argparse.Namespace) -> tuple[Run, float | None]:
         return Run.load(args.run, device="cpu"), None
     recipe = "recyclegan-mnist"
     run = Run.create(recipe, overrides=["train.device=cpu", *args.overrides], out=args.out / recipe)
-    started = time.perf_counter()
-
-    def report(row: dict) -> None:
-        losses = " ".join(f"{k}={v:.3f}" for k, v in row.items() if k.startswith("loss_"))
-        print(f"[{recipe}] step {row['step']}/{row['total']} {time.perf_counter() - started:.0f}s {losses}", flush=True)
-
-    cpu = time.process_time()
-    run.train(report=report)
-    return run, time.process_time() - cpu
-
-
-def in_chunks(fn, x: Tensor) -> Tensor:
-    return torch.cat([fn(chunk) for chunk in x.split(CHUNK)])
+    return run, train_printing_losses(run, recipe)
 
 
 def error(predicted: Tensor, target: Tensor) -> float:
@@ -77,10 +62,9 @@ def error(predicted: Tensor, target: Tensor) -> float:
 
 def measure(run: Run) -> tuple[list[tuple[str, float, float]], list[tuple[str, float]]]:
     """Rows (what, error, copy-last baseline) and (what, class kept) on held-out sequences."""
-    _, name, params = run.recipe.data
-    data = gancore.build("dataset", name, {**params, "subset": "held-out", "limit": None}).tensors
+    data = held_out_tensors(run)
     classify = gancore.build("features", "mnist").logits
-    inverted = params.get("domain_b") == "inverted"
+    inverted = run.recipe.data[2].get("domain_b") == "inverted"
     rows, kept = [], []
     with run.averaged() as scheme:  # the EMA generators and predictors where the run keeps them
         for domain, other, field in (("x", "y", "a"), ("y", "x", "b")):
@@ -90,19 +74,19 @@ def measure(run: Run) -> tuple[list[tuple[str, float, float]], list[tuple[str, f
                 (f"P_{domain.upper()} on real {domain.upper()}", scheme.context[domain], scheme.predict),
                 (f"recycle G_{domain.upper()}(P_{other.upper()}(G_{other.upper()}(.)))", scheme.context[other], scheme.recycle_predict),
             ):
-                predicted = in_chunks(lambda s: fn(domain, s), seq)
+                predicted = in_chunks(lambda s: fn(domain, s), seq, CHUNK)
                 history, target = next_frame_pairs(seq, context)
                 copy_last = history[:, -1]
                 rows.append((path, error(frames_of(predicted), target), error(copy_last, target)))
             into = getattr(scheme, f"generator_{other}")
-            translated = in_chunks(lambda s: scheme.translate(into, s), seq)
+            translated = in_chunks(lambda s: scheme.translate(into, s), seq, CHUNK)
             labels = data[f"label_{'a' if domain == 'x' else 'b'}"].repeat_interleave(seq.shape[1])
             reads_as = frames_of(translated)
             # The classifier reads white digits on black: frames translated into inverted Y are
             # inverted back before it reads them.
             if inverted and other == "y":
                 reads_as = -reads_as
-            hits = in_chunks(classify, reads_as).argmax(1) == labels
+            hits = in_chunks(classify, reads_as, CHUNK).argmax(1) == labels
             kept.append((f"G_{other.upper()}: {domain.upper()} frames -> {other.upper()}, class kept", hits.float().mean().item()))
     return rows, kept
 
@@ -140,8 +124,7 @@ Command: `{command}`
 Date: {datetime.date.today().isoformat()}
 Machine: {machine()}
 """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    write_results(path, text)
 
 
 def cpu_note(cpu: float | None) -> str:
@@ -156,9 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     rows, kept = measure(run)
     print(table(rows, kept))
     if not args.no_write:
-        command = "python " + shlex.join(["benchmarks/recyclegan.py", *(argv if argv is not None else sys.argv[1:])])
-        write(run, cpu, rows, kept, command, args.results)
-        print(f"wrote {args.results}")
+        write(run, cpu, rows, kept, command_line(__file__, argv), args.results)
 
 
 if __name__ == "__main__":

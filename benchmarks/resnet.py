@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gancore  # noqa: E402
 from _mnist import add_reference_option, fid, held_out_images, sample_run, train_recipe_for  # noqa: E402
-from _report import add_worker_options, in_workers, mean_se, stamp, write_section  # noqa: E402
+from _report import add_worker_options, in_workers, mean_se, publish, workers_note  # noqa: E402
 
 RECIPES = ["dcgan-mnist", "sngan-mnist"]
 
@@ -69,13 +69,10 @@ def main() -> None:
         cells = [mean_se([f[i] for f, _ in runs]) for i in range(args.slices)]
         lines.append(f"| `{r}` | " + " | ".join(cells) + f" | {statistics.fmean(n for _, n in runs):.0f} |")
     best = min(final, key=final.get)
-    torch.set_num_threads(args.threads)  # so the stamp reports the workers' thread count
     body = ("\n".join(lines) + f"\n\nLowest FID at {args.minutes:g} min: `{best}` ({final[best]:.2f}).  \n"
             f"Mean ± standard error over {args.seeds} seeds; FID of {args.num} samples against {reference}; "
-            f"{args.jobs} run(s) at a time, each with {args.threads} thread(s).  \n{stamp()}")
-    print(body)
-    if not args.no_write:
-        write_section("resnet", body)
+            + workers_note(args))
+    publish("resnet", body, not args.no_write, args.threads)
 
 
 if __name__ == "__main__":

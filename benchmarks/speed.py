@@ -22,11 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gancore  # noqa: E402
-from _report import stamp, write_section  # noqa: E402
+from _hand_loop import hand_written_step  # noqa: E402
+from _report import publish  # noqa: E402
 
 # name: (overrides, what it is)
 VARIANTS = {
@@ -70,18 +70,7 @@ class HandLoop:
         real = self.data[self.perm[self.i * self.bs : (self.i + 1) * self.bs]]
         self.i += 1
         z = torch.randn(self.bs, self.G.latent_dim, device=self.device)
-        fake = self.G(z)
-        d_real, d_fake = self.D(real), self.D(fake.detach())
-        loss_d = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + \
-            F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-        self.opt_d.zero_grad()
-        loss_d.backward()
-        self.opt_d.step()
-        d_fake = self.D(fake)
-        loss_g = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
-        self.opt_g.zero_grad()
-        loss_g.backward()
-        self.opt_g.step()
+        hand_written_step(self.G, self.D, self.opt_g, self.opt_d, real, z)
 
     def train(self, steps: int) -> None:
         for _ in range(steps):
@@ -146,10 +135,8 @@ def main() -> None:
     ])
     legend = "; ".join(f"{v}: {VARIANTS[v][1]}" for v in variants)
     body = (f"{table}\n\nSteps per second, and in bold the ratio to the hand-written eager fp32 loop. {legend}. "
-            f"Median of {args.rounds} alternating rounds of {args.steps} steps each, device {args.device}.  \n{stamp()}")
-    print(body)
-    if not args.no_write:
-        write_section(f"speed-{args.device.split(':')[0]}", body)
+            f"Median of {args.rounds} alternating rounds of {args.steps} steps each, device {args.device}.")
+    publish(f"speed-{args.device.split(':')[0]}", body, not args.no_write, args.threads)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gancore  # noqa: E402
-from _report import add_worker_options, in_workers, mean_se, stamp, write_section  # noqa: E402
+from _report import add_worker_options, in_workers, mean_se, publish, workers_note  # noqa: E402
 
 RECIPES = ["dcgan-stacked-mnist", "pacgan-stacked-mnist"]
 # PacGAN (Lin et al. 2018), Table 3, and VEEGAN (Srivastava et al. 2017): modes / KL.
@@ -83,13 +83,9 @@ def main() -> None:
                      f"{mean_se([r['modes'] for r, _, _ in mine], 1)} | {mean_se([r['kl'] for r, _, _ in mine])} | "
                      f"{statistics.fmean(m for _, m, _ in mine):.1f} |")
     lines += [f"| {name} (published) | | {figures.split(' / ')[0]} | {figures.split(' / ')[1]} | |" for name, figures in ANCHORS]
-    torch.set_num_threads(args.threads)  # so the stamp reports the workers' thread count
     body = "\n".join(lines) + (f"\n\nMean ± standard error over {args.seeds} seeds, {SAMPLES:,} samples each, every "
-                               f"channel classified by the MNIST feature network; {args.jobs} run(s) at a time, each "
-                               f"with {args.threads} thread(s).  \n{stamp()}")
-    print(body)
-    if not args.no_write:
-        write_section("stacked-mnist", body)
+                               f"channel classified by the MNIST feature network; {workers_note(args)}")
+    publish("stacked-mnist", body, not args.no_write, args.threads)
 
 
 if __name__ == "__main__":

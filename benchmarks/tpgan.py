@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import shlex
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -31,9 +29,11 @@ from torch import Tensor
 import gancore
 from gancore._run import Run
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine  # noqa: E402
+from _results import (  # noqa: E402
+    add_results_options, command_line, held_out_tensors, in_chunks, train_printing_losses, write_results,
+)
 
 RECIPE = "tpgan-mnist"
 L1_ONLY = ["scheme.adversarial_weight=0", "scheme.symmetry_weight=0", "scheme.identity_weight=0", "scheme.tv_weight=0"]
@@ -45,10 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("runs/tpgan"), help="parent folder of the runs when training")
     p.add_argument("--tp-run", type=Path, help="measure this finished tp-gan run instead of training")
     p.add_argument("--l1-run", type=Path, help="measure this finished L1-only run instead of training")
-    p.add_argument("--set", dest="overrides", action="append", default=[], help="override for both runs")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (the CPU is shared)")
-    p.add_argument("--results", type=Path, default=ROOT / "docs/results/tpgan.md", help="markdown file to write")
-    p.add_argument("--no-write", action="store_true", help="print only")
+    add_results_options(p, "tpgan.md", "override for both runs")
     return p.parse_args(argv)
 
 
@@ -57,27 +54,15 @@ def get_run(label: str, given: Path | None, extra: list[str], args: argparse.Nam
     if given is not None:
         return Run.load(given, device="cpu"), None
     run = Run.create(RECIPE, overrides=["train.device=cpu", *args.overrides, *extra], out=args.out / label)
-    started = time.perf_counter()
-
-    def report(row: dict) -> None:
-        losses = " ".join(f"{k}={v:.3f}" for k, v in row.items() if k.startswith("loss_"))
-        print(f"[{label}] step {row['step']}/{row['total']} {time.perf_counter() - started:.0f}s {losses}", flush=True)
-
-    cpu = time.process_time()
-    run.train(report=report)
-    return run, time.process_time() - cpu
-
-
-def in_chunks(fn, x: Tensor) -> Tensor:
-    return torch.cat([fn(chunk) for chunk in x.split(CHUNK)])
+    return run, train_printing_losses(run, label)
 
 
 @torch.no_grad()
 def measure(run: Run, data: dict[str, Tensor], classify) -> tuple[float, float]:
     """(class accuracy, L1 to the upright digit) of the run's outputs."""
     with run.averaged() as scheme:  # the EMA generator where the run keeps one
-        output = in_chunks(scheme.translate, data["source"])
-    accuracy = (in_chunks(classify, output).argmax(1) == data["label"]).float().mean().item()
+        output = in_chunks(scheme.translate, data["source"], CHUNK)
+    accuracy = (in_chunks(classify, output, CHUNK).argmax(1) == data["label"]).float().mean().item()
     return accuracy, (output - data["x"]).abs().mean().item()
 
 
@@ -91,8 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     runs = {"tp-gan": get_run("tp-gan", args.tp_run, [], args), "l1-only": get_run("l1-only", args.l1_run, L1_ONLY, args)}
-    _, name, params = runs["tp-gan"][0].recipe.data
-    data = gancore.build("dataset", name, {**params, "subset": "held-out", "limit": None}).tensors
+    data = held_out_tensors(runs["tp-gan"][0])
     classify = gancore.build("features", "mnist").logits
     rows = []
     for label, (run, cpu) in runs.items():
@@ -102,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         rows.append((f"{label} ({describe(run)})", accuracy, l1, f"{run.step} steps, {run.seconds / 60:.1f} min wall{cpu_text}"))
     with torch.no_grad():
         for what, images in (("reference: rotated inputs as they are", data["source"]), ("reference: true upright digits", data["x"])):
-            accuracy = (in_chunks(classify, images).argmax(1) == data["label"]).float().mean().item()
+            accuracy = (in_chunks(classify, images, CHUNK).argmax(1) == data["label"]).float().mean().item()
             rows.append((what, accuracy, (images - data["x"]).abs().mean().item(), ""))
     lines = ["| generator (loss weights) | class accuracy | L1 to upright | training |", "|---|---|---|---|"]
     lines += [f"| {what} | {acc:.1%} | {l1:.4f} | {note} |" for what, acc, l1, note in rows]
@@ -111,7 +95,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.no_write:
         return
     (tp_acc, tp_l1), (l1_acc, l1_l1) = rows[0][1:3], rows[1][1:3]
-    command = "python " + shlex.join(["benchmarks/tpgan.py", *(argv if argv is not None else sys.argv[1:])])
+    command = command_line(__file__, argv)
+    params = runs["tp-gan"][0].recipe.data[2]
     params_text = f"{params.get('min_angle'):g} to {params.get('max_angle'):g} degrees either way"
     doc = f"""# TP-GAN results (rotated MNIST)
 
@@ -131,9 +116,7 @@ Command: `{command}`
 Date: {datetime.date.today().isoformat()}
 Machine: {machine()}
 """
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(doc)
-    print(f"wrote {args.results}")
+    write_results(args.results, doc)
 
 
 if __name__ == "__main__":

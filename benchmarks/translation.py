@@ -23,9 +23,7 @@ import argparse
 import datetime
 import os
 import platform
-import shlex
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,8 +33,12 @@ from torch import Tensor
 import gancore
 from gancore import Run
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import (  # noqa: E402
+    add_results_options, command_line, held_out_tensors, in_chunks, train_printing_losses, write_results,
+)
+
 TARGET = 0.90
-ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 500  # images translated at once
 
 
@@ -58,10 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cyclegan-run", type=Path, nargs="+", help="measure these finished CycleGAN runs instead of training")
     p.add_argument("--domains", nargs="+", choices=["thick", "inverted"], default=["thick", "inverted"],
                    help="CycleGAN's domain B for the runs it trains (one run each)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], help="override for both recipes")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (the CPU is shared)")
-    p.add_argument("--results", type=Path, default=ROOT / "docs/results/translation.md", help="markdown file to write")
-    p.add_argument("--no-write", action="store_true", help="print only")
+    add_results_options(p, "translation.md", "override for both recipes")
     return p.parse_args(argv)
 
 
@@ -70,35 +69,19 @@ def get_run(recipe: str, given: Path | None, args: argparse.Namespace, extra: li
         return Run.load(given, device="cpu")
     out = args.out / (f"{recipe}-{tag}" if tag else recipe)
     run = Run.create(recipe, overrides=["train.device=cpu", *extra, *args.overrides], out=out)
-    started = time.perf_counter()
-
-    def report(row: dict) -> None:
-        losses = " ".join(f"{k}={v:.3f}" for k, v in row.items() if k.startswith("loss_"))
-        print(f"[{recipe}] step {row['step']}/{row['total']} {time.perf_counter() - started:.0f}s {losses}", flush=True)
-
-    return run.train(report=report)
-
-
-def held_out(run: Run) -> dict[str, Tensor]:
-    """The recipe's dataset, rebuilt on its held-out subset."""
-    _, name, params = run.recipe.data
-    data = gancore.build("dataset", name, {**params, "subset": "held-out", "limit": None})
-    return data.tensors
-
-
-def in_chunks(fn, x: Tensor) -> Tensor:
-    return torch.cat([fn(chunk) for chunk in x.split(CHUNK)])
+    train_printing_losses(run, recipe)
+    return run
 
 
 def kept(classify, images: Tensor, labels: Tensor) -> float:
-    return (in_chunks(classify, images).argmax(1) == labels).float().mean().item()
+    return (in_chunks(classify, images, CHUNK).argmax(1) == labels).float().mean().item()
 
 
 @torch.no_grad()
 def measure_pix2pix(run: Run, classify) -> Result:
-    data = held_out(run)
+    data = held_out_tensors(run)
     with run.averaged() as scheme:  # the EMA generator where the run keeps one
-        output = in_chunks(scheme.translate, data["source"])
+        output = in_chunks(scheme.translate, data["source"], CHUNK)
     result = Result("pix2pix", run.out, run.step, run.seconds)
     accuracy = kept(classify, output, data["label"])
     result.headline["edges -> digit"] = accuracy
@@ -113,13 +96,13 @@ def measure_pix2pix(run: Run, classify) -> Result:
 
 @torch.no_grad()
 def measure_cyclegan(run: Run, classify) -> Result:
-    data = held_out(run)
+    data = held_out_tensors(run)
     inverted = run.recipe.data[2].get("domain_b") == "inverted"
     read_b = (lambda x: classify(-x)) if inverted else classify  # B images as the classifier reads them
     with run.averaged() as scheme:  # the EMA generators where the run keeps them
-        ab = in_chunks(scheme.translate_ab, data["a"])
-        ba = in_chunks(scheme.translate_ba, data["b"])
-        aba = in_chunks(scheme.translate_ba, ab)
+        ab = in_chunks(scheme.translate_ab, data["a"], CHUNK)
+        ba = in_chunks(scheme.translate_ba, data["b"], CHUNK)
+        aba = in_chunks(scheme.translate_ba, ab, CHUNK)
     domain = "inverted" if inverted else "thick"
     result = Result(f"cyclegan ({domain})", run.out, run.step, run.seconds)
     acc_ab, acc_ba = kept(read_b, ab, data["label_a"]), kept(classify, ba, data["label_b"])
@@ -192,8 +175,7 @@ Command: `{command}`
 Date: {datetime.date.today().isoformat()}
 Machine: {machine()}, Python {platform.python_version()}, PyTorch {torch.__version__}
 """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    write_results(path, text)
     return text
 
 
@@ -213,9 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     print(table(results))
     print(verdict(results))
     if not args.no_write:
-        command = "python " + shlex.join(["benchmarks/translation.py", *(argv if argv is not None else sys.argv[1:])])
-        write(results, command, args.results)
-        print(f"wrote {args.results}")
+        write(results, command_line(__file__, argv), args.results)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import argparse
 import datetime
 import os
 import platform
-import shlex
 import sys
 from pathlib import Path
 
@@ -30,6 +29,9 @@ import gancore
 from gancore._run import Run
 from gancore_twingan import class_kept
 from gancore_twingan.evaluation import UNSTYLE_B
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import command_line, held_out_tensors, write_results  # noqa: E402
 
 TARGET = 0.90
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,8 +67,7 @@ def held_out_data(run: Run) -> tuple[dict[str, torch.Tensor], str]:
     _, name, params = run.recipe.data
     if name != "mnist-unpaired":
         raise SystemExit(f"the benchmark measures runs on mnist-unpaired data, not {name!r}")
-    data = gancore.build("dataset", name, {**params, "subset": "held-out", "limit": None})
-    return data.tensors, params["domain_b"]
+    return held_out_tensors(run), params["domain_b"]
 
 
 def measure(run: Run, use_ema: bool) -> dict:
@@ -143,8 +144,7 @@ Command: `{command}`
 Date: {datetime.date.today().isoformat()}. Machine: 2-core CPU (shared with other jobs), torch
 {torch.__version__}, {torch.get_num_threads()} thread(s), Python {platform.python_version()}.
 """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    write_results(path, text)
     return text
 
 
@@ -158,9 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{r['run'].name} ({r['domain_b']}): a->B kept {k.a_to_b:.4f}, b->A kept {k.b_to_a:.4f}, "
               f"both {k.both:.4f}; classifier on real a {k.real_a:.4f}, real b {k.real_b:.4f}")
     if not args.no_write:
-        command = "python benchmarks/twingan.py " + shlex.join(sys.argv[1:] if argv is None else argv)
-        write(rows, command.strip(), args.results)
-        print(f"wrote {args.results}")
+        write(rows, command_line(__file__, argv), args.results)
 
 
 if __name__ == "__main__":
