@@ -17,12 +17,10 @@ if _os.path.basename(_sys.argv[0] if _sys.argv else "") == "gancore":
     _signal.signal(_signal.SIGINT, _interrupted_while_starting)
 
 from ._augment import Augment
-from ._domains import PerDomain, domain_layers, set_domain, use_domain
 from ._errors import DuplicateNameError, GancoreError, PluginError, PluginWarning, RecipeError, RecipeWarning, UnknownNameError
 from ._guard import DivergenceError
 from ._hooks import hookimpl, hookspec
 from ._kinds import Kind
-from ._layers import Init, LayerMaker, dcgan_init, has_shift
 from ._params import Ref
 from ._parts import (
     KINDS,
@@ -48,7 +46,7 @@ from ._plugins import PluginHost, build, host, registry, reload
 from ._progress import Progress
 from ._random import rand, randint, randn
 from ._run import Run, create_run, load_run
-from ._sampling import PairedSampling, SampleRequest, side_by_side
+from ._sampling import SampleRequest, side_by_side
 from ._signals import Stopped
 from ._steps import critic_rounds, critic_update, frozen, generator_loss, input_gradients
 from ._updates import Updates
@@ -70,16 +68,12 @@ __all__ = [
     "GancoreError",
     "Generator",
     "ImageLoss",
-    "Init",
     "KINDS",
     "Kind",
     "LatentGenerator",
-    "LayerMaker",
     "Metric",
     "Normalization",
-    "PairedSampling",
     "Parameters",
-    "PerDomain",
     "PluginError",
     "PluginHost",
     "PluginWarning",
@@ -99,11 +93,8 @@ __all__ = [
     "create_run",
     "critic_rounds",
     "critic_update",
-    "dcgan_init",
-    "domain_layers",
     "frozen",
     "generator_loss",
-    "has_shift",
     "hookimpl",
     "hookspec",
     "host",
@@ -114,7 +105,5 @@ __all__ = [
     "randn",
     "registry",
     "reload",
-    "set_domain",
     "side_by_side",
-    "use_domain",
 ]

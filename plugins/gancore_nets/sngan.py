@@ -29,10 +29,10 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
+from _gancore_support.layers import Init, LayerMaker, has_shift
 
 from .conditioning import ProjectionHead, need_classes, require_labels
 from .dcgan import NormRef, Width
-from gancore import Init, LayerMaker, has_shift
 from .packing import pack_samples
 
 SIDES = (32, 64)

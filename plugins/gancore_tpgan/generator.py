@@ -22,7 +22,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
-from gancore import Init, LayerMaker, has_shift
+from _gancore_support.layers import Init, LayerMaker, has_shift
 
 from .boxes import PatchLayout, patch_boxes
 

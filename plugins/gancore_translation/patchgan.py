@@ -18,7 +18,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
-from gancore import Init, LayerMaker, has_shift
+from _gancore_support.layers import Init, LayerMaker, has_shift
 
 from .channels import Channels, image_shape, source_channels
 

@@ -15,7 +15,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
-from gancore import Init, LayerMaker, has_shift
+from _gancore_support.layers import Init, LayerMaker, has_shift
 
 from .channels import Channels, generator_channels
 

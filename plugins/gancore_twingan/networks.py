@@ -18,6 +18,7 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
+from _gancore_support.domains import set_domain
 
 Width = Annotated[int, Field(ge=1, le=16384)]  # a bound no real network reaches, far below an overflow
 
@@ -105,12 +106,12 @@ class TwinGenerator(nn.Module):
 
     def encode(self, x: Tensor, domain: int) -> Tensor:
         """Images of ``domain`` -> the shared latent (N x 2 width x H/4 x W/4)."""
-        gancore.set_domain(self.encoder, domain)
+        set_domain(self.encoder, domain)
         return self.encoder(x)
 
     def decode(self, h: Tensor, domain: int) -> Tensor:
         """A shared latent -> images of ``domain`` in [-1, 1]."""
-        gancore.set_domain(self.decoder, domain)
+        set_domain(self.decoder, domain)
         return self.decoder(h)
 
     def translate(self, x: Tensor, source: int, target: int) -> Tensor:
