@@ -7,7 +7,8 @@ module after them.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from torch import nn
 
@@ -69,3 +70,12 @@ class LayerMaker:
         if self.init == "dcgan":
             dcgan_init(module)
         return module
+
+    def normed(
+        self, layer: Callable[..., nn.Module], c_from: int, c_to: int, *args: Any, spatial: bool = True, **kwargs: Any
+    ) -> list[nn.Module]:
+        """``[layer(c_from, c_to, *args, **kwargs), its norm module]``, the layer weighted.
+        The norm is made first so that the layer leaves out its bias where the norm adds a
+        learned shift of its own."""
+        after = self.norm_layer(c_to, spatial=spatial)
+        return [self.weighted(layer(c_from, c_to, *args, bias=not has_shift(after), **kwargs)), after]

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 import gancore
 from _gancore_support.domains import set_domain
+from _gancore_support.images import image_shape, images_only
 
 Width = Annotated[int, Field(ge=1, le=16384)]  # a bound no real network reaches, far below an overflow
 
@@ -52,10 +53,7 @@ class TwinGenerator(nn.Module):
         output_norm: a domain batch norm on the output layer too (each domain sets its own output level and sign)
     """
 
-    @staticmethod
-    def supports(spec: gancore.DataSpec) -> bool:
-        """Images (C x H x W) only."""
-        return spec.is_image
+    supports = staticmethod(images_only)
 
     def __init__(
         self,
@@ -68,9 +66,7 @@ class TwinGenerator(nn.Module):
         output_norm: bool = False,
     ) -> None:
         super().__init__()
-        if not spec.is_image:
-            raise ValueError(f"the twin generator needs image data (C x H x W), got samples of shape {spec.shape}")
-        channels, height, width_px = spec.shape
+        channels, height, width_px = image_shape(spec, "the twin generator")
         if height % 4 or width_px % 4 or min(height, width_px) < 8:
             raise ValueError(f"the twin generator halves the image twice: its sides must be multiples of 4, "
                              f"got {height}x{width_px}")
