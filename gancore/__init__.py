@@ -16,11 +16,9 @@ if _os.path.basename(_sys.argv[0] if _sys.argv else "") == "gancore":
 
     _signal.signal(_signal.SIGINT, _interrupted_while_starting)
 
-from ._domains import PerDomain, domain_layers, set_domain, use_domain
 from ._errors import DivergenceError, DuplicateNameError, GancoreError, PluginError, PluginWarning, RecipeError, RecipeWarning, UnknownNameError
 from ._hooks import hookimpl, hookspec
 from ._kinds import Kind
-from ._layers import Init, LayerMaker, dcgan_init, has_shift
 from ._params import Ref
 from ._parts import (
     KINDS,
@@ -46,7 +44,7 @@ from ._plugins import PluginHost, build, host, registry, reload
 from ._progress import Progress
 from ._random import Random
 from ._run import Run, create_run, load_run
-from ._sampling import PairedSampling, SampleRequest, side_by_side
+from ._sampling import SampleRequest, side_by_side
 from ._signals import Stopped
 from ._step import Judge, Step, frozen, input_gradients
 
@@ -67,16 +65,12 @@ __all__ = [
     "Generator",
     "ImageLoss",
     "Judge",
-    "Init",
     "KINDS",
     "Kind",
     "LatentGenerator",
-    "LayerMaker",
     "Metric",
     "Normalization",
-    "PairedSampling",
     "Parameters",
-    "PerDomain",
     "PluginError",
     "PluginHost",
     "PluginWarning",
@@ -95,10 +89,7 @@ __all__ = [
     "UnknownNameError",
     "build",
     "create_run",
-    "dcgan_init",
-    "domain_layers",
     "frozen",
-    "has_shift",
     "hookimpl",
     "hookspec",
     "host",
@@ -106,7 +97,5 @@ __all__ = [
     "load_run",
     "registry",
     "reload",
-    "set_domain",
     "side_by_side",
-    "use_domain",
 ]

@@ -49,19 +49,3 @@ def side_by_side(*images: Tensor) -> Tensor:
             x = x.expand(-1, channels, -1, -1)
         matched.append(x.float())
     return torch.cat(matched, dim=-1)
-
-
-class PairedSampling:
-    """``translate`` and ``sample`` for a scheme whose ``generator`` maps the data's
-    ``source`` to ``x`` (pix2pix, TP-GAN): the sample grid shows source | output | target."""
-
-    generator: torch.nn.Module
-
-    @torch.no_grad()
-    def translate(self, source: Tensor) -> Tensor:
-        """The generator's outputs for source images."""
-        return self.generator(source)
-
-    def sample(self, request: SampleRequest) -> Tensor:
-        source, target = request.source("source", "x")
-        return side_by_side(source, self.translate(source), target)

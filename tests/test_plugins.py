@@ -272,19 +272,27 @@ def register_recipes(register):
     assert ("loss", "unreadable") not in host.registry.parts and "ghost" not in host.registry.recipes
 
 
-def test_first_party_plugins_import_gancore_never_each_other():
-    """What plugins share is the core's API (gancore.LayerMaker, gancore.set_domain,
-    Dataset.modes, ...): a third party can use all of it, and no plugin breaks another."""
+def test_first_party_plugins_share_the_core_and_the_support_package_only():
+    """A first-party plugin imports gancore and the internal _gancore_support (the helpers
+    first-party plugins share), never another plugin; _gancore_support imports no plugin,
+    and a third-party example relies on neither, so no plugin breaks another."""
     import ast
     from pathlib import Path
 
+    support = "_gancore_support"
     root = Path(__file__).resolve().parents[1] / "plugins"
+    packages = sorted(p for p in root.iterdir() if (p / "__init__.py").is_file() or p.name.startswith("example"))
+    assert support in {p.name for p in packages}
     crossing = []
-    for package in sorted(p for p in root.iterdir() if (p / "__init__.py").is_file() or p.name.startswith("example")):
-        # A first-party plugin is its folder; an example distribution holds its package (and
-        # may hold tests of it, which import it).
-        own = {package.name} if package.name.startswith("gancore_") else {
-            p.name for p in package.iterdir() if (p / "__init__.py").is_file()}
+    for package in packages:
+        # A first-party plugin (or the support package) is its folder; an example
+        # distribution holds its package (and may hold tests of it, which import it).
+        if package.name.startswith("gancore_"):
+            allowed = {package.name, support}
+        elif package.name == support:
+            allowed = {support}
+        else:
+            allowed = {p.name for p in package.iterdir() if (p / "__init__.py").is_file()}
         for path in package.rglob("*.py"):
             if "build" in path.parts:
                 continue
@@ -293,7 +301,7 @@ def test_first_party_plugins_import_gancore_never_each_other():
                     [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
                 for name in names:
                     top = name.split(".")[0]
-                    if top.startswith("gancore_") and top not in own:
+                    if (top.startswith("gancore_") or top == support) and top not in allowed:
                         crossing.append(f"{path.relative_to(root)}:{node.lineno} imports {name}")
     assert not crossing, crossing
 

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 import gancore
+from _gancore_support.mnist import dilate
 from gancore import Run
-from gancore_translation.data import dilate, sobel_edges
+from gancore_translation.data import sobel_edges
 from gancore_translation.pool import HistoryPool
 
 MNIST = gancore.DataSpec((1, 28, 28), num_classes=10)

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 import gancore
+from _gancore_support.domains import domain_layers as domain_norms, set_domain, use_domain
 from gancore._run import Run
-from gancore import domain_layers as domain_norms, set_domain, use_domain
 from gancore_norms.domain_batch import DomainBatchNorm
 from gancore_twingan import DOMAIN_A, DOMAIN_B, class_kept
 

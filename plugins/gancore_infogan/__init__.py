@@ -7,9 +7,8 @@
 - recipe ``infogan-mnist``: 10 categories and 2 continuous codes on the bundled MNIST.
 """
 
-from importlib.resources import files
-
 import gancore
+from _gancore_support.recipes import register_recipe_folder
 
 from .agreement import CodeAgreement, code_agreement, measure_code_agreement
 from .codes import LatentCodes, LatentLayout
@@ -27,9 +26,7 @@ def register_parts(register):
 
 @gancore.hookimpl
 def register_recipes(register):
-    for path in sorted(files(__name__).joinpath("recipes").iterdir(), key=lambda p: p.name):
-        if path.name.endswith(".toml"):
-            register(path.name.removesuffix(".toml"), path)
+    register_recipe_folder(register, __name__)
 
 
 __all__ = [

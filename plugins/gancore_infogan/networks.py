@@ -20,6 +20,8 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
+from _gancore_support.images import image_shape, images_only
+from _gancore_support.layers import LayerMaker, has_shift
 
 from .codes import LatentLayout, check_codes
 from .information import QOutput, split_q_output
@@ -32,33 +34,20 @@ LEAK = 0.1  # the paper's leaky ReLU slope
 
 def infogan_geometry(spec: gancore.DataSpec, what: str) -> int:
     """The side of the smallest feature map (the image side / 4), or a ValueError."""
-    if not spec.is_image:
-        raise ValueError(f"{what} needs image data (C x H x W), got samples of shape {spec.shape}")
-    _, height, width = spec.shape
+    _, height, width = image_shape(spec, what)
     if height != width or height % 4 or height < 8:
         raise ValueError(f"{what} supports square images whose side is a multiple of 4 (28, 32, ...), got {height}x{width}")
     return height // 4
 
 
-class _Layers:
-    """Weighted layers (initialised N(0, 0.02), then wrapped by the norm) and norm modules."""
+def _after(layers: LayerMaker, features: int, *, spatial: bool) -> tuple[nn.Module, bool]:
+    """The norm module after a layer, and whether that layer still needs its own bias.
 
-    def __init__(self, norm: str, build: gancore.Build) -> None:
-        self.norm: gancore.Normalization = build("normalization", norm)
-
-    def weighted(self, module: nn.Module) -> nn.Module:
-        # DCGAN-style initialisation, the usual one for this family of networks; weight
-        # norm then starts from these weights because the wrap comes after.
-        nn.init.normal_(module.weight, 0.0, 0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-        return self.norm.wrap(module)
-
-    def after(self, features: int, *, spatial: bool) -> tuple[nn.Module, bool]:
-        """The norm module after a layer, and whether that layer still needs its own bias."""
-        module = self.norm.layer(features, spatial=spatial)
-        shift = getattr(module, "bias", None) is not None
-        return module, not shift
+    The networks' weighted layers start as DCGAN's (``LayerMaker(norm, "dcgan")``: weights
+    N(0, 0.02), the usual ones for this family of networks); their norms keep PyTorch's
+    initialisation (scale 1), so they are made here rather than by ``norm_layer``."""
+    module = layers.norm.layer(features, spatial=spatial)
+    return module, not has_shift(module)
 
 
 class InfoGANGenerator(nn.Module):
@@ -76,10 +65,7 @@ class InfoGANGenerator(nn.Module):
         norm: normalization after each layer but the output, or wrapping every layer
     """
 
-    @staticmethod
-    def supports(spec: gancore.DataSpec) -> bool:
-        """Images (C x H x W) only."""
-        return spec.is_image
+    supports = staticmethod(images_only)
 
     def __init__(
         self,
@@ -99,11 +85,11 @@ class InfoGANGenerator(nn.Module):
         self.noise_dim, self.categories, self.continuous = noise_dim, categories, continuous
         self.latent_dim = self.layout.latent_dim
         self.num_classes = None  # the categorical code is drawn, not a data label
-        layers = _Layers(norm, build)
+        layers = LayerMaker(norm, "dcgan", build=build)
         wide = 2 * width
-        norm1, bias1 = layers.after(hidden, spatial=False)
-        norm2, bias2 = layers.after(wide, spatial=True)
-        norm3, bias3 = layers.after(width, spatial=True)
+        norm1, bias1 = _after(layers, hidden, spatial=False)
+        norm2, bias2 = _after(layers, wide, spatial=True)
+        norm3, bias3 = _after(layers, width, spatial=True)
         self.body = nn.Sequential(
             layers.weighted(nn.Linear(self.latent_dim, hidden, bias=bias1)), norm1, nn.ReLU(),
             layers.weighted(nn.Linear(hidden, wide * base * base, bias=bias2)),
@@ -130,10 +116,7 @@ class InfoGANCritic(nn.Module):
         norm: normalization after each layer but the input, or wrapping every layer
     """
 
-    @staticmethod
-    def supports(spec: gancore.DataSpec) -> bool:
-        """Images (C x H x W) only."""
-        return spec.is_image
+    supports = staticmethod(images_only)
 
     def __init__(
         self,
@@ -149,10 +132,10 @@ class InfoGANCritic(nn.Module):
         self.num_classes = None
         self.pack = 1
         self.feature_dim = hidden
-        layers = _Layers(norm, build)
+        layers = LayerMaker(norm, "dcgan", build=build)
         wide = 2 * width
-        norm2, bias2 = layers.after(wide, spatial=True)
-        norm3, bias3 = layers.after(hidden, spatial=False)
+        norm2, bias2 = _after(layers, wide, spatial=True)
+        norm3, bias3 = _after(layers, hidden, spatial=False)
         # No norm on the input layer: it would normalise away the data's own statistics.
         self.body = nn.Sequential(
             layers.weighted(nn.Conv2d(spec.shape[0], width, 4, 2, 1)), nn.LeakyReLU(LEAK),
@@ -189,8 +172,8 @@ class QHead(nn.Module):
         super().__init__()
         check_codes(categories, continuous)
         self.categories, self.continuous = categories, continuous
-        layers = _Layers(norm, build)
-        after, bias = layers.after(hidden, spatial=False)
+        layers = LayerMaker(norm, "dcgan", build=build)
+        after, bias = _after(layers, hidden, spatial=False)
         self.net = nn.Sequential(
             layers.weighted(nn.Linear(in_features, hidden, bias=bias)), after, nn.LeakyReLU(LEAK),
             layers.weighted(nn.Linear(hidden, categories + continuous)),

@@ -24,43 +24,37 @@ import gancore
 LabelSmoothing = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
-def _bce_critic(real: Tensor, fake: Tensor, label_smoothing: float) -> Tensor:
-    """BCE of real scores against target ``1 - label_smoothing`` and fake scores against 0."""
-    real_target = 1.0 - label_smoothing
-    real_term = real_target * F.softplus(-real) + (1.0 - real_target) * F.softplus(real)
-    return real_term.mean() + F.softplus(fake).mean()
+class _SigmoidCrossEntropy(gancore.AdversarialLoss):
+    """The critic's side of the two original GAN losses, which differ in the generator's only."""
+
+    def __init__(self, label_smoothing: LabelSmoothing = 0.0) -> None:
+        self.label_smoothing = label_smoothing
+
+    def critic(self, real: Tensor, fake: Tensor) -> Tensor:
+        """BCE of real scores against target ``1 - label_smoothing`` and fake scores against 0."""
+        real_target = 1.0 - self.label_smoothing
+        real_term = real_target * F.softplus(-real) + (1.0 - real_target) * F.softplus(real)
+        return real_term.mean() + F.softplus(fake).mean()
 
 
-class MinimaxLoss(gancore.AdversarialLoss):
+class MinimaxLoss(_SigmoidCrossEntropy):
     """The original saturating GAN loss: the generator minimises log(1 - D(G(z))).
 
     Args:
         label_smoothing: one-sided label smoothing: the critic's real targets become 1 - this.
     """
 
-    def __init__(self, label_smoothing: LabelSmoothing = 0.0) -> None:
-        self.label_smoothing = label_smoothing
-
-    def critic(self, real: Tensor, fake: Tensor) -> Tensor:
-        return _bce_critic(real, fake, self.label_smoothing)
-
     def generator(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
         # log(1 - sigmoid(f)) = -softplus(f); its gradient vanishes when D rejects fakes.
         return -F.softplus(fake).mean()
 
 
-class NonSaturatingLoss(gancore.AdversarialLoss):
+class NonSaturatingLoss(_SigmoidCrossEntropy):
     """The non-saturating GAN loss: the generator maximises log D(G(z)).
 
     Args:
         label_smoothing: one-sided label smoothing: the critic's real targets become 1 - this.
     """
-
-    def __init__(self, label_smoothing: LabelSmoothing = 0.0) -> None:
-        self.label_smoothing = label_smoothing
-
-    def critic(self, real: Tensor, fake: Tensor) -> Tensor:
-        return _bce_critic(real, fake, self.label_smoothing)
 
     def generator(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
         return F.softplus(-fake).mean()  # -log(sigmoid(f))

@@ -12,7 +12,7 @@ from torch import Tensor
 
 import gancore
 
-from .common import feature_space, samples
+from .common import MnistImagesByDefault, feature_space, samples
 
 
 def classifier_stats(log_probs: Tensor, min_share: float) -> dict[str, float]:
@@ -32,13 +32,8 @@ def classifier_stats(log_probs: Tensor, min_share: float) -> dict[str, float]:
     }
 
 
-class ClassifierScore(gancore.Metric):
+class ClassifierScore(MnistImagesByDefault):
     """Classifier score exp(E KL(p(y|x) || p(y))), class coverage and entropy, label accuracy."""
-
-    @classmethod
-    def applies_to(cls, spec: gancore.DataSpec) -> bool:
-        """Runs by default on single-channel 28x28 or 32x32 images (the MNIST feature space)."""
-        return spec.is_image and spec.shape[0] == 1 and spec.shape[1] in (28, 32)
 
     higher_is_better: ClassVar[dict[str, bool]] = {
         "classifier_score": True,

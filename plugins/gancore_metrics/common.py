@@ -1,4 +1,5 @@
-"""Helpers the metrics share: checking inputs, embedding them in a feature space."""
+"""Helpers the metrics share: checking inputs, embedding them in a feature space, and the
+data the MNIST-based metrics run on by default."""
 
 from __future__ import annotations
 
@@ -49,3 +50,13 @@ def histogram_kl_to_uniform(counts: Tensor) -> float:
     p = counts / total
     p = p[p > 0]
     return float((p * (p * counts.numel()).log()).sum())
+
+
+class MnistImagesByDefault(gancore.Metric):
+    """A metric whose default feature space (or classifier) is the bundled MNIST network:
+    ``gancore eval`` runs it by default where that network reads the data."""
+
+    @classmethod
+    def applies_to(cls, spec: gancore.DataSpec) -> bool:
+        """Runs by default on single-channel 28x28 or 32x32 images (the MNIST feature space)."""
+        return spec.is_image and spec.shape[0] == 1 and spec.shape[1] in (28, 32)

@@ -10,7 +10,7 @@ from torch import Tensor
 
 import gancore
 
-from .common import embed, feature_space
+from .common import MnistImagesByDefault, embed, feature_space
 
 
 def gaussian_fit(features: Tensor) -> tuple[Tensor, Tensor]:
@@ -51,13 +51,8 @@ def frechet_distance(mean1: Tensor, cov1: Tensor, mean2: Tensor, cov2: Tensor) -
     return max(float(value), 0.0)
 
 
-class FrechetDistance(gancore.Metric):
+class FrechetDistance(MnistImagesByDefault):
     """Frechet distance between Gaussians fitted to real and generated features (FID)."""
-
-    @classmethod
-    def applies_to(cls, spec: gancore.DataSpec) -> bool:
-        """Runs by default on single-channel 28x28 or 32x32 images (the MNIST feature space)."""
-        return spec.is_image and spec.shape[0] == 1 and spec.shape[1] in (28, 32)
 
     higher_is_better: ClassVar[dict[str, bool]] = {"fid": False}
 

@@ -11,7 +11,7 @@ from torch import Tensor
 
 import gancore
 
-from .common import embed, feature_space
+from .common import MnistImagesByDefault, embed, feature_space
 
 #: Subsets whose kernel matrices are formed at once; bounds memory at a few hundred MB.
 _SUBSETS_PER_CHUNK = 8
@@ -60,13 +60,8 @@ def kernel_distance(f_real: Tensor, f_fake: Tensor, subsets: int, subset_size: i
     return float(estimates.mean()), float(std)
 
 
-class KernelDistance(gancore.Metric):
+class KernelDistance(MnistImagesByDefault):
     """Kernel distance (KID): unbiased MMD^2 with a cubic polynomial kernel, over random subsets."""
-
-    @classmethod
-    def applies_to(cls, spec: gancore.DataSpec) -> bool:
-        """Runs by default on single-channel 28x28 or 32x32 images (the MNIST feature space)."""
-        return spec.is_image and spec.shape[0] == 1 and spec.shape[1] in (28, 32)
 
     higher_is_better: ClassVar[dict[str, bool]] = {"kid": False, "kid_std": False}
 

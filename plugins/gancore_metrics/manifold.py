@@ -17,7 +17,7 @@ from torch import Tensor
 
 import gancore
 
-from .common import embed, feature_space
+from .common import MnistImagesByDefault, embed, feature_space
 
 #: Elements of one block of the distance matrix (float32): 2^24 is 64 MB.
 _BLOCK_ELEMENTS = 1 << 24
@@ -80,13 +80,8 @@ def manifold_stats(f_real: Tensor, f_fake: Tensor, k: int, *, with_recall: bool 
     return stats
 
 
-class PrecisionRecall(gancore.Metric):
+class PrecisionRecall(MnistImagesByDefault):
     """Improved precision and recall (Kynkaanniemi et al. 2019): k-NN support estimates in feature space."""
-
-    @classmethod
-    def applies_to(cls, spec: gancore.DataSpec) -> bool:
-        """Runs by default on single-channel 28x28 or 32x32 images (the MNIST feature space)."""
-        return spec.is_image and spec.shape[0] == 1 and spec.shape[1] in (28, 32)
 
     higher_is_better: ClassVar[dict[str, bool]] = {"precision": True, "recall": True}
 
@@ -110,13 +105,8 @@ class PrecisionRecall(gancore.Metric):
         return {"precision": stats["precision"], "recall": stats["recall"]}
 
 
-class DensityCoverage(gancore.Metric):
+class DensityCoverage(MnistImagesByDefault):
     """Density and coverage (Naeem et al. 2020): k-NN balls around real samples, robust to outliers."""
-
-    @classmethod
-    def applies_to(cls, spec: gancore.DataSpec) -> bool:
-        """Runs by default on single-channel 28x28 or 32x32 images (the MNIST feature space)."""
-        return spec.is_image and spec.shape[0] == 1 and spec.shape[1] in (28, 32)
 
     higher_is_better: ClassVar[dict[str, bool]] = {"density": True, "coverage": True}
 

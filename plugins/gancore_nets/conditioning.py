@@ -8,6 +8,7 @@ all samples in the pack (``<sum_i embed(y_i), h>``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -23,6 +24,13 @@ def need_classes(num_classes: int | None, what: str) -> int:
     if not num_classes:
         raise ValueError(f"{what} needs labelled data (spec.num_classes is not set)")
     return num_classes
+
+
+def critic_classes(num_classes: int | None, conditional: CriticConditioning, what: str) -> int | None:
+    """The class count of a critic conditioned by ``conditional``; None for ``"none"``."""
+    if conditional == "none":
+        return None
+    return need_classes(num_classes, f"a {conditional}-conditional {what}")
 
 
 def require_labels(labels: Tensor | None, who: str) -> Tensor:
@@ -64,3 +72,20 @@ class ProjectionHead(nn.Module):
     def forward(self, h: Tensor, labels: Tensor, pack: int) -> Tensor:
         """Projection term (N // pack,) for packed features h (N // pack, features)."""
         return (sum_over_pack(self.embed(labels), pack) * h).sum(dim=1)
+
+
+def score_heads(
+    wrap: Callable[[nn.Module], nn.Module], features: int, num_classes: int | None, conditional: CriticConditioning
+) -> tuple[nn.Module, ProjectionHead | None]:
+    """A critic's linear score ``psi`` on its features and, for projection conditioning,
+    its projection head; ``wrap`` is the critic's weighted-layer maker."""
+    psi = wrap(nn.Linear(features, 1))
+    return psi, (ProjectionHead(num_classes, features, wrap) if conditional == "projection" else None)
+
+
+def critic_scores(psi: nn.Module, projection: ProjectionHead | None, h: Tensor, labels: Tensor | None, pack: int) -> Tensor:
+    """Raw scores (N // pack,) from features h: psi(h), plus the projection term if any."""
+    scores = psi(h).squeeze(1)
+    if projection is not None:
+        scores = scores + projection(h, require_labels(labels, "critic"), pack)
+    return scores

@@ -13,9 +13,10 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
+from _gancore_support.images import image_shape
+from _gancore_support.layers import Init, LayerMaker, has_shift
 
-from .conditioning import CriticConditioning, LabelEmbedding, ProjectionHead, need_classes, require_labels
-from gancore import Init, LayerMaker, has_shift
+from .conditioning import CriticConditioning, LabelEmbedding, critic_classes, critic_scores, need_classes, require_labels, score_heads
 from .packing import pack_samples
 
 Width = Annotated[int, Field(ge=1, le=16384)]  # a bound no real network reaches, far below an overflow
@@ -24,9 +25,7 @@ NormRef = Annotated[str, gancore.Ref("normalization")]
 
 def dcgan_geometry(spec: gancore.DataSpec, what: str) -> tuple[int, int]:
     """(base side, number of doublings) for an image spec, or a ValueError."""
-    if not spec.is_image:
-        raise ValueError(f"{what} needs image data (C x H x W), got samples of shape {spec.shape}")
-    _, height, width = spec.shape
+    _, height, width = image_shape(spec, what)
     for base in (4, 7):
         side, doublings = height, 0
         while side > base and side % 2 == 0:
@@ -88,9 +87,7 @@ class DCGANGenerator(nn.Module):
         project = maker.weighted(nn.Linear(in_features, channels * base * base, bias=not has_shift(after)))
         blocks: list[nn.Module] = [project, nn.Unflatten(1, (channels, base, base)), after, nn.ReLU()]
         for _ in range(doublings - 1):
-            after = maker.norm_layer(channels // 2, spatial=True)
-            up = nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1, bias=not has_shift(after))
-            blocks += [maker.weighted(up), after, nn.ReLU()]
+            blocks += [*maker.normed(nn.ConvTranspose2d, channels, channels // 2, 4, 2, 1), nn.ReLU()]
             channels //= 2
         self.body = nn.Sequential(*blocks)
         # No norm on the output layer: it would pin the samples' mean and scale.
@@ -136,9 +133,7 @@ class DCGANCritic(nn.Module):
         base, doublings = dcgan_geometry(spec, "the dcgan critic")
         self.pack = pack
         self.conditioning = conditional
-        self.num_classes = None
-        if conditional != "none":
-            self.num_classes = need_classes(spec.num_classes, f"a {conditional}-conditional dcgan critic")
+        self.num_classes = critic_classes(spec.num_classes, conditional, "dcgan critic")
         self.embed = LabelEmbedding(self.num_classes, embed_dim) if conditional == "concat" else None
         maker = LayerMaker(norm, init, build=build)
 
@@ -148,22 +143,14 @@ class DCGANCritic(nn.Module):
         blocks: list[nn.Module] = []
         channels = width
         for _ in range(doublings - 1):
-            after = maker.norm_layer(channels * 2, spatial=True)
-            down = nn.Conv2d(channels, channels * 2, 4, 2, 1, bias=not has_shift(after))
-            blocks += [maker.weighted(down), after, nn.LeakyReLU(0.2)]
+            blocks += [*maker.normed(nn.Conv2d, channels, channels * 2, 4, 2, 1), nn.LeakyReLU(0.2)]
             channels *= 2
         self.body = nn.Sequential(*blocks)
         features = channels * base * base
-        self.psi = maker.weighted(nn.Linear(features, 1))
-        self.projection = (
-            ProjectionHead(self.num_classes, features, maker.weighted) if conditional == "projection" else None
-        )
+        self.psi, self.projection = score_heads(maker.weighted, features, self.num_classes, conditional)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         if self.embed is not None:
             x = self.embed.concat_maps(x, require_labels(labels, "critic"))
         h = self.body(self.input(pack_samples(x, self.pack))).flatten(1)
-        scores = self.psi(h).squeeze(1)
-        if self.projection is not None:
-            scores = scores + self.projection(h, require_labels(labels, "critic"), self.pack)
-        return scores
+        return critic_scores(self.psi, self.projection, h, labels, self.pack)

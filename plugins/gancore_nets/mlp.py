@@ -9,9 +9,9 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
+from _gancore_support.layers import LayerMaker, has_shift
 
-from .conditioning import CriticConditioning, LabelEmbedding, ProjectionHead, need_classes, require_labels
-from gancore import LayerMaker, has_shift
+from .conditioning import CriticConditioning, LabelEmbedding, critic_classes, critic_scores, need_classes, require_labels, score_heads
 from .packing import pack_samples
 
 Width = Annotated[int, Field(ge=1, le=16384)]  # a bound no real network reaches, far below an overflow
@@ -123,26 +123,18 @@ class MLPCritic(nn.Module):
         super().__init__()
         self.pack = pack
         self.conditioning = conditional
-        self.num_classes = None
-        if conditional != "none":
-            self.num_classes = need_classes(spec.num_classes, f"a {conditional}-conditional mlp critic")
+        self.num_classes = critic_classes(spec.num_classes, conditional, "mlp critic")
         maker = LayerMaker(norm, build=build)
         self.embed = LabelEmbedding(self.num_classes, embed_dim) if conditional == "concat" else None
         per_sample = math.prod(spec.shape) + (embed_dim if conditional == "concat" else 0)
         self.body = _hidden_stack(
             maker, pack * per_sample, hidden, layers, "leaky_relu", norm_first=False, dropout=dropout
         )
-        self.psi = maker.weighted(nn.Linear(hidden, 1))
-        self.projection = (
-            ProjectionHead(self.num_classes, hidden, maker.weighted) if conditional == "projection" else None
-        )
+        self.psi, self.projection = score_heads(maker.weighted, hidden, self.num_classes, conditional)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         flat = x.reshape(x.shape[0], -1)
         if self.embed is not None:
             flat = self.embed.concat(flat, require_labels(labels, "critic"))
         h = self.body(pack_samples(flat, self.pack))
-        scores = self.psi(h).squeeze(1)
-        if self.projection is not None:
-            scores = scores + self.projection(h, require_labels(labels, "critic"), self.pack)
-        return scores
+        return critic_scores(self.psi, self.projection, h, labels, self.pack)

@@ -29,10 +29,11 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
+from _gancore_support.images import image_shape
+from _gancore_support.layers import Init, LayerMaker, has_shift
 
-from .conditioning import ProjectionHead, need_classes, require_labels
+from .conditioning import critic_classes, critic_scores, need_classes, require_labels, score_heads
 from .dcgan import NormRef, Width
-from gancore import Init, LayerMaker, has_shift
 from .packing import pack_samples
 
 SIDES = (32, 64)
@@ -44,9 +45,7 @@ SNGANConditioning = Literal["none", "projection"]
 
 def sngan_side(spec: gancore.DataSpec, what: str) -> int:
     """The image side of a spec the sngan networks build for, or a ValueError."""
-    if not spec.is_image:
-        raise ValueError(f"{what} needs image data (C x H x W), got samples of shape {spec.shape}")
-    _, height, width = spec.shape
+    _, height, width = image_shape(spec, what)
     if height != width or height not in SIDES:
         raise ValueError(f"{what} supports square images of side {' or '.join(map(str, SIDES))}, "
                          f"got {height}x{width}")
@@ -274,9 +273,7 @@ class SNGANCritic(nn.Module):
         check_attention(attention, sides, f"the sngan critic for {side}x{side} images")
         self.pack = pack
         self.conditioning = conditional
-        self.num_classes = None
-        if conditional != "none":
-            self.num_classes = need_classes(spec.num_classes, f"a {conditional}-conditional sngan critic")
+        self.num_classes = critic_classes(spec.num_classes, conditional, "sngan critic")
         maker = LayerMaker(norm, init, build=build)
 
         channels = pack * spec.shape[0]
@@ -287,17 +284,11 @@ class SNGANCritic(nn.Module):
             if in_side // 2 == attention:
                 self.blocks.append(SelfAttention(out_channels, maker))
             channels = out_channels
-        self.psi = maker.weighted(nn.Linear(channels, 1))
-        self.projection = (
-            ProjectionHead(self.num_classes, channels, maker.weighted) if conditional == "projection" else None
-        )
+        self.psi, self.projection = score_heads(maker.weighted, channels, self.num_classes, conditional)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         h = pack_samples(x, self.pack)
         for block in self.blocks:
             h = block(h)
         h = F.relu(h).sum(dim=(2, 3))  # global sum pooling
-        scores = self.psi(h).squeeze(1)
-        if self.projection is not None:
-            scores = scores + self.projection(h, require_labels(labels, "critic"), self.pack)
-        return scores
+        return critic_scores(self.psi, self.projection, h, labels, self.pack)

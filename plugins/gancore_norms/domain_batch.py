@@ -24,15 +24,15 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
-import gancore
+from _gancore_support.domains import PerDomain
 
 from .activation import ActivationNormalization
 
 
-class DomainBatchNorm(gancore.PerDomain):
+class DomainBatchNorm(PerDomain):
     """Batch norm with one set of statistics and affine parameters per domain.
 
-    ``domain`` (a plain int, set with ``gancore.set_domain``) picks the row used by ``forward``.
+    ``domain`` (a plain int, set with ``set_domain``) picks the row used by ``forward``.
     """
 
     def __init__(
@@ -67,7 +67,7 @@ class DomainBatchNorm(gancore.PerDomain):
 
 
 class DomainBatchNormalization(ActivationNormalization):
-    """Per-domain batch normalization (Twin-GAN): shared layers, one BN per domain, switched with gancore.set_domain.
+    """Per-domain batch normalization (Twin-GAN): shared layers, one BN per domain, switched with set_domain.
 
     Args:
         domains: number of domains, each with its own BN statistics and scale/shift

@@ -7,11 +7,10 @@ every frame of a sequence, offline ``moving-mnist`` sequence data, and the
 ``recyclegan-mnist`` recipe.
 """
 
-from importlib.resources import files
-
 from torch import nn
 
 import gancore
+from _gancore_support.recipes import register_recipe_folder
 
 from .data import moving_mnist
 from .per_frame import PerFrameCritic, PerFrameGenerator
@@ -38,9 +37,7 @@ def register_parts(register):
 
 @gancore.hookimpl
 def register_recipes(register):
-    for path in sorted(files(__name__).joinpath("recipes").iterdir(), key=lambda p: p.name):
-        if path.name.endswith(".toml"):
-            register(path.name.removesuffix(".toml"), path)
+    register_recipe_folder(register, __name__)
 
 
 __all__ = ["FramePredictor", "PerFrameCritic", "PerFrameGenerator", "RecycleGAN", "moving_mnist", "next_frame_pairs"]

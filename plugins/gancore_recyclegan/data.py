@@ -23,38 +23,9 @@ from pydantic import Field
 from torch import Tensor
 
 import gancore
+from _gancore_support.mnist import STYLES, HeldOut, Subset, mnist_subset
 
 BACKGROUND = -1.0  # MNIST ink is +1 on a -1 background in gancore's [-1, 1] scaling
-
-Subset = Annotated[
-    Literal["train", "held-out", "all"],
-    Field(description="train (all but the last held_out images), held-out (those) or all"),
-]
-
-
-def mnist_images(subset: str, held_out: int, limit: int | None, build: gancore.Build) -> tuple[Tensor, Tensor]:
-    """(images N x 1 x 28 x 28 in [-1, 1], labels) of one subset of the bundled split, from
-    the "mnist" of the registry (``build``) building the dataset."""
-    data = build("dataset", "mnist")
-    x, labels = data.tensors["x"], data.tensors["label"]
-    cut = len(x) - held_out
-    if subset == "train":
-        x, labels = x[:cut], labels[:cut]
-    elif subset == "held-out":
-        if held_out == 0:
-            raise ValueError("subset = 'held-out' needs held_out > 0")
-        x, labels = x[cut:], labels[cut:]
-    if limit is not None:
-        x, labels = x[:limit], labels[:limit]
-    return x, labels
-
-
-def thicken(x: Tensor) -> Tensor:
-    """Grey-level dilation by a 3 x 3 square: strokes grow by one pixel on each side."""
-    return F.max_pool2d(x, 3, stride=1, padding=1)
-
-
-STYLES = {"thick": thicken, "inverted": torch.neg}
 
 
 def draw_velocities(n: int, max_speed: int, generator: torch.Generator) -> Tensor:
@@ -96,7 +67,7 @@ def moving_mnist(
         Literal["thick", "inverted"], Field(description="style of domain B: thick (dilated) or inverted digits")
     ] = "thick",
     subset: Subset = "train",
-    held_out: Annotated[int, Field(ge=0, le=9000, description="images at the end of the 10k split kept out of train")] = 2000,
+    held_out: HeldOut = 2000,
     limit: Annotated[int | None, Field(ge=2, description="keep the first N images of the subset")] = None,
     seed: Annotated[int, Field(description="seed of the velocities")] = 0,
     *,
@@ -107,7 +78,7 @@ def moving_mnist(
     The fields ``velocity_a``/``velocity_b`` ((dy, dx) per sequence) and ``label_a``/
     ``label_b`` are there for evaluation only; no scheme should train on them.
     """
-    images, labels = mnist_images(subset, held_out, limit, build)
+    images, labels = mnist_subset(subset, held_out, limit, build)
     half = len(images) // 2
     if half == 0:
         raise ValueError("moving-mnist needs at least 2 images (one per domain)")

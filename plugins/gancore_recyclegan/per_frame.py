@@ -17,7 +17,14 @@ from torch import Tensor, nn
 
 import gancore
 
+from .sequences import frames_of, sequences_of
+
 Params = Annotated[dict[str, Any], Field(description="the wrapped network's own parameters")]
+
+
+def frames_or_sequences(spec: gancore.DataSpec) -> bool:
+    """Images (C x H x W) or image sequences (T x C x H x W)."""
+    return len(spec.shape) in (3, 4)
 
 
 def frame_spec(spec: gancore.DataSpec, what: str) -> gancore.DataSpec:
@@ -46,7 +53,7 @@ def build_inner(
 def fold_time(x: Tensor) -> tuple[Tensor, int | None]:
     """(N*T, C, H, W) and T for sequences; frames as they are and None."""
     if x.dim() == 5:
-        return x.flatten(0, 1), x.shape[1]
+        return frames_of(x), x.shape[1]
     return x, None
 
 
@@ -58,10 +65,7 @@ class PerFrameGenerator(nn.Module):
         params: the wrapped generator's parameters, as its own table would give them
     """
 
-    @staticmethod
-    def supports(spec: gancore.DataSpec) -> bool:
-        """Images (C x H x W) or image sequences (T x C x H x W)."""
-        return len(spec.shape) in (3, 4)
+    supports = staticmethod(frames_or_sequences)
 
     def __init__(
         self,
@@ -80,7 +84,7 @@ class PerFrameGenerator(nn.Module):
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         frames, steps = fold_time(z)
         out = self.inner(frames) if labels is None else self.inner(frames, labels)
-        return out if steps is None else out.unflatten(0, (-1, steps))
+        return out if steps is None else sequences_of(out, steps)
 
 
 class PerFrameCritic(nn.Module):
@@ -91,10 +95,7 @@ class PerFrameCritic(nn.Module):
         params: the wrapped critic's parameters, as its own table would give them
     """
 
-    @staticmethod
-    def supports(spec: gancore.DataSpec) -> bool:
-        """Images (C x H x W) or image sequences (T x C x H x W)."""
-        return len(spec.shape) in (3, 4)
+    supports = staticmethod(frames_or_sequences)
 
     def __init__(
         self,

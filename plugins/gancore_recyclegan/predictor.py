@@ -13,12 +13,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import torch
-import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
-from gancore import Init, LayerMaker, has_shift
+from _gancore_support.encoder_decoder import SkipEncoderDecoder
+from _gancore_support.layers import Init, LayerMaker
+
+from .per_frame import frames_or_sequences
 
 NormRef = Annotated[str, gancore.Ref("normalization")]
 
@@ -46,7 +48,7 @@ def context_frames(frames: Tensor, context: int) -> Tensor:
     return frames[:, -context:].flatten(1, 2)
 
 
-class FramePredictor(nn.Module):
+class FramePredictor(SkipEncoderDecoder):
     """Temporal predictor (Recycle-GAN): the next frame from the last `context` frames, a small U-Net.
 
     Called as ``predictor(frames)`` with frames N x T x C x H x W (T >= 1; the last
@@ -60,10 +62,7 @@ class FramePredictor(nn.Module):
         init: dcgan (weights N(0, 0.02)) or PyTorch's default
     """
 
-    @staticmethod
-    def supports(spec: gancore.DataSpec) -> bool:
-        """Images (C x H x W) or image sequences (T x C x H x W)."""
-        return len(spec.shape) in (3, 4)
+    supports = staticmethod(frames_or_sequences)
 
     def __init__(
         self,
@@ -76,35 +75,14 @@ class FramePredictor(nn.Module):
         norm: NormRef = "none",
         init: Init = "default",
     ) -> None:
-        super().__init__()
         c, h, w = frame_shape(spec, "the frame-predictor")
         if min(h, w) >> depth < 2:
             raise ValueError(f"the frame-predictor's {depth} halvings leave less than 2 pixels of a {h}x{w} frame")
+        maker = LayerMaker(norm, init, build=build)
+        super().__init__(maker, context * c, width, depth, (h, w))
         self.context, self.channels = context, c
         self.num_classes = None
-        maker = LayerMaker(norm, init, build=build)
-
-        def conv(c_from: int, c_to: int, stride: int = 1) -> nn.Sequential:
-            after = maker.norm_layer(c_to, spatial=True)
-            kernel = 4 if stride == 2 else 3
-            layer = nn.Conv2d(c_from, c_to, kernel, stride, 1, bias=not has_shift(after))
-            return nn.Sequential(maker.weighted(layer), after, nn.LeakyReLU(0.2))
-
-        widths = [width * 2**level for level in range(depth + 1)]
-        self.stem = conv(context * c, widths[0])
-        self.down = nn.ModuleList(conv(widths[i], widths[i + 1], stride=2) for i in range(depth))
-        # Each decoder level reads the upsampled coarser map next to the encoder's map.
-        self.up = nn.ModuleList(conv(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(depth)))
-        self.out = nn.Sequential(maker.weighted(nn.Conv2d(widths[0], c, 3, 1, 1)), nn.Tanh())
+        self.out = nn.Sequential(maker.weighted(nn.Conv2d(width, c, 3, 1, 1)), nn.Tanh())
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
-        h = self.stem(context_frames(z, self.context))
-        skips = []
-        for block in self.down:
-            skips.append(h)
-            h = block(h)
-        for block in self.up:
-            skip = skips.pop()
-            # Nearest upsampling to the skip's exact size also restores odd sides (7 -> 14).
-            h = block(torch.cat([F.interpolate(h, size=skip.shape[-2:], mode="nearest"), skip], dim=1))
-        return self.out(h)
+        return self.out(super().forward(context_frames(z, self.context)))

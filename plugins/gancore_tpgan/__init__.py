@@ -6,9 +6,8 @@ offline ``mnist-rotated`` data (a rotated digit -> the upright one), and the
 ``tpgan-mnist`` recipe. Its image losses come from the translation plugin by name.
 """
 
-from importlib.resources import files
-
 import gancore
+from _gancore_support.recipes import register_recipe_folder
 
 from .boxes import Box, patch_boxes
 from .data import mnist_rotated, rotate
@@ -25,9 +24,7 @@ def register_parts(register):
 
 @gancore.hookimpl
 def register_recipes(register):
-    for path in sorted(files(__name__).joinpath("recipes").iterdir(), key=lambda p: p.name):
-        if path.name.endswith(".toml"):
-            register(path.name.removesuffix(".toml"), path)
+    register_recipe_folder(register, __name__)
 
 
 __all__ = ["Box", "TPGAN", "TwoPathwayGenerator", "mnist_rotated", "patch_boxes", "rotate"]

@@ -12,7 +12,7 @@ sources are ambiguous by nature.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
@@ -20,11 +20,8 @@ from pydantic import Field
 from torch import Tensor
 
 import gancore
+from _gancore_support.mnist import HeldOut, Subset, mnist_subset
 
-Subset = Annotated[
-    Literal["train", "held-out", "all"],
-    Field(description="train (all but the last held_out images), held-out (those) or all"),
-]
 Degrees = Annotated[float, Field(ge=0.0, le=180.0)]
 
 
@@ -56,7 +53,7 @@ def mnist_rotated(
     min_angle: Degrees = 45.0,
     max_angle: Degrees = 90.0,
     subset: Subset = "train",
-    held_out: Annotated[int, Field(ge=0, le=9000, description="images at the end of the 10k split kept out of train")] = 2000,
+    held_out: HeldOut = 2000,
     limit: Annotated[int | None, Field(ge=1, description="keep the first N images of the subset")] = None,
     seed: Annotated[int, Field(description="seed of the angles")] = 0,
     *,
@@ -70,17 +67,7 @@ def mnist_rotated(
     """
     if min_angle > max_angle:
         raise ValueError(f"min_angle ({min_angle}) is larger than max_angle ({max_angle})")
-    data = build("dataset", "mnist")  # the building registry's "mnist"
-    x, labels = data.tensors["x"], data.tensors["label"]
-    cut = len(x) - held_out
-    if subset == "train":
-        x, labels = x[:cut], labels[:cut]
-    elif subset == "held-out":
-        if held_out == 0:
-            raise ValueError("subset = 'held-out' needs held_out > 0")
-        x, labels = x[cut:], labels[cut:]
-    if limit is not None:
-        x, labels = x[:limit], labels[:limit]
+    x, labels = mnist_subset(subset, held_out, limit, build)
     # The subset is part of the seed, so held-out angles are not the train ones replayed.
     offset = {"train": 0, "held-out": 1, "all": 2}[subset]
     angle = draw_angles(len(x), min_angle, max_angle, torch.Generator().manual_seed(seed * 3 + offset))

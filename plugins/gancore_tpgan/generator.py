@@ -22,61 +22,14 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
-from gancore import Init, LayerMaker, has_shift
+from _gancore_support.encoder_decoder import SkipEncoderDecoder, conv_block
+from _gancore_support.images import generator_channels, images_only
+from _gancore_support.layers import Init, LayerMaker
 
 from .boxes import PatchLayout, patch_boxes
 
 NormRef = Annotated[str, gancore.Ref("normalization")]
 HALVINGS = 2  # both pathways halve twice: 28 -> 14 -> 7 (boxes 16 -> 8 -> 4)
-
-
-def conv_block(maker: LayerMaker, c_from: int, c_to: int, *, stride: int = 1, act: bool = True) -> nn.Sequential:
-    """Conv (4x4 when halving, else 3x3), norm, LeakyReLU."""
-    after = maker.norm_layer(c_to, spatial=True)
-    kernel = 4 if stride == 2 else 3
-    layers: list[nn.Module] = [maker.weighted(nn.Conv2d(c_from, c_to, kernel, stride, 1, bias=not has_shift(after))), after]
-    if act:
-        layers.append(nn.LeakyReLU(0.2))
-    return nn.Sequential(*layers)
-
-
-class EncoderDecoder(nn.Module):
-    """Halve twice, optionally pass through a fully connected bottleneck, come back up
-    with skip connections; returns full-resolution features of ``width`` channels."""
-
-    def __init__(self, maker: LayerMaker, c_in: int, width: int, size: tuple[int, int], bottleneck: int) -> None:
-        super().__init__()
-        widths = [width * 2**level for level in range(HALVINGS + 1)]
-        self.stem = conv_block(maker, c_in, widths[0])
-        self.down = nn.ModuleList(conv_block(maker, widths[i], widths[i + 1], stride=2) for i in range(HALVINGS))
-        self.bottleneck: nn.Module | None = None
-        if bottleneck > 0:
-            h, w = size
-            for _ in range(HALVINGS):
-                h, w = h // 2, w // 2
-            flat = widths[-1] * h * w
-            self.bottleneck = nn.Sequential(
-                nn.Flatten(),
-                maker.weighted(nn.Linear(flat, bottleneck)),
-                nn.LeakyReLU(0.2),
-                maker.weighted(nn.Linear(bottleneck, flat)),
-                nn.LeakyReLU(0.2),
-                nn.Unflatten(1, (widths[-1], h, w)),
-            )
-        self.up = nn.ModuleList(conv_block(maker, widths[i + 1] + widths[i], widths[i]) for i in reversed(range(HALVINGS)))
-
-    def forward(self, x: Tensor) -> Tensor:
-        h = self.stem(x)
-        skips = []
-        for block in self.down:
-            skips.append(h)
-            h = block(h)
-        if self.bottleneck is not None:
-            h = self.bottleneck(h)
-        for block in self.up:
-            skip = skips.pop()
-            h = block(torch.cat([F.interpolate(h, size=skip.shape[-2:], mode="nearest"), skip], dim=1))
-        return h
 
 
 class TwoPathwayGenerator(nn.Module):
@@ -95,10 +48,7 @@ class TwoPathwayGenerator(nn.Module):
         init: dcgan (weights N(0, 0.02)) or PyTorch's default
     """
 
-    @staticmethod
-    def supports(spec: gancore.DataSpec) -> bool:
-        """Images (C x H x W) only."""
-        return spec.is_image
+    supports = staticmethod(images_only)
 
     def __init__(
         self,
@@ -113,11 +63,7 @@ class TwoPathwayGenerator(nn.Module):
         init: Init = "default",
     ) -> None:
         super().__init__()
-        if not spec.is_image:
-            raise ValueError(f"the tp generator needs image data (C x H x W), got samples of shape {spec.shape}")
-        c_out, height, width_px = spec.shape
-        source = spec.fields.get("source")
-        c_in = source[0] if source is not None and len(source) == 3 else c_out
+        c_in, c_out, height, width_px = generator_channels(spec, "the tp generator")
         self.boxes = patch_boxes(patches, height, width_px)
         smallest = min([min(b.height, b.width) for b in self.boxes] + [height, width_px])
         if smallest >> HALVINGS < 2:
@@ -125,9 +71,9 @@ class TwoPathwayGenerator(nn.Module):
         self.size = (height, width_px)
         self.num_classes = None
         maker = LayerMaker(norm, init, build=build)
-        self.global_path = EncoderDecoder(maker, c_in, width, self.size, bottleneck)
+        self.global_path = SkipEncoderDecoder(maker, c_in, width, HALVINGS, self.size, bottleneck=bottleneck)
         self.local_paths = nn.ModuleList(
-            EncoderDecoder(maker, c_in, local_width, (b.height, b.width), bottleneck=0) for b in self.boxes
+            SkipEncoderDecoder(maker, c_in, local_width, HALVINGS, (b.height, b.width)) for b in self.boxes
         )
         fused = width + (local_width if self.boxes else 0) + c_in
         self.out = nn.Sequential(

@@ -24,11 +24,12 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
+from _gancore_support.sampling import PairedSampling
 
 Weight = Annotated[float, Field(ge=0.0)]
 
 
-class TPGAN(gancore.PairedSampling, gancore.Scheme):
+class TPGAN(PairedSampling, gancore.Scheme):
     """TP-GAN: map data's source to x with pixel, symmetry, adversarial, identity and total-variation terms.
 
     The critic sees (source, image) pairs when it was built with ``paired = true``, else

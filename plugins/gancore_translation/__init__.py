@@ -6,9 +6,8 @@ image losses (``l1``, ``cycle``, ``identity``, ``symmetry``, ``feature``,
 ``total-variation``), offline MNIST translation data, and the two built-in recipes.
 """
 
-from importlib.resources import files
-
 import gancore
+from _gancore_support.recipes import register_recipe_folder
 
 from .cyclegan import CycleGAN
 from .data import mnist_edges, mnist_unpaired
@@ -44,9 +43,7 @@ def register_parts(register):
 
 @gancore.hookimpl
 def register_recipes(register):
-    for path in sorted(files(__name__).joinpath("recipes").iterdir(), key=lambda p: p.name):
-        if path.name.endswith(".toml"):
-            register(path.name.removesuffix(".toml"), path)
+    register_recipe_folder(register, __name__)
 
 
 __all__ = [

@@ -20,12 +20,8 @@ from pydantic import Field
 from torch import Tensor
 
 import gancore
+from _gancore_support.mnist import STYLES, HeldOut, Subset, dilate, mnist_subset
 
-Subset = Annotated[
-    Literal["train", "held-out", "all"],
-    Field(description="train (all but the last held_out images), held-out (those) or all"),
-]
-HeldOut = Annotated[int, Field(ge=0, le=9000, description="images at the end of the 10k split kept out of train")]
 Limit = Annotated[int | None, Field(ge=2, description="keep the first N images of the subset")]
 Size = Annotated[int, Field(ge=8, le=256, description="image side: 28 native, 32 or 64 resized bilinearly")]
 
@@ -33,25 +29,6 @@ _SOBEL = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 # The largest Sobel magnitude a [0, 1] image reaches is about 4.5: a hard stroke border
 # maps to 1, a soft anti-aliased one stays grey.
 _SOBEL_SCALE = 4.0
-
-
-def mnist_subset(
-    subset: str, held_out: int, limit: int | None, size: int, build: gancore.Build
-) -> tuple[Tensor, Tensor]:
-    """(images N x 1 x size x size in [-1, 1], labels) of one subset of the embedded split,
-    from the "mnist" of the registry (``build``) building the dataset."""
-    data = build("dataset", "mnist", {"size": size})
-    x, labels = data.tensors["x"], data.tensors["label"]
-    cut = len(x) - held_out
-    if subset == "train":
-        x, labels = x[:cut], labels[:cut]
-    elif subset == "held-out":
-        if held_out == 0:
-            raise ValueError("subset = 'held-out' needs held_out > 0")
-        x, labels = x[cut:], labels[cut:]
-    if limit is not None:
-        x, labels = x[:limit], labels[:limit]
-    return x, labels
 
 
 def sobel_edges(x: Tensor) -> Tensor:
@@ -65,11 +42,6 @@ def sobel_edges(x: Tensor) -> Tensor:
     return (magnitude / _SOBEL_SCALE).clamp(0, 1) * 2 - 1
 
 
-def dilate(x: Tensor, radius: int = 1) -> Tensor:
-    """Grey-level dilation by a (2r+1)-square: bright strokes grow by r pixels."""
-    return F.max_pool2d(x, 2 * radius + 1, stride=1, padding=radius)
-
-
 def erode(x: Tensor, radius: int = 1) -> Tensor:
     return -dilate(-x, radius)
 
@@ -80,7 +52,6 @@ def morphological_gradient(x: Tensor) -> Tensor:
 
 
 EDGES = {"sobel": sobel_edges, "gradient": morphological_gradient}
-DOMAIN_B = {"thick": dilate, "inverted": torch.neg}
 
 
 def mnist_edges(
@@ -93,7 +64,7 @@ def mnist_edges(
     build: gancore.Build = gancore.build,
 ) -> gancore.Dataset:
     """Paired MNIST for pix2pix: source = the digit's edge map, x = the digit, label (offline)."""
-    x, labels = mnist_subset(subset, held_out, limit, size, build)
+    x, labels = mnist_subset(subset, held_out, limit, build, size=size)
     return gancore.Dataset({"source": EDGES[edges](x), "x": x, "label": labels}, num_classes=10)
 
 
@@ -113,9 +84,9 @@ def mnist_unpaired(
     ``label_a`` and ``label_b`` are there for evaluation only; no scheme should train on
     them. Each domain holds half of the subset's images.
     """
-    x, labels = mnist_subset(subset, held_out, limit, size, build)
+    x, labels = mnist_subset(subset, held_out, limit, build, size=size)
     half = len(x) // 2
-    b = DOMAIN_B[domain_b](x[half : 2 * half])
+    b = STYLES[domain_b](x[half : 2 * half])
     return gancore.Dataset(
         {"a": x[:half], "b": b, "x": b, "label_a": labels[:half], "label_b": labels[half : 2 * half]},
         num_classes=None,  # the labels are not a training field: nothing here is class-conditional

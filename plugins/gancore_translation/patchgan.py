@@ -18,9 +18,8 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
-from gancore import Init, LayerMaker, has_shift
-
-from .channels import Channels, image_shape, source_channels
+from _gancore_support.images import Channels, image_shape, images_only, source_channels
+from _gancore_support.layers import Init, LayerMaker
 
 NormRef = Annotated[str, gancore.Ref("normalization")]
 MAX_DOUBLINGS = 3
@@ -48,10 +47,7 @@ class PatchGANCritic(nn.Module):
         in_channels: channels of the images it scores (default: those of x)
     """
 
-    @staticmethod
-    def supports(spec: gancore.DataSpec) -> bool:
-        """Images (C x H x W) only."""
-        return spec.is_image
+    supports = staticmethod(images_only)
 
     def __init__(
         self,
@@ -77,9 +73,7 @@ class PatchGANCritic(nn.Module):
         maker = LayerMaker(norm, init, build=build)
 
         def conv_norm(c_from: int, c_to: int, stride: int) -> list[nn.Module]:
-            after = maker.norm_layer(c_to, spatial=True)
-            conv = nn.Conv2d(c_from, c_to, 4, stride, 1, bias=not has_shift(after))
-            return [maker.weighted(conv), after, nn.LeakyReLU(0.2)]
+            return [*maker.normed(nn.Conv2d, c_from, c_to, 4, stride, 1), nn.LeakyReLU(0.2)]
 
         body: list[nn.Module] = [maker.weighted(nn.Conv2d(self.in_channels, width, 4, 2, 1)), nn.LeakyReLU(0.2)]
         channels = width

@@ -15,9 +15,10 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
+from _gancore_support.sampling import PairedSampling
 
 
-class Pix2Pix(gancore.PairedSampling, gancore.Scheme):
+class Pix2Pix(PairedSampling, gancore.Scheme):
     """pix2pix: translate data's source field into x, with a (paired) critic and an L1 term.
 
     The critic sees (source, image) pairs when it was built with ``paired = true`` (the

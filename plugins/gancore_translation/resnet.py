@@ -15,9 +15,8 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
-from gancore import Init, LayerMaker, has_shift
-
-from .channels import Channels, generator_channels
+from _gancore_support.images import Channels, generator_channels, images_only
+from _gancore_support.layers import Init, LayerMaker
 
 NormRef = Annotated[str, gancore.Ref("normalization")]
 DOWNSAMPLINGS = 2
@@ -30,9 +29,7 @@ class ResidualBlock(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         for i in range(2):
-            after = maker.norm_layer(channels, spatial=True)
-            conv = nn.Conv2d(channels, channels, 3, bias=not has_shift(after))
-            layers += [nn.ReflectionPad2d(1), maker.weighted(conv), after]
+            layers += [nn.ReflectionPad2d(1), *maker.normed(nn.Conv2d, channels, channels, 3)]
             if i == 0:
                 layers.append(nn.ReLU())
         self.body = nn.Sequential(*layers)
@@ -56,10 +53,7 @@ class ResnetGenerator(nn.Module):
         out_channels: channels of the output images (default: those of x)
     """
 
-    @staticmethod
-    def supports(spec: gancore.DataSpec) -> bool:
-        """Images (C x H x W) only."""
-        return spec.is_image
+    supports = staticmethod(images_only)
 
     def __init__(
         self,
@@ -86,9 +80,7 @@ class ResnetGenerator(nn.Module):
         maker = LayerMaker(norm, init, build=build)
 
         def conv_norm_relu(conv: type[nn.Module], c_from: int, c_to: int, *args: int, **kwargs: Any) -> list[nn.Module]:
-            after = maker.norm_layer(c_to, spatial=True)
-            layer = conv(c_from, c_to, *args, bias=not has_shift(after), **kwargs)
-            return [maker.weighted(layer), after, nn.ReLU()]
+            return [*maker.normed(conv, c_from, c_to, *args, **kwargs), nn.ReLU()]
 
         layers: list[nn.Module] = [nn.ReflectionPad2d(3), *conv_norm_relu(nn.Conv2d, c_in, width, 7)]
         channels = width

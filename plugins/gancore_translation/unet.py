@@ -16,9 +16,8 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
-from gancore import Init, LayerMaker, has_shift
-
-from .channels import Channels, generator_channels
+from _gancore_support.images import Channels, generator_channels, images_only
+from _gancore_support.layers import Init, LayerMaker
 
 NormRef = Annotated[str, gancore.Ref("normalization")]
 MAX_DOUBLINGS = 3  # channels stop growing after width * 8, as in pix2pix
@@ -52,10 +51,7 @@ class UNetGenerator(nn.Module):
         out_channels: channels of the output images (default: those of x)
     """
 
-    @staticmethod
-    def supports(spec: gancore.DataSpec) -> bool:
-        """Images (C x H x W) only."""
-        return spec.is_image
+    supports = staticmethod(images_only)
 
     def __init__(
         self,
@@ -82,18 +78,15 @@ class UNetGenerator(nn.Module):
         # Encoder level i maps side s_i -> s_{i+1} with channels[i] out.
         self.down = nn.ModuleList([nn.Sequential(maker.weighted(nn.Conv2d(c_in, channels[0], 4, 2, 1)))])
         for level in range(1, depth):
-            after = maker.norm_layer(channels[level], spatial=True)
-            conv = nn.Conv2d(channels[level - 1], channels[level], 4, 2, 1, bias=not has_shift(after))
-            self.down.append(nn.Sequential(nn.LeakyReLU(0.2), maker.weighted(conv), after))
+            conv_norm = maker.normed(nn.Conv2d, channels[level - 1], channels[level], 4, 2, 1)
+            self.down.append(nn.Sequential(nn.LeakyReLU(0.2), *conv_norm))
 
         # Decoder level i maps s_{i+1} -> s_i; all but the innermost also read a skip.
         self.up = nn.ModuleList()
         for level in range(depth - 1, 0, -1):
             c_from = channels[level] * (1 if level == depth - 1 else 2)
-            after = maker.norm_layer(channels[level - 1], spatial=True)
             pad = (heights[level] - 2 * heights[level + 1], widths[level] - 2 * widths[level + 1])
-            conv = nn.ConvTranspose2d(c_from, channels[level - 1], 4, 2, 1, output_padding=pad, bias=not has_shift(after))
-            layers = [nn.ReLU(), maker.weighted(conv), after]
+            layers = [nn.ReLU(), *maker.normed(nn.ConvTranspose2d, c_from, channels[level - 1], 4, 2, 1, output_padding=pad)]
             if dropout > 0 and depth - 1 - level < DROPOUT_LEVELS:
                 layers.append(nn.Dropout(dropout))
             self.up.append(nn.Sequential(*layers))

@@ -10,9 +10,8 @@
   source digit (the benchmark's measure).
 """
 
-from importlib.resources import files
-
 import gancore
+from _gancore_support.recipes import register_recipe_folder
 
 from .evaluation import ClassKept, class_kept
 from .networks import ResidualBlock, TwinGenerator
@@ -27,9 +26,7 @@ def register_parts(register):
 
 @gancore.hookimpl
 def register_recipes(register):
-    for path in sorted(files(__name__).joinpath("recipes").iterdir(), key=lambda p: p.name):
-        if path.name.endswith(".toml"):
-            register(path.name.removesuffix(".toml"), path)
+    register_recipe_folder(register, __name__)
 
 
 __all__ = ["DOMAIN_A", "DOMAIN_B", "ClassKept", "ResidualBlock", "TwinGAN", "TwinGenerator", "class_kept"]

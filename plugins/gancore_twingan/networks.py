@@ -18,6 +18,8 @@ from pydantic import Field
 from torch import Tensor, nn
 
 import gancore
+from _gancore_support.domains import set_domain
+from _gancore_support.images import image_shape, images_only
 
 Width = Annotated[int, Field(ge=1, le=16384)]  # a bound no real network reaches, far below an overflow
 
@@ -51,10 +53,7 @@ class TwinGenerator(nn.Module):
         output_norm: a domain batch norm on the output layer too (each domain sets its own output level and sign)
     """
 
-    @staticmethod
-    def supports(spec: gancore.DataSpec) -> bool:
-        """Images (C x H x W) only."""
-        return spec.is_image
+    supports = staticmethod(images_only)
 
     def __init__(
         self,
@@ -67,9 +66,7 @@ class TwinGenerator(nn.Module):
         output_norm: bool = False,
     ) -> None:
         super().__init__()
-        if not spec.is_image:
-            raise ValueError(f"the twin generator needs image data (C x H x W), got samples of shape {spec.shape}")
-        channels, height, width_px = spec.shape
+        channels, height, width_px = image_shape(spec, "the twin generator")
         if height % 4 or width_px % 4 or min(height, width_px) < 8:
             raise ValueError(f"the twin generator halves the image twice: its sides must be multiples of 4, "
                              f"got {height}x{width_px}")
@@ -105,12 +102,12 @@ class TwinGenerator(nn.Module):
 
     def encode(self, x: Tensor, domain: int) -> Tensor:
         """Images of ``domain`` -> the shared latent (N x 2 width x H/4 x W/4)."""
-        gancore.set_domain(self.encoder, domain)
+        set_domain(self.encoder, domain)
         return self.encoder(x)
 
     def decode(self, h: Tensor, domain: int) -> Tensor:
         """A shared latent -> images of ``domain`` in [-1, 1]."""
-        gancore.set_domain(self.decoder, domain)
+        set_domain(self.decoder, domain)
         return self.decoder(h)
 
     def translate(self, x: Tensor, source: int, target: int) -> Tensor:

@@ -1,4 +1,5 @@
-"""Image sizes and channel counts of image-to-image networks, read from the data spec."""
+"""What image networks read from the data spec: whether the data are images, their shape,
+and the channels a translating network reads and writes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ import gancore
 Channels = Annotated[
     Annotated[int, Field(ge=1)] | None, Field(description="channel count overriding what the data spec implies")
 ]
+
+
+def images_only(spec: gancore.DataSpec) -> bool:
+    """Images (C x H x W) only."""
+    return spec.is_image
 
 
 def image_shape(spec: gancore.DataSpec, what: str) -> tuple[int, int, int]:
@@ -31,8 +37,9 @@ def source_channels(spec: gancore.DataSpec) -> int:
 
 
 def generator_channels(
-    spec: gancore.DataSpec, what: str, in_channels: int | None, out_channels: int | None
+    spec: gancore.DataSpec, what: str, in_channels: int | None = None, out_channels: int | None = None
 ) -> tuple[int, int, int, int]:
-    """(in channels, out channels, H, W) of a translating generator."""
+    """(in channels, out channels, H, W) of a translating generator; the channel counts
+    follow the data unless given."""
     c, h, w = image_shape(spec, what)
     return (in_channels or source_channels(spec)), (out_channels or c), h, w

@@ -1,5 +1,4 @@
-"""Building layers with a swappable normalization and an optional DCGAN initialisation,
-for any plugin's networks (``gancore.LayerMaker``).
+"""Building layers with a swappable normalization and an optional DCGAN initialisation.
 
 Networks ask a ``LayerMaker`` for their weighted layers (initialised, then wrapped by the
 norm, so weight norm starts from the initialised weights) and for the activation-norm
@@ -8,11 +7,12 @@ module after them.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from torch import nn
 
-from ._parts import Build, Normalization
+import gancore
 
 Init = Literal["dcgan", "default"]
 
@@ -20,15 +20,14 @@ _WEIGHTED = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
 _NORMS = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm, nn.GroupNorm, nn.LayerNorm)
 
 
-def resolve_norm(norm: str | Normalization, build: Build | None = None) -> Normalization:
+def resolve_norm(norm: str | gancore.Normalization, build: gancore.Build | None = None) -> gancore.Normalization:
     """A registered normalization by name, or an instance used as it is. ``build`` is the
     network factory's injected ``gancore.Build``, so the name is looked up in the registry
     that builds the network; without it, in the process's."""
-    if isinstance(norm, Normalization):
+    if isinstance(norm, gancore.Normalization):
         return norm
     if build is None:
-        from ._plugins import build  # the registry is filled by plugins, which import the core
-
+        build = gancore.build
     return build("normalization", norm)
 
 
@@ -54,7 +53,9 @@ class LayerMaker:
     A network factory passes its injected ``build`` on, so a normalization named in the
     recipe comes from the registry building the network (see ``resolve_norm``)."""
 
-    def __init__(self, norm: str | Normalization, init: Init = "default", *, build: Build | None = None) -> None:
+    def __init__(
+        self, norm: str | gancore.Normalization, init: Init = "default", *, build: gancore.Build | None = None
+    ) -> None:
         self.norm = resolve_norm(norm, build)
         self.init = init
 
@@ -69,3 +70,12 @@ class LayerMaker:
         if self.init == "dcgan":
             dcgan_init(module)
         return module
+
+    def normed(
+        self, layer: Callable[..., nn.Module], c_from: int, c_to: int, *args: Any, spatial: bool = True, **kwargs: Any
+    ) -> list[nn.Module]:
+        """``[layer(c_from, c_to, *args, **kwargs), its norm module]``, the layer weighted.
+        The norm is made first so that the layer leaves out its bias where the norm adds a
+        learned shift of its own."""
+        after = self.norm_layer(c_to, spatial=spatial)
+        return [self.weighted(layer(c_from, c_to, *args, bias=not has_shift(after), **kwargs)), after]

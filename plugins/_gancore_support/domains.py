@@ -2,8 +2,8 @@
 
 Twin-GAN shares its encoder and decoder between two image domains and gives each domain
 its own batch-norm statistics and scale; a scheme switches every such layer of a network
-with ``set_domain``. A layer takes part by subclassing ``PerDomain``; any plugin may
-define one, and any scheme switch them, without importing the other.
+with ``set_domain``. A layer takes part by subclassing ``PerDomain``, so the norms plugin
+defines one and the Twin-GAN plugin switches it without importing the other.
 """
 
 from __future__ import annotations
