@@ -44,7 +44,7 @@ def sample(
             labels = np.full(num, label) if label is not None else np.arange(num) % classes
             arrays["labels"] = labels.astype(np.int64)
         tmp = out.with_name(f".{out.stem}.tmp.npz")
-        np.savez(tmp, **arrays)
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy's stub: **arrays could fill its bool allow_pickle
         tmp.replace(out)
     else:
         real = run.dataset.tensors["x"] if x.dim() == 2 else None

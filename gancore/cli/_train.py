@@ -11,7 +11,8 @@ from .._distributed import JobError, leave, topology
 from .._errors import GancoreError
 from .._documents import add_callbacks, apply_overrides, load_source
 from .._recipe import DEFAULT_RECIPE, Recipe
-from .._run import RECIPE_FILE, Run
+from .._run import Run
+from .._training import RECIPE_FILE
 from .._signals import Stopped
 from ._app import app
 from ._launch import already_launched, launch
@@ -92,6 +93,7 @@ def _train(recipe: str | None, overrides: list[str], out: Path | None, device: s
         run = Run.create(recipe or DEFAULT_RECIPE, overrides=overrides, device=device, log_to=log_to)
         run.out = run.processes.share(out or _fresh_directory(run.name))
         say = run.processes.is_main
+    assert run.out is not None  # loaded from --out, or given its directory just above
     if say:
         console.print(f"training {run.name} on {run.device} into {run.out}" + _across(run))
     try:
