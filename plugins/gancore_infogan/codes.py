@@ -85,7 +85,7 @@ class LatentLayout:
         codes = self.assemble(noise, category, continuous)
         if generator is None:
             return codes
-        return LatentCodes(*(None if t is None else t.to(device) for t in (codes.latent, codes.category, codes.continuous)))
+        return LatentCodes(codes.latent.to(device), *(None if t is None else t.to(device) for t in (codes.category, codes.continuous)))
 
 
 def check_codes(categories: int, continuous: int) -> None:

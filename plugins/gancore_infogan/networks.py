@@ -46,7 +46,7 @@ class _Layers:
     def __init__(self, norm: str, build: gancore.Build) -> None:
         self.norm: gancore.Normalization = build("normalization", norm)
 
-    def weighted(self, module: nn.Module) -> nn.Module:
+    def weighted(self, module: nn.Linear | nn.Conv2d | nn.ConvTranspose2d) -> nn.Module:
         # DCGAN-style initialisation, the usual one for this family of networks; weight
         # norm then starts from these weights because the wrap comes after.
         nn.init.normal_(module.weight, 0.0, 0.02)

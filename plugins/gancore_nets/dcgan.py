@@ -80,7 +80,7 @@ class DCGANGenerator(nn.Module):
         base, doublings = dcgan_geometry(spec, "the dcgan generator")
         self.latent_dim = latent_dim
         self.num_classes = need_classes(spec.num_classes, "a conditional dcgan generator") if conditional else None
-        self.embed = LabelEmbedding(self.num_classes, embed_dim) if conditional else None
+        self.embed = LabelEmbedding(self.num_classes, embed_dim) if self.num_classes is not None else None
         maker = LayerMaker(norm, init, build=build)
         channels = width * 2 ** (doublings - 1)
         after = maker.norm_layer(channels, spatial=True)
@@ -139,7 +139,11 @@ class DCGANCritic(nn.Module):
         self.num_classes = None
         if conditional != "none":
             self.num_classes = need_classes(spec.num_classes, f"a {conditional}-conditional dcgan critic")
-        self.embed = LabelEmbedding(self.num_classes, embed_dim) if conditional == "concat" else None
+        self.embed = (
+            LabelEmbedding(self.num_classes, embed_dim)
+            if conditional == "concat" and self.num_classes is not None  # always, once conditional: need_classes set it
+            else None
+        )
         maker = LayerMaker(norm, init, build=build)
 
         in_channels = pack * (spec.shape[0] + (embed_dim if conditional == "concat" else 0))
@@ -156,7 +160,9 @@ class DCGANCritic(nn.Module):
         features = channels * base * base
         self.psi = maker.weighted(nn.Linear(features, 1))
         self.projection = (
-            ProjectionHead(self.num_classes, features, maker.weighted) if conditional == "projection" else None
+            ProjectionHead(self.num_classes, features, maker.weighted)
+            if conditional == "projection" and self.num_classes is not None  # always, once conditional: need_classes set it
+            else None
         )
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:

@@ -21,7 +21,7 @@ normalization when built. Its output block keeps a plain batch norm, as in SN-GA
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -140,7 +140,8 @@ class UpBlock(nn.Module):
         plain = maker.norm_layer(channels, spatial=True)
         if num_classes is None:
             return plain
-        return ConditionalBatchNorm2d(channels, num_classes, eps=plain.eps, momentum=plain.momentum)
+        batch_norm = cast(nn.modules.batchnorm._BatchNorm, plain)  # a conditional generator checked its norm is
+        return ConditionalBatchNorm2d(channels, num_classes, eps=batch_norm.eps, momentum=batch_norm.momentum)
 
     def _normed(self, norm: nn.Module, x: Tensor, labels: Tensor | None) -> Tensor:
         return norm(x, labels) if self.conditional else norm(x)
@@ -289,7 +290,9 @@ class SNGANCritic(nn.Module):
             channels = out_channels
         self.psi = maker.weighted(nn.Linear(channels, 1))
         self.projection = (
-            ProjectionHead(self.num_classes, channels, maker.weighted) if conditional == "projection" else None
+            ProjectionHead(self.num_classes, channels, maker.weighted)
+            if conditional == "projection" and self.num_classes is not None  # always, once conditional: need_classes set it
+            else None
         )
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:

@@ -15,6 +15,7 @@ advanced index, with no Python loop over the images.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 import torch
@@ -54,7 +55,7 @@ def thicken(x: Tensor) -> Tensor:
     return F.max_pool2d(x, 3, stride=1, padding=1)
 
 
-STYLES = {"thick": thicken, "inverted": torch.neg}
+STYLES: dict[str, Callable[[Tensor], Tensor]] = {"thick": thicken, "inverted": torch.neg}
 
 
 def draw_velocities(n: int, max_speed: int, generator: torch.Generator) -> Tensor:

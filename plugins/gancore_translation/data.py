@@ -12,6 +12,7 @@ networks never saw.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 import torch
@@ -80,7 +81,7 @@ def morphological_gradient(x: Tensor) -> Tensor:
 
 
 EDGES = {"sobel": sobel_edges, "gradient": morphological_gradient}
-DOMAIN_B = {"thick": dilate, "inverted": torch.neg}
+DOMAIN_B: dict[str, Callable[[Tensor], Tensor]] = {"thick": dilate, "inverted": torch.neg}
 
 
 def mnist_edges(

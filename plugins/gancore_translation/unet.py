@@ -92,8 +92,8 @@ class UNetGenerator(nn.Module):
             c_from = channels[level] * (1 if level == depth - 1 else 2)
             after = maker.norm_layer(channels[level - 1], spatial=True)
             pad = (heights[level] - 2 * heights[level + 1], widths[level] - 2 * widths[level + 1])
-            conv = nn.ConvTranspose2d(c_from, channels[level - 1], 4, 2, 1, output_padding=pad, bias=not has_shift(after))
-            layers = [nn.ReLU(), maker.weighted(conv), after]
+            deconv = nn.ConvTranspose2d(c_from, channels[level - 1], 4, 2, 1, output_padding=pad, bias=not has_shift(after))
+            layers = [nn.ReLU(), maker.weighted(deconv), after]
             if dropout > 0 and depth - 1 - level < DROPOUT_LEVELS:
                 layers.append(nn.Dropout(dropout))
             self.up.append(nn.Sequential(*layers))
