@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,17 +59,17 @@ def save_samples(samples: Tensor, path: Path, real: Tensor | None = None) -> Non
         raise ValueError(f"cannot draw samples of shape {tuple(samples.shape)}")
 
 
-def _pyplot():
+def _use_agg() -> None:
+    """matplotlib draws off screen (its Agg backend); called before pyplot is imported."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def save_scatter(points: Tensor, path: Path, real: Tensor | None = None) -> None:
-    plt = _pyplot()
+    _use_agg()
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
     if real is not None:
         r = real[:2000].detach().float().cpu().numpy()
@@ -99,12 +99,14 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def save_curves(rows: list[Mapping[str, Any]], path: Path) -> None:
+def save_curves(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
     """Every logged value over steps, one panel each."""
     keys = sorted({k for r in rows for k, v in r.items() if isinstance(v, (int, float)) and k not in ("step", "seconds")})
     if not keys:
         return
-    plt = _pyplot()
+    _use_agg()
+    import matplotlib.pyplot as plt
+
     cols = min(3, len(keys))
     nrows = int(math.ceil(len(keys) / cols))
     fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 2.6 * nrows), dpi=90, squeeze=False)

@@ -75,12 +75,13 @@ def load(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
     if path.exists() and not path.is_file():
         raise GancoreError(f"cannot load checkpoint {path}: not a file")
     try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
+        loaded = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise GancoreError(f"checkpoint not found: {path}") from None
     except Exception as exc:  # truncated, not a checkpoint, or holding objects we refuse to unpickle
         raise GancoreError(f"cannot load checkpoint {path}: {_first_line(exc)}") from None
-    version = data.get("format") if isinstance(data, dict) else None
+    data: dict[str, Any] = loaded if isinstance(loaded, dict) else {}  # not a dict: not a checkpoint, below
+    version = data.get("format")
     if not isinstance(version, int) or version < 1:
         raise GancoreError(f"{path} is not a gancore checkpoint")
     if version > FORMAT:

@@ -13,16 +13,41 @@ Example plugin module::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Protocol
+
 import pluggy
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Callable
+    from importlib.resources.abc import Traversable
 
 PROJECT = "gancore"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
+class RegisterKind(Protocol):
+    """The ``register`` a ``register_kinds`` hook receives."""
+
+    def __call__(self, kind: str, summary: str, interface: type | None = None) -> None: ...
+
+
+class RegisterPart(Protocol):
+    """The ``register`` a ``register_parts`` hook receives."""
+
+    def __call__(self, kind: str, name: str, factory: Callable[..., Any], summary: str | None = None) -> None: ...
+
+
+class RegisterRecipe(Protocol):
+    """The ``register`` a ``register_recipes`` hook receives."""
+
+    def __call__(self, name: str, path: str | os.PathLike[str] | Traversable, summary: str = "") -> None: ...
+
+
 class HookSpecs:
     @hookspec
-    def register_kinds(self, register):
+    def register_kinds(self, register: RegisterKind) -> None:
         """Register new kinds of part, for parts that none of the core's kinds describes.
 
         Call ``register(kind, summary, interface=None)`` once per kind: ``kind`` is a
@@ -34,7 +59,7 @@ class HookSpecs:
         """
 
     @hookspec
-    def register_parts(self, register):
+    def register_parts(self, register: RegisterPart) -> None:
         """Register concrete parts of a GAN.
 
         Call ``register(kind, name, factory, summary=None)`` once per part. ``kind`` is one
@@ -45,7 +70,7 @@ class HookSpecs:
         """
 
     @hookspec
-    def register_recipes(self, register):
+    def register_recipes(self, register: RegisterRecipe) -> None:
         """Register built-in recipes.
 
         Call ``register(name, path)`` with the path of a TOML recipe file. Its one-line

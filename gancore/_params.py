@@ -18,7 +18,8 @@ import re
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Callable
+from collections.abc import Callable, Mapping, Set
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator
 from pydantic.fields import FieldInfo
@@ -87,11 +88,11 @@ def _docstring_args(obj: Any) -> dict[str, str]:
     return out
 
 
-def _signature_target(factory: Callable) -> Callable:
+def _signature_target(factory: Callable[..., Any]) -> Callable[..., Any]:
     return factory.__init__ if inspect.isclass(factory) else factory
 
 
-def injected_parameters(factory: Callable, injectable: dict[type, str]) -> dict[str, type]:
+def injected_parameters(factory: Callable[..., Any], injectable: dict[type, str]) -> dict[str, type]:
     """Parameters the engine supplies (by annotation type), name -> type."""
     hints = _hints(factory)
     out = {}
@@ -102,7 +103,7 @@ def injected_parameters(factory: Callable, injectable: dict[type, str]) -> dict[
     return out
 
 
-def _hints(factory: Callable) -> dict[str, Any]:
+def _hints(factory: Callable[..., Any]) -> dict[str, Any]:
     target = _signature_target(factory)
     try:
         return typing.get_type_hints(target, include_extras=True)
@@ -111,7 +112,7 @@ def _hints(factory: Callable) -> dict[str, Any]:
 
 
 def params_model(
-    factory: Callable, title: str, *, skip: set[str] = frozenset(), injectable: dict[type, str] = {}
+    factory: Callable[..., Any], title: str, *, skip: Set[str] = frozenset(), injectable: dict[type, str] = {}
 ) -> type[ParamsBase]:
     """The pydantic model of a factory's recipe parameters."""
     sig = inspect.signature(factory)
@@ -337,7 +338,7 @@ def invalid_values(exc: ValidationError, prefix: str = "", model: type[BaseModel
     return InvalidValues(validation_error_lines(exc, prefix, model), fields)
 
 
-def validate_params(model: type[ParamsBase], values: dict[str, Any], path: str) -> ParamsBase:
+def validate_params(model: type[ParamsBase], values: Mapping[str, Any], path: str) -> ParamsBase:
     try:
         return model.model_validate(values)
     except ValidationError as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import traceback
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -205,7 +206,7 @@ class PluginHost:
         self.add_plugin_object(plugin, info)
         return info
 
-    def _failed(self, info: PluginInfo, exc: Exception, what: str) -> None:
+    def _failed(self, info: PluginInfo, exc: BaseException, what: str) -> None:
         info.status = "failed"
         info.error = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
         if os.environ.get("GANCORE_DEBUG"):
@@ -247,6 +248,6 @@ def registry() -> Registry:
     return host().registry
 
 
-def build(kind: str, name: str, params: dict[str, Any] | None = None, /, **injected: Any) -> Any:
+def build(kind: str, name: str, params: Mapping[str, Any] | None = None, /, **injected: Any) -> Any:
     """Build a registered part: ``gancore.build("normalization", "spectral")``."""
     return host().registry.build(kind, name, params, **injected)

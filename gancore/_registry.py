@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeGuard
 
 from ._errors import DuplicateNameError, GancoreError, UnknownNameError, unknown_name_message
 from ._kinds import CORE, Kind, check_kind, core_kinds, is_instance
@@ -30,7 +30,7 @@ class Entry:
         return params_model(self.factory, f"{title}Params", skip=skip, injectable=INJECTABLE)
 
     def describe(self) -> dict[str, Any]:
-        row = {"kind": self.kind, "name": self.name, "plugin": self.plugin, "summary": self.summary}
+        row: dict[str, Any] = {"kind": self.kind, "name": self.name, "plugin": self.plugin, "summary": self.summary}
         row["parameters"] = describe(self.params)
         if _is_scheme(self.factory):
             row["slots"] = {
@@ -40,7 +40,7 @@ class Entry:
         return row
 
 
-def _is_scheme(factory: Any) -> bool:
+def _is_scheme(factory: object) -> TypeGuard[type[Scheme]]:
     return inspect.isclass(factory) and issubclass(factory, Scheme)
 
 
@@ -66,7 +66,7 @@ class BoundBuild:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
-    def __call__(self, kind: str, name: str, params: dict[str, Any] | None = None, /, **injected: Any) -> Any:
+    def __call__(self, kind: str, name: str, params: Mapping[str, Any] | None = None, /, **injected: Any) -> Any:
         return self.registry.build(kind, name, params, **injected)
 
     def __repr__(self) -> str:
@@ -145,7 +145,7 @@ class Registry:
 
     # -- validating and building --------------------------------------------------
 
-    def validate(self, kind: str, name: str, params: dict[str, Any], path: str = "") -> ParamsBase:
+    def validate(self, kind: str, name: str, params: Mapping[str, Any], path: str = "") -> ParamsBase:
         """Check a part's parameters, and the names they refer to, without building it."""
         where = f"{path}: " if path else ""
         try:
@@ -160,7 +160,7 @@ class Registry:
                 raise UnknownNameError(f"{sub}: {unknown_name_message(ref.kind, value, self.names(ref.kind))}")
         return values
 
-    def build(self, kind: str, name: str, params: dict[str, Any] | None = None, /, **injected: Any) -> Any:
+    def build(self, kind: str, name: str, params: Mapping[str, Any] | None = None, /, **injected: Any) -> Any:
         """Validate ``params`` and call the factory; ``injected`` are the engine's arguments
         (``spec``, ``parameters``, a scheme's built slots), passed only to factories that
         declare them. A factory declaring a ``gancore.Build`` gets this registry's."""

@@ -90,4 +90,4 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             added.append(_item(session, f"gancore[{name}]::{case.id}", case))
     items.extend(added)
     # Reported like a collector's findings, so "collected N items" counts the cases too.
-    session.ihook.pytest_collectreport(report=pytest.CollectReport("gancore", "passed", None, added))
+    session.ihook.pytest_collectreport(report=pytest.CollectReport("gancore", "passed", None, list(added)))

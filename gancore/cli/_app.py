@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import warnings
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional, TextIO
 
 import typer
 from typer.core import TyperGroup
@@ -14,13 +14,17 @@ from .._errors import GancoreError
 from .._guard import DivergenceError
 from ._output import error, warn
 
+if TYPE_CHECKING:
+    # typer carries its own copy of click; its Context is the one a TyperGroup is given.
+    from typer._click import Context
+
 
 class _Group(TyperGroup):
     """Turns user errors into one ``error:`` message on stderr (a line, or a recipe's list of
     errors) and exit code 2, a diverged run into exit code 3 (a traceback instead with
     GANCORE_DEBUG=1)."""
 
-    def invoke(self, ctx):  # type: ignore[override]
+    def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
         except GancoreError as exc:
@@ -111,7 +115,14 @@ def _global(
             warn(f"--block {name}: no plugin of that name is installed (see gancore plugins)")
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
     """gancore's own warnings as one ``warning:`` line; others as Python shows them."""
     from .._checkpoint import CheckpointWarning
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.table import Table
@@ -34,7 +34,8 @@ def eval_(
     if run.step == 0:
         raise GancoreError(f"{run_dir} has no checkpoint yet")
     run.require_finite()
-    names: list = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else (run.recipe.eval.metrics or default_metrics(run))
+    # Names, or the recipe's tables of a name and parameters.
+    names: list[str | dict[str, Any]] = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else (run.recipe.eval.metrics or list(default_metrics(run)))
     if not names:
         raise GancoreError("no metric fits this run's data; name some with --metrics (see gancore list metric)")
     for name in names:

@@ -22,7 +22,7 @@ class _Console(Console):
 
     @property
     def size(self) -> ConsoleDimensions:
-        size = Console.size.fget(self)  # type: ignore[attr-defined]
+        size = super().size
         # Not even a COLUMNS read when the console was made (rich fixes its width then).
         if not self.is_terminal:
             return ConsoleDimensions(UNWRAPPED_WIDTH, size.height)

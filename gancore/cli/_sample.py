@@ -42,7 +42,7 @@ def sample(
         if labels is not None:  # the classes the samples were drawn for
             arrays["labels"] = labels.cpu().numpy().astype(np.int64)
         tmp = out.with_name(f".{out.stem}.tmp.npz")
-        np.savez(tmp, **arrays)
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy's stub: **arrays could fill its bool allow_pickle
         tmp.replace(out)
     else:
         real = run.dataset.tensors["x"] if x.dim() == 2 else None

@@ -25,7 +25,8 @@ def check_augment(augment: Augment, spec: DataSpec, *, label: str = "augment") -
 
     def run(inputs: torch.Tensor) -> torch.Tensor:
         try:
-            return augment(inputs)
+            out: torch.Tensor = augment(inputs)
+            return out
         except Exception as exc:
             fail(label, f"raised {type(exc).__name__} on a batch of shape {tuple(inputs.shape)}: {exc}")
 

@@ -203,9 +203,9 @@ def _metric_check(reg: Registry, entry: Entry, params: dict[str, Any]) -> Callab
                 shapes.setdefault(tuple(data.spec.shape), name)
         expect(shapes, label, "applies to none of the installed datasets (applies_to(spec), or supports(spec) "
                "for a metric run only when named, is False for all)")
-        data = _datasets(reg)
+        datasets = _datasets(reg)
         for name in shapes.values():
-            check_metric(metric, data[name], label=f"{label} on dataset {name!r}")
+            check_metric(metric, datasets[name], label=f"{label} on dataset {name!r}")
 
     return check
 
@@ -305,8 +305,8 @@ def part_cases(entry: Entry, registry: Registry | None = None) -> Iterator[Case]
                     yield Case(entry.kind, entry.name, entry.plugin, f"{tag}{spec_id}", _augment_check(reg, entry, params, spec_id))
         else:  # a plugin's own kind: the kit knows only that its parts build (as its interface)
             specs = [s for s, spec in STANDARD_SPECS.items() if accepts(entry.factory, spec)]
-            for spec_id in specs if hasattr(entry.factory, "supports") else [None]:
-                yield Case(entry.kind, entry.name, entry.plugin, f"{tag}{spec_id or ''}", _builds(reg, entry, params, spec_id))
+            for on_spec in specs if hasattr(entry.factory, "supports") else [None]:
+                yield Case(entry.kind, entry.name, entry.plugin, f"{tag}{on_spec or ''}", _builds(reg, entry, params, on_spec))
 
 
 def cases(plugin: str | None = None, registry: Registry | None = None) -> list[Case]:
@@ -321,9 +321,15 @@ def cases(plugin: str | None = None, registry: Registry | None = None) -> list[C
                 out.extend(_with_normalization(reg, norm))
     for recipe in sorted(reg.recipes.values(), key=lambda r: r.name):
         if every or recipe.plugin == plugin:
-            out.append(Case("recipe", recipe.name, recipe.plugin, "",
-                            lambda n=recipe.name: check_recipe(n, registry=reg, overrides=_user_data(reg, n))))
+            out.append(Case("recipe", recipe.name, recipe.plugin, "", _recipe_check(reg, recipe.name)))
     return out
+
+
+def _recipe_check(reg: Registry, recipe: str) -> Callable[[], None]:
+    def check() -> None:
+        check_recipe(recipe, registry=reg, overrides=_user_data(reg, recipe))
+
+    return check
 
 
 def _user_data(reg: Registry, recipe: str) -> dict[str, Any]:

@@ -55,7 +55,8 @@ class _PointCritic(nn.Module):
         self.net = nn.Sequential(nn.Linear(features * pack, 16), nn.Tanh(), nn.Linear(16, 1))
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        return self.net(x.reshape(x.shape[0] // self.pack, -1)).squeeze(1)
+        score: Tensor = self.net(x.reshape(x.shape[0] // self.pack, -1))
+        return score.squeeze(1)
 
 
 def check_regularizer(regularizer: Regularizer, *, label: str = "regularizer") -> None:
@@ -129,7 +130,8 @@ class _Probe(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.body(x)
+        score: Tensor = self.body(x)
+        return score
 
 
 def check_normalization(norm: Normalization, *, label: str = "normalization") -> None:

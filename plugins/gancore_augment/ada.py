@@ -37,6 +37,12 @@ class ADA(gancore.Augment):
 
     supports = staticmethod(images_only)
 
+    # Buffers, registered in __init__.
+    p: Tensor
+    signs: Tensor
+    seen: Tensor
+    updates: Tensor
+
     def __init__(
         self,
         target: Annotated[float, Field(gt=0, lt=1)] = 0.6,

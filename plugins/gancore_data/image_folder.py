@@ -61,10 +61,10 @@ def list_images(root: Path) -> tuple[list[Path], list[int] | None, list[str]]:
 def load_image(path: Path, size: int, mode: str) -> np.ndarray:
     """One image, center-cropped to a square and resized: uint8 size x size (x 3 for RGB)."""
     try:
-        with Image.open(path) as img:
+        with Image.open(path) as opened:
             # Let JPEG decode at a reduced scale when the file is much larger than needed.
-            img.draft(mode, (size, size))
-            img = img.convert(mode)
+            opened.draft(mode, (size, size))
+            img = opened.convert(mode)
             side = min(img.size)
             left, top = (img.width - side) // 2, (img.height - side) // 2
             # Crop first: resizing with a box would blend in pixels from outside the box.

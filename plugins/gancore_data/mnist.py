@@ -160,6 +160,7 @@ def mnist(
     if source == "embedded":
         images, labels = embedded_test_split()
     elif source == "directory":
+        assert root is not None  # refused above
         images, labels = read_directory(Path(root).expanduser(), split)
     else:
         cache = Path(cache_dir).expanduser() if cache_dir else cache_root() / "mnist"

@@ -8,12 +8,17 @@ predictions on generated samples.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 import gancore
+
+if TYPE_CHECKING:
+    from .scheme import InfoGAN
 
 
 @dataclass(frozen=True)
@@ -44,8 +49,8 @@ def code_agreement(category: Tensor, predicted: Tensor, categories: int, classes
 
 @torch.no_grad()
 def measure_code_agreement(
-    scheme: nn.Module,
-    classify,
+    scheme: InfoGAN,
+    classify: Callable[[Tensor], Tensor],
     *,
     per_category: int = 1000,
     seed: int = 0,

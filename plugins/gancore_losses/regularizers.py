@@ -116,6 +116,10 @@ class LeCam(nn.Module, gancore.Regularizer):
         decay: of the moving averages of the mean real and fake scores.
     """
 
+    # Buffers, registered in __init__.
+    average_real: Tensor
+    average_fake: Tensor
+
     def __init__(self, weight: NonNegativeFloat = 0.3, decay: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.99) -> None:
         super().__init__()
         self.weight, self.decay = weight, decay
@@ -181,7 +185,7 @@ class WeightClipping(gancore.Regularizer):
 
     @torch.no_grad()
     def after_critic_step(self, critic: nn.Module) -> None:
-        params = list(critic.parameters())
+        params: list[Tensor] = list(critic.parameters())
         if not params:
             return
         # Two fused in-place kernels over all parameters; nothing returns to the host.

@@ -99,7 +99,8 @@ def for_inference(net: MnistNet) -> MnistNet:
             layers.append(nn.ReLU(inplace=True))
         else:
             layers.append(module)
-    net.body = nn.Sequential(*layers).to(memory_format=torch.channels_last)
+    # torch's stub lists Module.to overloads without memory_format, which Module.to accepts.
+    net.body = nn.Sequential(*layers).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return net.eval().requires_grad_(False)
 
 

@@ -67,7 +67,7 @@ class MixtureModes(gancore.Metric):
             centres, std = mixture_modes(name, self.build)
             near = torch.cdist(real.float(), centres.to(real.device)).min(dim=1).values
             shares[name] = float((near <= QUALITY_STDS * std).double().mean())
-        best = max(shares, key=shares.get)
+        best = max(shares, key=shares.__getitem__)
         if shares[best] < 0.9:
             raise ValueError("the real samples lie on neither the ring nor the grid; set the modes metric's benchmark")
         return best

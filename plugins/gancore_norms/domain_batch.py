@@ -35,6 +35,10 @@ class DomainBatchNorm(PerDomain):
     ``domain`` (a plain int, set with ``set_domain``) picks the row used by ``forward``.
     """
 
+    # Buffers, registered in __init__.
+    running_mean: Tensor
+    running_var: Tensor
+
     def __init__(
         self, num_features: int, domains: int = 2, *, spatial: bool, eps: float = 1e-5, momentum: float = 0.1
     ) -> None:

@@ -7,7 +7,7 @@ Both use ``torch.nn.utils.parametrizations``, so the wrapped layer keeps its typ
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from pydantic import Field
 from torch import nn
@@ -18,7 +18,7 @@ import gancore
 
 def _has_weight(module: nn.Module) -> bool:
     return isinstance(getattr(module, "weight", None), nn.Parameter) or (
-        hasattr(module, "parametrizations") and "weight" in module.parametrizations
+        hasattr(module, "parametrizations") and "weight" in cast(nn.ModuleDict, module.parametrizations)
     )
 
 

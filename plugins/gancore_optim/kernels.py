@@ -7,16 +7,20 @@ with the rest of its errors, before anything is built.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BeforeValidator, Field
+from pydantic.fields import FieldInfo
 
-WITH_FUSED = ("default", "for-loop", "foreach", "fused")
-WITHOUT_FUSED = ("default", "for-loop", "foreach")
+WithFused = Literal["default", "for-loop", "foreach", "fused"]
+WithoutFused = Literal["default", "for-loop", "foreach"]
+WITH_FUSED: tuple[str, ...] = get_args(WithFused)
+WITHOUT_FUSED: tuple[str, ...] = get_args(WithoutFused)
 
 
-def choice(optimizer: str, available: tuple[str, ...]) -> Any:
-    """The type of ``optimizer``'s ``implementation`` parameter: one of ``available``."""
+def available_for(optimizer: str, available: tuple[str, ...]) -> BeforeValidator:
+    """The check of ``optimizer``'s ``implementation`` parameter: one of ``available``.
+    Use: ``Annotated[WithFused, available_for("adam", WITH_FUSED), described(WITH_FUSED)]``."""
 
     def check(value: Any) -> Any:
         # Before the Literal's own check, so the message says what this optimizer lacks.
@@ -24,8 +28,13 @@ def choice(optimizer: str, available: tuple[str, ...]) -> Any:
             raise ValueError(f"implementation {value!r} is not available for {optimizer} (available: {', '.join(available)})")
         return value
 
-    description = "optimizer kernels: default (torch decides), " + ", ".join(available[1:])
-    return Annotated[Literal[available], BeforeValidator(check), Field(description=description)]
+    return BeforeValidator(check)
+
+
+def described(available: tuple[str, ...]) -> FieldInfo:
+    """The description of an ``implementation`` parameter."""
+    description: FieldInfo = Field(description="optimizer kernels: default (torch decides), " + ", ".join(available[1:]))
+    return description
 
 
 def kernel_options(implementation: str) -> dict[str, Any]:

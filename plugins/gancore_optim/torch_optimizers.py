@@ -14,7 +14,7 @@ from pydantic import Field
 
 import gancore
 
-from .kernels import WITH_FUSED, WITHOUT_FUSED, choice, kernel_options
+from .kernels import WITH_FUSED, WITHOUT_FUSED, WithFused, WithoutFused, available_for, described, kernel_options
 
 LearningRate = Annotated[float, Field(gt=0, le=1e6, description="learning rate")]
 Beta = Annotated[float, Field(ge=0, lt=1)]
@@ -22,10 +22,10 @@ Betas = Annotated[tuple[Beta, Beta], Field(description="coefficients of the runn
 WeightDecay = Annotated[float, Field(ge=0, le=1e6, description="weight decay")]
 Eps = Annotated[float, Field(gt=0, le=1, description="added to the denominator, for stability")]
 Momentum = Annotated[float, Field(ge=0, le=1e6, description="momentum factor")]
-AdamKernels = choice("adam", WITH_FUSED)
-AdamWKernels = choice("adamw", WITH_FUSED)
-RMSpropKernels = choice("rmsprop", WITHOUT_FUSED)
-SGDKernels = choice("sgd", WITH_FUSED)
+AdamKernels = Annotated[WithFused, available_for("adam", WITH_FUSED), described(WITH_FUSED)]
+AdamWKernels = Annotated[WithFused, available_for("adamw", WITH_FUSED), described(WITH_FUSED)]
+RMSpropKernels = Annotated[WithoutFused, available_for("rmsprop", WITHOUT_FUSED), described(WITHOUT_FUSED)]
+SGDKernels = Annotated[WithFused, available_for("sgd", WITH_FUSED), described(WITH_FUSED)]
 
 
 def adam(

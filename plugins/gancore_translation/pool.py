@@ -21,6 +21,10 @@ from torch import Tensor, nn
 class HistoryPool(nn.Module):
     """``pool(fakes)`` returns as many images, some replaced by older fakes."""
 
+    # Buffers, registered in __init__.
+    images: Tensor
+    count: Tensor
+
     def __init__(self, size: int, shape: tuple[int, ...]) -> None:
         super().__init__()
         self.size = size

@@ -11,8 +11,9 @@ same way, is reported beside it as the ceiling of the measure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import Tensor, nn
@@ -26,6 +27,20 @@ def unchanged(x: Tensor) -> Tensor:
 
 UNSTYLE_B: dict[str, Callable[[Tensor], Tensor]] = {"thick": unchanged, "inverted": torch.neg}
 """How to show the classifier a domain-B image, per ``mnist-unpaired`` domain_b."""
+
+
+class Translating(Protocol):
+    """What ``class_kept`` needs of a scheme: a module that translates both ways."""
+
+    def translate_ab(self, a: Tensor) -> Tensor: ...
+
+    def translate_ba(self, b: Tensor) -> Tensor: ...
+
+    def modules(self) -> Iterator[nn.Module]: ...
+
+    def parameters(self) -> Iterator[nn.Parameter]: ...
+
+    def eval(self) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -52,7 +67,7 @@ def _accuracy(classify: Classify, images: Tensor, labels: Tensor, batch_size: in
 
 @torch.no_grad()
 def class_kept(
-    scheme: nn.Module,
+    scheme: Translating,
     data: Mapping[str, Tensor],
     classify: Classify,
     *,
