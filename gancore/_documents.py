@@ -112,7 +112,8 @@ def apply_overrides(doc: dict[str, Any], overrides: Mapping[str, Any] | list[str
     return doc
 
 
-# Sections of settings, whose ``name`` (optim.name) picks a variant, not a part.
+# Sections of settings: setting their ``name`` keeps the rest of the table (optim.name picks
+# an optimizer, and the engine's keys beside it apply to any).
 _SETTINGS = ("train", "optim", "ema", "eval")
 
 

@@ -18,8 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from ._guard import NonfiniteGuard
+from ._optim import schedule_rates
 from ._precision import no_autocast
-from ._schedule import lr_factor
 
 # The loss scale of the update being prepared, for gradients a loss takes itself
 # (gradient penalties; see ``gancore.input_gradients``). None outside fp16.
@@ -75,11 +75,7 @@ class Updates:
         self.step_number = step + 1  # the step as the metrics count it
         self.logs = {}
         for group, s in self.settings.items():
-            if s.schedule == "constant":
-                continue
-            lr = s.lr * lr_factor(s.schedule, step, self.total_steps, s.final_lr)
-            for param_group in self.optimizers[group].param_groups:
-                param_group["lr"] = lr
+            schedule_rates(self.optimizers[group], s, step, self.total_steps)
 
     @contextlib.contextmanager
     def loss_scale(self, group: str) -> Iterator[None]:

@@ -7,7 +7,7 @@ from torch import nn
 
 import gancore
 from gancore._guard import NonfiniteGuard
-from gancore._recipe import OptimSettings
+from gancore._optim import OptimSettings
 from gancore._updates import Updates
 
 CPU = torch.device("cpu")
@@ -26,7 +26,7 @@ class Score(nn.Linear):
 def handle(networks: dict[str, nn.Module], *, lr=0.1, mode="stop", amp="off", deferred=False, **settings) -> Updates:
     params = {g: list(m.parameters()) for g, m in networks.items()}
     optimizers = {g: torch.optim.SGD(p, lr=lr) for g, p in params.items()}
-    options = {g: OptimSettings(name="sgd", lr=lr, **settings) for g in networks}
+    options = {g: OptimSettings(**settings) for g in networks}
     guard = NonfiniteGuard(mode, 3, deferred=deferred)
     return Updates(optimizers, params, options, device=CPU, amp=amp, guard=guard, total_steps=10)
 
