@@ -172,6 +172,31 @@ def _unclaimed_keys(defaults: Mapping[str, Any], entries: Iterable[Entry]) -> li
     return [f"optim.{key}: {_unknown_parameter(key, known)}" for key in defaults if key not in known]
 
 
+# Optimizer keys that every [optim.<group>] table of a resolved recipe listed before the
+# tables held each optimizer's own parameters, the optimizer ignoring those it did not take.
+_OLD_SHARED_KEYS = ("lr", "betas", "eps", "weight_decay", "momentum", "implementation")
+
+
+def upgrade_saved_tables(doc: dict[str, Any], registry: Registry) -> None:
+    """A run directory's saved recipe, in place, as this version reads it: a group table
+    written when tables shared one vocabulary lists all of ``_OLD_SHARED_KEYS``, and those
+    its optimizer does not take (ignored then) are dropped. A table written since lists
+    only keys its optimizer takes, so nothing of it is dropped."""
+    optim = doc.get("optim")
+    if not isinstance(optim, dict):
+        return
+    for table in optim.values():
+        if not isinstance(table, dict) or not set(_OLD_SHARED_KEYS) <= table.keys():
+            continue
+        name = table.get("name", DEFAULT_OPTIMIZER)
+        if not isinstance(name, str) or ("optimizer", name) not in registry.parts:
+            continue  # the recipe's own check reports it
+        takes = registry.get("optimizer", name).params.model_fields
+        for key in _OLD_SHARED_KEYS:
+            if key not in takes:
+                del table[key]
+
+
 def resolved_table(part: OptimizerPart, settings: OptimSettings) -> dict[str, Any]:
     """A group's complete ``[optim.<group>]`` table: the optimizer's name and parameters,
     then the engine's keys (read back, it gives the same part and settings)."""

@@ -24,7 +24,7 @@ from ._ema import averaged_copy
 from ._footprint import check_networks
 from ._errors import GancoreError
 from ._guard import NonfiniteGuard
-from ._optim import build_optimizer
+from ._optim import build_optimizer, upgrade_saved_tables
 from ._parts import DataSpec, Dataset, Scheme
 from ._plugins import registry as default_registry
 from ._precision import check_precision
@@ -134,6 +134,7 @@ class Run(RunState, TrainingLoop):
             raise GancoreError(f"{path} is not a gancore run (no {RECIPE_FILE})")
         reg = registry or default_registry()
         doc = read_document(path / RECIPE_FILE)
+        upgrade_saved_tables(doc, reg)
         for slot, value in list(doc.items()):
             if isinstance(value, dict) and value.get("name") == "<object>":
                 if slot not in objects:
