@@ -56,9 +56,9 @@ class HandLoop:
         spec = run.spec
         self.G = reg.build("generator", r.slots["generator"][1], r.slots["generator"][2], spec=spec).to(run.device)
         self.D = reg.build("critic", r.slots["critic"][1], r.slots["critic"][2], spec=spec).to(run.device)
-        g, d = r.optim["generator"], r.optim["critic"]
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=g.lr, betas=g.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=d.lr, betas=d.betas)
+        g, d = r.optimizers["generator"][2], r.optimizers["critic"][2]
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=g["lr"], betas=g["betas"])
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=d["lr"], betas=d["betas"])
         self.data = run.dataset.tensors["x"].to(run.device)
         self.bs = r.train.batch_size
         self.device = run.device

@@ -14,6 +14,7 @@ from typing import Any
 
 from ._distributed import JobError
 from ._errors import GancoreError, RecipeWarning
+from ._optim import upgrade_saved_tables
 from ._recipe import Recipe
 from ._registry import Registry
 from ._rundir import RECIPE_FILE
@@ -43,6 +44,7 @@ def stored_recipe(path: Path, registry: Registry, *, overrides: Mapping[str, Any
         raise GancoreError(f"{path} is not a gancore run (no {RECIPE_FILE})")
     objects = dict(objects or {})
     doc = read_document(path / RECIPE_FILE)
+    upgrade_saved_tables(doc, registry)  # optimizer tables written by an older version
     for slot, value in list(doc.items()):
         if isinstance(value, dict) and value.get("name") == "<object>":
             if slot not in objects:
@@ -160,7 +162,8 @@ def apply_overrides(doc: dict[str, Any], overrides: Mapping[str, Any] | list[str
     return doc
 
 
-# Sections of settings, whose ``name`` (optim.name) picks a variant, not a part.
+# Sections of settings: setting their ``name`` keeps the rest of the table (optim.name picks
+# an optimizer, and the engine's keys beside it apply to any).
 _SETTINGS = ("train", "optim", "ema", "eval")
 
 

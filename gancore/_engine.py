@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from ._distributed import Processes, join, topology
 from ._errors import GancoreError
 from ._guard import NonfiniteGuard
-from ._schedule import lr_factor
+from ._optim import schedule_rates
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -140,12 +140,9 @@ class Engine:
         """Training step ``number`` (0-based): this step's learning rates, the forward passes
         autocast, and (several processes) each network's DDP wrapper in the scheme's place,
         so every backward pass reduces the gradients."""
-        self.step_number = number + 1
-        for group, s in self.settings.items():
-            if s.schedule != "constant":
-                lr = s.lr * lr_factor(s.schedule, number, self.total_steps, s.final_lr)
-                for param_group in self.optimizers[group].param_groups:
-                    param_group["lr"] = lr
+        self.step_number, self.logs = number + 1, {}
+        for group, settings in self.settings.items():
+            schedule_rates(self.optimizers[group], settings, number, self.total_steps)
         replicas = self.replicas or {}
         modules = scheme._modules
         for name, replica in replicas.items():

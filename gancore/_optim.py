@@ -1,35 +1,57 @@
-"""An optimizer group's optimizer: the part of kind ``optimizer`` its ``[optim]`` settings
-name, the values it is built with, and building it over the group's weights.
+"""An optimizer group's optimizer: its ``[optim.<group>]`` table, building it over the
+group's weights, and the learning-rate schedule it is run with.
 
-``[optim]`` and ``[optim.<group>]`` share one vocabulary, the recipe's optimizer keys
-(``OptimSettings``): the engine's own (``name``, ``schedule``, ``final_lr``,
-``clip_norm``) and those an optimizer reads (``lr``, ``betas``, ``eps``, ``weight_decay``,
-``momentum``, ``implementation``). An optimizer is given the keys of that vocabulary it
-declares as parameters and the recipe sets, and ignores the rest, as Adam ignores
-``momentum``, so a recipe stays valid whichever optimizer a group uses. What the recipe
-leaves unset takes the optimizer's own default, which the group's settings then record
-(the engine schedules that ``lr``; the resolved recipe writes it). A plugin's optimizer
-may take keys beyond the vocabulary; they are checked against its parameters like any
-part's.
+A group's table holds the engine's keys (``ENGINE_KEYS``: ``name``, the optimizer part,
+and ``schedule``, ``final_lr``, ``clip_norm``, which the engine applies around any
+optimizer) and the optimizer's own parameters, checked by the registry against its
+factory's signature like any part's. ``[optim]`` gives every group defaults: its engine
+keys apply to every group, each of its other keys to the groups whose optimizer takes it
+(``betas`` reaches adam and not sgd). Each value is kept once: the optimizer's in its part,
+``("optimizer", name, parameters)``, the engine's in the group's ``OptimSettings``.
+
+The schedule keeps no rate of its own: building an optimizer records each param group's
+base rate as ``initial_lr``, as torch's LR schedulers do, so that it travels in the
+optimizer's state_dict, and a step's rate is that base rate times ``lr_factor``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from typing import Any
+import math
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Literal
 
 import torch
+from pydantic import ConfigDict, Field, ValidationError
 from torch import nn
 
-from ._errors import InvalidValues, UnknownNameError
-from ._params import _unknown_parameter, validate_params
+from ._errors import GancoreError, InvalidValues, UnknownNameError, unknown_name_message
+from ._params import ExactScalars, _unknown_parameter, invalid_values
 from ._parts import Parameters
-from ._registry import Registry
+from ._registry import Entry, Registry
 
-ENGINE_KEYS = frozenset({"name", "schedule", "final_lr", "clip_norm"})
-"""Keys of the vocabulary the engine reads itself: never given to an optimizer."""
+DEFAULT_OPTIMIZER = "adam"
 
 OptimizerPart = tuple[str, str, dict[str, Any]]
+
+
+class OptimSettings(ExactScalars):
+    """What the engine does around a group's optimizer (``recipe.optim[group]``)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    schedule: Annotated[Literal["constant", "linear", "cosine"], Field(description="how the learning rate moves over train.steps")] = "constant"
+    final_lr: Annotated[float, Field(ge=0, le=1, description="the scheduled lr at train.steps, as a fraction of lr")] = 0.0
+    clip_norm: Annotated[float, Field(gt=0)] | None = Field(None, description="clip the group's gradient norm to this (unset: no clipping)")
+
+
+class EngineKeys(OptimSettings):
+    """The engine's keys as a table gives them: with ``name``, which picks the optimizer."""
+
+    name: Annotated[str, Field(description="the group's optimizer, a part of kind optimizer")] = DEFAULT_OPTIMIZER
+
+
+ENGINE_KEYS = ("name", *OptimSettings.model_fields)
+"""Keys of an optimizer table that the engine reads itself: never given to an optimizer."""
 
 
 class Inherited(InvalidValues):
@@ -37,92 +59,195 @@ class Inherited(InvalidValues):
     ``optim.<key>``, naming every group they fail."""
 
 
-def split_own(table: Mapping[str, Any], vocabulary: Collection[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``table`` as (its keys of the recipe's vocabulary, the others: an optimizer's own)."""
-    return ({k: v for k, v in table.items() if k in vocabulary},
-            {k: v for k, v in table.items() if k not in vocabulary})
-
-
-def optimizer_part(
-    registry: Registry,
-    group: str,
-    settings: Any,
-    group_keys: Collection[str],
-    base_keys: Collection[str],
-    own: Mapping[str, Any],
-    base_own: Mapping[str, Any],
-) -> tuple[OptimizerPart, Any]:
-    """``group``'s optimizer as a part, ("optimizer", name, parameters), checked before
-    anything is built, and the group's settings with the optimizer's values of the
-    vocabulary filled in. ``settings`` are the group's merged ``OptimSettings``;
-    ``group_keys`` and ``base_keys`` the vocabulary keys its own table and ``[optim]`` set;
-    ``own`` and ``base_own`` the keys beyond the vocabulary that they give."""
-    vocabulary = list(type(settings).model_fields)
-
-    def from_group(key: str) -> bool:
-        return key in group_keys or key in own
-
-    def from_base(key: str) -> bool:
-        return not from_group(key) and (key in base_keys or key in base_own)
-
-    def refuse(key: str, message: str) -> InvalidValues:
-        if from_group(key):
-            return InvalidValues([f"optim.{group}.{key}: {message}"], {key})
-        return Inherited([f"optim.{key}: {message}"], {key})
-
-    name = settings.name
+def engine_keys(table: Mapping[str, Any], path: str) -> EngineKeys:
+    """The engine's keys of ``table`` (``[optim]`` or a group's), checked; the optimizer's
+    parameters beside them are left to its own check."""
     try:
-        entry = registry.get("optimizer", name)
+        return EngineKeys.model_validate({k: v for k, v in table.items() if k in ENGINE_KEYS})
+    except ValidationError as exc:
+        raise invalid_values(exc, path, EngineKeys) from None
+
+
+def optim_tables(
+    raw: Mapping[str, Any], groups: tuple[str, ...], registry: Registry
+) -> tuple[dict[str, OptimSettings], dict[str, OptimizerPart], list[GancoreError]]:
+    """The ``[optim]`` section read for a scheme's ``groups``: each group's engine settings
+    and optimizer part, and every error found, in order (the caller reports them with the
+    rest of the recipe's)."""
+    errors: list[GancoreError] = []
+    defaults = {k: v for k, v in raw.items() if not isinstance(v, Mapping)}
+    tables = {k: v for k, v in raw.items() if isinstance(v, Mapping)}
+    for name in tables:
+        if name not in groups:
+            errors.append(UnknownNameError(f"optim.{name}: " + unknown_name_message("optimizer group", name, groups)))
+    base = _checked_keys(errors, defaults, "optim")
+    settings: dict[str, OptimSettings] = {}
+    parts: dict[str, OptimizerPart] = {}
+    entries: dict[str, Entry] = {}
+    refused: dict[str, list[str]] = {}  # a value of [optim] a group's optimizer refused -> those groups
+    for group in groups:
+        table = tables.get(group, {})
+        own = _checked_keys(errors, table, f"optim.{group}")
+        if base is None or own is None:
+            continue  # an optimizer name was refused: what the group's optimizer takes is unknown
+        keys = base.model_copy(update=own.model_dump(include=own.model_fields_set))
+        try:
+            entries[group] = _optimizer_entry(registry, group, keys.name, from_group="name" in table)
+            settings[group], parts[group] = _group_optimizer(registry, entries[group], group, defaults, table, keys)
+        except Inherited as exc:
+            for line in exc.lines:
+                refused.setdefault(line, []).append(group)
+        except GancoreError as exc:
+            errors.append(exc)
+    for message, failing in refused.items():
+        which = f"group {failing[0]!r}" if len(failing) == 1 else f"groups {', '.join(map(repr, failing))}"
+        errors.append(GancoreError(f"{message} (optimizer {which})"))
+    if len(entries) == len(groups):  # which keys [optim] may hold is known only when every optimizer is
+        errors += [GancoreError(line) for line in _unclaimed_keys(defaults, entries.values())]
+    return settings, parts, errors
+
+
+def _checked_keys(errors: list[GancoreError], table: Mapping[str, Any], path: str) -> EngineKeys | None:
+    """``table``'s engine keys, or None when its optimizer's name was refused (what it takes
+    is then unknown). A refused value is added to ``errors`` and taken as left out, so that
+    the groups' optimizer values are still checked and reported with it."""
+    try:
+        return engine_keys(table, path)
+    except InvalidValues as exc:
+        errors.append(exc)
+        if "name" in exc.fields:
+            return None
+        return engine_keys({k: v for k, v in table.items() if k not in exc.fields}, path)
+
+
+def _optimizer_entry(registry: Registry, group: str, name: str, *, from_group: bool) -> Entry:
+    try:
+        return registry.get("optimizer", name)
     except UnknownNameError as exc:
-        if from_group("name"):
+        if from_group:
             raise UnknownNameError(f"optim.{group}.name: {exc}") from None
-        raise refuse("name", str(exc)) from None
+        raise Inherited([f"optim.name: {exc}"], {"name"}) from None
+
+
+def _group_optimizer(
+    registry: Registry,
+    entry: Entry,
+    group: str,
+    defaults: Mapping[str, Any],
+    table: Mapping[str, Any],
+    keys: EngineKeys,
+) -> tuple[OptimSettings, OptimizerPart]:
+    """``group``'s engine settings and its optimizer part, ("optimizer", name, parameters),
+    checked before anything is built. ``defaults`` are ``[optim]``'s keys, ``table`` the
+    group's own, ``keys`` the engine's keys of both merged."""
     takes = entry.params.model_fields
-    unknown = [key for key in own if key not in takes]
+    own = {k: v for k, v in table.items() if k not in ENGINE_KEYS}
+    unknown = [k for k in own if k not in takes]
     if unknown:
-        known = vocabulary + [k for k in takes if k not in vocabulary]
+        known = [*takes, *ENGINE_KEYS]
         raise InvalidValues([f"optim.{group}.{k}: {_unknown_parameter(k, known)}" for k in unknown], unknown)
     # What the engine does for a group must mean something to its optimizer.
-    if settings.schedule != "constant" and "lr" not in takes:
-        raise refuse("schedule", f"optimizer {name!r} takes no lr to schedule")
-    if settings.implementation != "default" and "implementation" not in takes:
-        raise refuse("implementation", f"optimizer {name!r} has no implementation to choose")
-
-    given = set(group_keys) | set(base_keys)
-    passed = [k for k in vocabulary if k not in ENGINE_KEYS and k in takes]
-    values = {k: getattr(settings, k) for k in passed if k in given}
-    values |= {k: v for k, v in base_own.items() if k in takes} | dict(own)
+    if keys.schedule != "constant" and "lr" not in takes:
+        message = f"optimizer {keys.name!r} takes no lr to schedule"
+        if "schedule" in table:
+            raise InvalidValues([f"optim.{group}.schedule: {message}"], {"schedule"})
+        raise Inherited([f"optim.schedule: {message}"], {"schedule"})
+    inherited = {k: v for k, v in defaults.items() if k in takes and k not in own and k not in ENGINE_KEYS}
     try:
-        checked = registry.validate("optimizer", name, values, f"optim.{group}")
+        params = registry.validate("optimizer", keys.name, inherited | own, f"optim.{group}")
     except InvalidValues as exc:
-        if not exc.fields or not all(from_base(key) for key in exc.fields):
-            raise
-        # Every refused value came from [optim]: say so there, once for all the groups.
-        try:
-            validate_params(entry.params, values, "optim")
-        except InvalidValues as there:
-            raise Inherited(there.lines, there.fields) from None
+        if exc.fields and exc.fields <= inherited.keys():
+            # Every refused value came from [optim]: say so there, once for all the groups.
+            raise Inherited(["optim." + line.removeprefix(f"optim.{group}.") for line in exc.lines], exc.fields) from None
         raise
-    # What the group's optimizer runs with, the recipe's value or its own default.
-    settings = settings.model_copy(update={k: getattr(checked, k) for k in passed})
-    return ("optimizer", name, checked.model_dump(mode="json")), settings
+    settings = OptimSettings.model_validate(keys.model_dump(exclude={"name"}))
+    return settings, ("optimizer", keys.name, params.model_dump(mode="json"))
 
 
-def unclaimed_keys(registry: Registry, base_own: Mapping[str, Any], parts: Mapping[str, OptimizerPart],
-                   vocabulary: Collection[str]) -> list[str]:
-    """``optim.<key>: unknown parameter ...`` for each key of ``[optim]`` beyond the
-    vocabulary that no group's optimizer takes (a misspelt key, most likely)."""
-    takes: set[str] = set()
-    for kind, name, _ in parts.values():
-        takes |= set(registry.get(kind, name).params.model_fields)
-    known = list(vocabulary) + sorted(takes - set(vocabulary))
-    return [f"optim.{key}: {_unknown_parameter(key, known)}" for key in base_own if key not in takes]
+def _unclaimed_keys(defaults: Mapping[str, Any], entries: Iterable[Entry]) -> list[str]:
+    """``optim.<key>: unknown parameter ...`` for each key of ``[optim]`` that neither the
+    engine nor any group's optimizer takes (a misspelt key, most likely)."""
+    takes = set().union(*(entry.params.model_fields for entry in entries))
+    known = [*sorted(takes - set(ENGINE_KEYS)), *ENGINE_KEYS]
+    return [f"optim.{key}: {_unknown_parameter(key, known)}" for key in defaults if key not in known]
+
+
+# Optimizer keys that every [optim.<group>] table of a resolved recipe listed before the
+# tables held each optimizer's own parameters, the optimizer ignoring those it did not take.
+_OLD_SHARED_KEYS = ("lr", "betas", "eps", "weight_decay", "momentum", "implementation")
+
+
+def upgrade_saved_tables(doc: dict[str, Any], registry: Registry) -> None:
+    """A run directory's saved recipe, in place, as this version reads it: a group table
+    written when tables shared one vocabulary lists all of ``_OLD_SHARED_KEYS``, and those
+    its optimizer does not take (ignored then) are dropped. A table written since lists
+    only keys its optimizer takes, so nothing of it is dropped."""
+    optim = doc.get("optim")
+    if not isinstance(optim, dict):
+        return
+    for table in optim.values():
+        if not isinstance(table, dict) or not set(_OLD_SHARED_KEYS) <= table.keys():
+            continue
+        name = table.get("name", DEFAULT_OPTIMIZER)
+        if not isinstance(name, str) or ("optimizer", name) not in registry.parts:
+            continue  # the recipe's own check reports it
+        takes = registry.get("optimizer", name).params.model_fields
+        for key in _OLD_SHARED_KEYS:
+            if key not in takes:
+                del table[key]
+
+
+def resolved_table(part: OptimizerPart, settings: OptimSettings) -> dict[str, Any]:
+    """A group's complete ``[optim.<group>]`` table: the optimizer's name and parameters,
+    then the engine's keys (read back, it gives the same part and settings)."""
+    _, name, params = part
+    return {"name": name, **params, **settings.model_dump(mode="json")}
 
 
 def build_optimizer(registry: Registry, part: OptimizerPart, parameters: list[nn.Parameter]) -> torch.optim.Optimizer:
-    """The group's optimizer over its weights, built by the registry the recipe names it in."""
+    """The group's optimizer over its weights, built by the registry the recipe names it in,
+    with each param group's base rate recorded for the schedule."""
     kind, name, values = part
     optimizer = registry.build(kind, name, values, parameters=Parameters(parameters))
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer {name!r} did not build a torch.optim.Optimizer (got {type(optimizer).__qualname__})")
+    base_rates = [group.get("lr") for group in optimizer.param_groups]
+
+    def record_base_rates(built: torch.optim.Optimizer) -> None:
+        # A param group without an "lr" (a plugin's optimizer may name its rate otherwise)
+        # has no base rate. Run again after loading a state_dict: one written before base
+        # rates were recorded holds only its step's rate, and the base rate is then the
+        # recipe's, the one the optimizer was built with.
+        for group, rate in zip(built.param_groups, base_rates):
+            if rate is not None:
+                group.setdefault("initial_lr", rate)
+
+    record_base_rates(optimizer)
+    optimizer.register_load_state_dict_post_hook(record_base_rates)
     return optimizer
+
+
+def lr_factor(schedule: str, step: int, total: int, final: float) -> float:
+    """The fraction of the base learning rate to use for generator step ``step`` (0-based)
+    of ``total``: 1 throughout for ``constant``; from 1 down to ``final`` at ``total``,
+    in a straight line for ``linear`` or half a cosine for ``cosine``. A function of the
+    step alone, with no state, so a resumed run sets exactly the rate the uninterrupted
+    run would have had."""
+    if schedule == "constant":
+        return 1.0
+    progress = min(step / max(total, 1), 1.0)
+    if schedule == "linear":
+        return 1.0 - (1.0 - final) * progress
+    if schedule == "cosine":
+        return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    raise ValueError(f"unknown learning-rate schedule {schedule!r}")
+
+
+def schedule_rates(optimizer: torch.optim.Optimizer, settings: OptimSettings, step: int, total: int) -> None:
+    """Set ``optimizer``'s learning rates for generator step ``step`` (0-based) of ``total``:
+    each param group's base rate times the schedule's factor."""
+    if settings.schedule == "constant":
+        return
+    factor = lr_factor(settings.schedule, step, total, settings.final_lr)
+    for group in optimizer.param_groups:
+        group["lr"] = group["initial_lr"] * factor

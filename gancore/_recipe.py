@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ._errors import GancoreError, InvalidValues, RecipeError, UnknownNameError, unknown_name_message
 from ._evaluate import metric_spec
-from ._optim import Inherited, OptimizerPart, optimizer_part, split_own, unclaimed_keys
+from ._optim import OptimizerPart, OptimSettings, engine_keys, optim_tables, resolved_table
 from ._params import ExactScalars, invalid_values, refs_of
 from ._registry import Registry
 
@@ -49,40 +49,6 @@ class TrainSettings(_Strict):
     checkpoint_every: Annotated[int, Field(ge=0, description="steps between checkpoints (0: only at the end)")] = 1000
     keep_checkpoints: Annotated[int, Field(ge=1, description="checkpoints kept on disk")] = 2
     num_samples: Annotated[int, Field(ge=1, le=10_000, description="samples in each grid or scatter plot")] = 64
-
-
-OptimizerName = str  # a registered optimizer: checked against the registry with the parts
-Beta = Annotated[float, Field(ge=0, lt=1)]
-ScheduleName = Literal["constant", "linear", "cosine"]
-Implementation = Literal["default", "for-loop", "foreach", "fused"]
-
-
-class OptimSettings(_Strict):
-    name: OptimizerName = "adam"
-    lr: Annotated[float, Field(gt=0, le=1e6)] = 2e-4
-    betas: tuple[Beta, Beta] = (0.5, 0.999)
-    weight_decay: Annotated[float, Field(ge=0, le=1e6)] = 0.0
-    eps: Annotated[float, Field(gt=0, le=1)] = 1e-8
-    momentum: Annotated[float, Field(ge=0, le=1e6)] = 0.0
-    schedule: ScheduleName = "constant"
-    final_lr: Annotated[float, Field(ge=0, le=1, description="the scheduled lr at train.steps, as a fraction of lr")] = 0.0
-    clip_norm: Annotated[float, Field(gt=0)] | None = Field(None, description="clip the group's gradient norm to this (unset: no clipping)")
-    implementation: Annotated[Implementation, Field(description="optimizer kernels: default (torch decides), for-loop, foreach or fused")] = "default"
-
-
-class OptimOverride(_Strict):
-    """Per-network settings (``[optim.critic]``); unset fields take ``[optim]``'s."""
-
-    name: OptimizerName | None = None
-    lr: Annotated[float, Field(gt=0, le=1e6)] | None = None
-    betas: tuple[Beta, Beta] | None = None
-    weight_decay: Annotated[float, Field(ge=0, le=1e6)] | None = None
-    eps: Annotated[float, Field(gt=0, le=1)] | None = None
-    momentum: Annotated[float, Field(ge=0, le=1e6)] | None = None
-    schedule: ScheduleName | None = None
-    final_lr: Annotated[float, Field(ge=0, le=1)] | None = None
-    clip_norm: Annotated[float, Field(gt=0)] | None = None
-    implementation: Implementation | None = None
 
 
 class EmaSettings(_Strict):
@@ -138,49 +104,6 @@ class _Problems:
             raise self.first
         if self.errors:
             raise RecipeError(self.errors)
-
-
-def split_optim(
-    raw: Mapping[str, Any], groups: tuple[str, ...], registry: Registry
-) -> tuple[dict[str, OptimSettings], dict[str, OptimizerPart]]:
-    """``[optim]`` defaults merged into each group's ``[optim.<group>]`` override, and the
-    optimizer part each group's settings name (see ``_optim``)."""
-    problems = _Problems()
-    base_fields = {k: v for k, v in raw.items() if not isinstance(v, Mapping)}
-    per_group = {k: v for k, v in raw.items() if isinstance(v, Mapping)}
-    for name in per_group:
-        if name not in groups:
-            problems.add(UnknownNameError(f"optim.{name}: " + unknown_name_message("optimizer group", name, groups)))
-    # Keys beyond the shared vocabulary are a plugin optimizer's own, checked against it.
-    base_fields, base_own = split_own(base_fields, OptimSettings.model_fields)
-    base = problems.attempt(_validate, OptimSettings, base_fields, "optim")
-    out, parts = {}, {}
-    inherited: dict[str, list[str]] = {}  # a value of [optim] a group's optimizer refused -> those groups
-    for group in groups:
-        table, own = split_own(per_group.get(group, {}), OptimSettings.model_fields)
-        override = problems.attempt(_validate, OptimOverride, table, f"optim.{group}")
-        if base is None or override is None:
-            continue
-        merged = base.model_dump() | override.model_dump(exclude_none=True)
-        settings = OptimSettings.model_validate(merged)
-        try:
-            parts[group], settings = optimizer_part(registry, group, settings, set(table), set(base_fields), own, base_own)
-        except Inherited as exc:
-            for line in exc.lines:
-                inherited.setdefault(line, []).append(group)
-            continue
-        except GancoreError as exc:
-            problems.add(exc)
-            continue
-        out[group] = settings
-    for message, failing in inherited.items():
-        which = f"group {failing[0]!r}" if len(failing) == 1 else f"groups {', '.join(map(repr, failing))}"
-        problems.add(GancoreError(f"{message} (optimizer {which})"))
-    if len(parts) == len(groups):
-        for line in unclaimed_keys(registry, base_own, parts, OptimSettings.model_fields):
-            problems.add(GancoreError(line))
-    problems.raise_any()
-    return out, parts
 
 
 def _validate(model: type[BaseModel], values: Any, path: str) -> Any:
@@ -254,11 +177,13 @@ class Recipe:
         self.optim: dict[str, OptimSettings] = {}
         self.optimizers: dict[str, OptimizerPart] = {}  # ("optimizer", name, params) per group
         if optim is not None and self.scheme_class is not None:
-            self.optim, self.optimizers = problems.attempt(split_optim, optim, self.scheme_class.groups(), registry) or ({}, {})
+            self.optim, self.optimizers, optim_errors = optim_tables(optim, self.scheme_class.groups(), registry)
+            for error in optim_errors:
+                problems.add(error)
         elif optim is not None:
-            # Keys beyond the vocabulary belong to optimizers the unknown scheme's groups would name.
-            shared, _ = split_own({k: v for k, v in optim.items() if not isinstance(v, Mapping)}, OptimSettings.model_fields)
-            problems.attempt(_validate, OptimSettings, shared, "optim")
+            # The unknown scheme's groups, and so their optimizers and what they take, are
+            # unknown: only the engine's keys of [optim] can be checked.
+            problems.attempt(engine_keys, {k: v for k, v in optim.items() if not isinstance(v, Mapping)}, "optim")
 
         self.scheme = ("scheme", scheme_name, {})
         if self.scheme_class is not None:
@@ -347,10 +272,7 @@ class Recipe:
             else:
                 out[slot_name] = {"name": value[1], **value[2]}
         out["train"] = self.train.model_dump(mode="json")
-        optim: dict[str, Any] = {}
-        for group, settings in self.optim.items():
-            optim[group] = settings.model_dump(mode="json") | self.optimizers[group][2]
-        out["optim"] = optim
+        out["optim"] = {group: resolved_table(self.optimizers[group], settings) for group, settings in self.optim.items()}
         out["ema"] = self.ema.model_dump(mode="json")
         out["eval"] = self.eval.model_dump(mode="json")
         if self.augments:

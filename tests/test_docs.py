@@ -22,7 +22,8 @@ from typer.testing import CliRunner
 
 import gancore
 import gancore.cli
-from gancore._recipe import EmaSettings, EvalSettings, OptimSettings, Recipe, TrainSettings
+from gancore._optim import EngineKeys
+from gancore._recipe import EmaSettings, EvalSettings, Recipe, TrainSettings
 from gancore._documents import RESUMABLE_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -227,7 +228,7 @@ def test_cli_doc_names_the_environment_variables_and_exit_codes():
 
 SETTINGS = [
     (TrainSettings, "### `[train]`"),
-    (OptimSettings, "### `[optim]` and `[optim.<group>]`"),
+    (EngineKeys, "### `[optim]` and `[optim.<group>]`"),
     (EmaSettings, "### `[ema]`"),
     (EvalSettings, "### `[eval]`"),
 ]

@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 
 import gancore
 from gancore import GancoreError
+from gancore._optim import OptimSettings
+from gancore._recipe import Recipe
 from gancore.cli import app
 
 BUILT: list[str] = []  # names of the optimizers the plugin below has built
@@ -119,15 +121,17 @@ def test_a_plugins_optimizer_keys_are_checked_before_anything_is_built(host, tin
     with pytest.raises(GancoreError, match=r"optim\.scale: Input should be less than or equal to 10 \(optimizer group 'generator'\)"):
         run_with(host, tiny_ring, {"scale": 20, "generator": {"name": "sign-sgd"}})
     # The engine's settings must mean something to the optimizer.
-    with pytest.raises(GancoreError, match=r"optim\.critic\.implementation: optimizer 'sign-sgd' has no implementation"):
+    with pytest.raises(GancoreError, match=r"^optim\.critic\.implementation: unknown parameter "
+                       r"\(it takes: lr, scale, name, schedule, final_lr, clip_norm\)$"):
         run_with(host, tiny_ring, {"critic": {"name": "sign-sgd", "implementation": "foreach"}})
     with pytest.raises(GancoreError, match=r"optim\.schedule: optimizer 'constant-step' takes no lr to schedule \(optimizer group 'critic'\)"):
         run_with(host, tiny_ring, {"schedule": "linear", "critic": {"name": "constant-step"}})
     assert BUILT == []
     run = run_with(host, tiny_ring, {"scale": 2.0, "generator": {"name": "sign-sgd"}})  # adam ignores scale
     assert run.optimizers["generator"].param_groups[0]["scale"] == 2.0 and BUILT == ["sign-sgd"]
-    # A key the recipe leaves unset takes the optimizer's own default, and the settings say so.
-    assert run.optimizers["generator"].param_groups[0]["lr"] == 1e-3 and run.recipe.optim["generator"].lr == 1e-3
+    # A key the recipe leaves unset takes the optimizer's own default, and its part says so.
+    assert run.optimizers["generator"].param_groups[0]["lr"] == 1e-3
+    assert run.recipe.optimizers["generator"] == ("optimizer", "sign-sgd", {"lr": 1e-3, "scale": 2.0})
     assert run.recipe.resolved()["optim"]["critic"]["lr"] == 2e-4
 
 
@@ -149,4 +153,51 @@ def test_the_first_party_optimizers_are_built_as_before(tiny_ring):
     adam, rmsprop = run.optimizers["generator"].defaults, run.optimizers["critic"].defaults
     assert (adam["lr"], adam["betas"], adam["eps"], adam["weight_decay"], adam["foreach"]) == (2e-4, (0.5, 0.999), 1e-8, 0.0, False)
     assert (rmsprop["lr"], rmsprop["momentum"], rmsprop["eps"]) == (2e-4, 0.5, 1e-8)
-    assert run.recipe.resolved()["optim"]["generator"]["momentum"] == 0.5  # kept, as before, though adam ignores it
+    resolved = run.recipe.resolved()["optim"]
+    assert resolved["critic"]["momentum"] == 0.5 and "momentum" not in resolved["generator"]  # adam takes none
+
+
+def test_a_group_table_is_its_optimizers_parameters_and_the_engines_keys(tiny_ring):
+    """Each value is kept once: the optimizer's in its part, the engine's in the group's
+    settings. A key of [optim] reaches the groups whose optimizer takes it."""
+    tiny_ring["optim"] = {"betas": [0.0, 0.9], "schedule": "linear",
+                          "critic": {"name": "sgd", "momentum": 0.9, "clip_norm": 1.0}}
+    recipe = Recipe(tiny_ring, gancore.registry())
+    assert recipe.optimizers == {
+        "generator": ("optimizer", "adam", {"lr": 2e-4, "betas": [0.0, 0.9], "eps": 1e-8, "weight_decay": 0.0,
+                                            "implementation": "default"}),
+        "critic": ("optimizer", "sgd", {"lr": 2e-4, "momentum": 0.9, "weight_decay": 0.0, "implementation": "default"}),
+    }
+    assert recipe.optim == {"generator": OptimSettings(schedule="linear"),
+                            "critic": OptimSettings(schedule="linear", clip_norm=1.0)}
+    assert set(OptimSettings.model_fields) == {"schedule", "final_lr", "clip_norm"}
+    resolved = recipe.resolved()
+    assert list(resolved["optim"]["critic"]) == ["name", "lr", "momentum", "weight_decay", "implementation",
+                                                 "schedule", "final_lr", "clip_norm"]
+    again = Recipe(resolved, gancore.registry())
+    assert again.optimizers == recipe.optimizers and again.optim == recipe.optim
+
+
+def test_a_key_no_optimizer_takes_is_refused(tiny_ring):
+    with pytest.raises(GancoreError, match=r"^optim\.betas: unknown parameter \(it takes: implementation, lr, momentum, "
+                       r"weight_decay, name, schedule, final_lr, clip_norm\)$"):
+        Recipe(tiny_ring | {"optim": {"name": "sgd", "betas": [0.5, 0.9]}}, gancore.registry())
+    with pytest.raises(GancoreError, match=r"^optim\.critic\.momentm: unknown parameter; did you mean 'momentum'\?$"):
+        Recipe(tiny_ring | {"optim": {"critic": {"name": "sgd", "momentm": 0.9}}}, gancore.registry())
+    with pytest.raises(GancoreError, match=r"^optim\.critic\.momentum: Input should be greater than or equal to 0$"):
+        Recipe(tiny_ring | {"optim": {"critic": {"name": "sgd", "momentum": -1}}}, gancore.registry())
+    # A refused engine key leaves the optimizers' values checked: every error at once.
+    with pytest.raises(gancore.RecipeError) as info:
+        Recipe(tiny_ring | {"optim": {"schedule": "step", "lr": -1}}, gancore.registry())
+    assert [line.split(":")[0] for line in info.value.errors] == ["optim.schedule", "optim.lr"]
+
+
+def test_a_key_the_groups_optimizer_does_not_take_is_one_line(tmp_path):
+    out = tmp_path / "never"
+    result = CliRunner().invoke(app, ["train", "gan-ring", "--set", "optim.critic.momentum=0.9", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert [line for line in result.output.splitlines() if line.strip()] == [
+        "error: optim.critic.momentum: unknown parameter "
+        "(it takes: lr, betas, eps, weight_decay, implementation, name, schedule, final_lr, clip_norm)"
+    ]
+    assert not out.exists()

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+import tomllib
 
 import pytest
+import tomli_w
 import torch
 
 from gancore import GancoreError
+from gancore._optim import lr_factor
 from gancore._run import Run
-from gancore._schedule import lr_factor
 
 
 def weights(run: Run) -> dict[str, torch.Tensor]:
@@ -68,6 +70,32 @@ def test_lr_schedule_runs_its_course_and_resumes_exactly(tiny_ring, tmp_path, sc
     interrupted = Run.create(tiny_ring, overrides=overrides, out=tmp_path / "half").train(20)
     assert interrupted.optimizers["generator"].param_groups[0]["lr"] < 2e-4
     resumed = Run.load(tmp_path / "half").train()
+    assert_same(weights(straight), weights(resumed))
+
+
+def test_a_run_written_before_optimizer_tables_were_parts_resumes_a_schedule_exactly(tiny_ring, tmp_path):
+    """The schedule scales each param group's base rate, which the optimizer's state keeps
+    as ``initial_lr``. A checkpoint written before it did holds only its step's rate: the
+    base rate is then the recipe's. The run's saved recipe then listed every key of the
+    shared optimizer vocabulary in each group's table, adam's included momentum."""
+    overrides = RESUME_OVERRIDES | {"optim.schedule": "cosine", "optim.final_lr": 0.1, "optim.critic.lr": 1e-3}
+    straight = Run.create(tiny_ring, overrides=overrides, out=tmp_path / "straight").train()
+    assert [o.param_groups[0]["initial_lr"] for o in straight.optimizers.values()] == [2e-4, 1e-3]
+    Run.create(tiny_ring, overrides=overrides, out=tmp_path / "half").train(20)
+    saved = tmp_path / "half" / "recipe.toml"
+    recipe = tomllib.loads(saved.read_text())
+    for table in recipe["optim"].values():
+        table["momentum"] = 0.0
+    saved.write_text(tomli_w.dumps(recipe))
+    path = tmp_path / "half" / "checkpoints" / "step-0000020.pt"
+    state = torch.load(path, weights_only=True)
+    for optimizer in state["optimizers"].values():
+        for group in optimizer["param_groups"]:
+            del group["initial_lr"]
+    torch.save(state, path)
+    resumed = Run.load(tmp_path / "half")
+    assert [o.param_groups[0]["initial_lr"] for o in resumed.optimizers.values()] == [2e-4, 1e-3]
+    resumed.train()
     assert_same(weights(straight), weights(resumed))
 
 

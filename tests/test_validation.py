@@ -9,15 +9,15 @@ from typer.testing import CliRunner
 from gancore.cli import app
 
 REFUSED = [
-    ("optim.lr=true", "optim.lr: expected a number, not true or false"),
+    ("optim.lr=true", "optim.lr: expected a number, not true or false (optimizer groups 'generator', 'critic')"),
     ("critic.layers=true", "critic.layers: expected a number, not true or false"),
     ("generator.conditional=1", "generator.conditional: expected true or false, not a number"),
-    ("optim.lr=inf", "optim.lr: Input should be a finite number"),
-    ("optim.lr=nan", "optim.lr: Input should be a finite number"),
-    ("optim.eps=inf", "optim.eps: Input should be a finite number"),
-    ("optim.momentum=-1", "optim.momentum: Input should be greater than or equal to 0"),
-    ("optim.weight_decay=inf", "optim.weight_decay: Input should be a finite number"),
-    ("optim.betas=[1.5, 0.9]", "optim.betas.0: Input should be less than 1"),
+    ("optim.lr=inf", "optim.lr: Input should be a finite number (optimizer groups 'generator', 'critic')"),
+    ("optim.lr=nan", "optim.lr: Input should be a finite number (optimizer groups 'generator', 'critic')"),
+    ("optim.eps=inf", "optim.eps: Input should be a finite number (optimizer groups 'generator', 'critic')"),
+    ("optim.critic.eps=0", "optim.critic.eps: Input should be greater than 0"),
+    ("optim.weight_decay=inf", "optim.weight_decay: Input should be a finite number (optimizer groups 'generator', 'critic')"),
+    ("optim.betas=[1.5, 0.9]", "optim.betas.0: Input should be less than 1 (optimizer groups 'generator', 'critic')"),
     ("optim.critic.betas=[0.5, 1.0]", "optim.critic.betas.1: Input should be less than 1"),
     ("regularizers=[{name='gradient-penalty', weight=inf}]", "regularizers.0.weight: Input should be a finite number"),
     ("train.seed=20000000000000", "train.seed: Input should be less than or equal to 4294967295"),
