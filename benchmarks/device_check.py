@@ -42,7 +42,7 @@ import gancore  # noqa: E402
 from _report import stamp, write_atomically  # noqa: E402
 from gancore._documents import read_document  # noqa: E402
 from gancore._recipe import DEFAULT_RECIPE  # noqa: E402
-from gancore._registry import Recipe  # noqa: E402
+from gancore._registry import RecipeEntry  # noqa: E402
 
 BENCHMARKS = Path(__file__).resolve().parent
 DEVICE = "cuda"
@@ -236,7 +236,7 @@ def speed_ratio(rounds: int, measured: dict[str, float]) -> Verdict:
     return verdict
 
 
-def needs_images(recipe: Recipe) -> bool:
+def needs_images(recipe: RecipeEntry) -> bool:
     """Whether the recipe trains on a folder of the user's images that it does not name."""
     data = read_document(recipe.path).get("data", {})
     return data.get("name") == "image-folder" and "root" not in data

@@ -18,7 +18,7 @@ if _os.path.basename(_sys.argv[0] if _sys.argv else "") == "gancore":
 
 from ._errors import DivergenceError, DuplicateNameError, GancoreError, PluginError, PluginWarning, RecipeError, RecipeWarning, UnknownNameError
 from ._hooks import hookimpl, hookspec
-from ._kinds import Kind
+from ._registry import Kind
 from ._params import Ref
 from ._parts import (
     KINDS,
@@ -41,11 +41,10 @@ from ._parts import (
     Slot,
 )
 from ._plugins import PluginHost, build, host, registry, reload
-from ._progress import Progress
+from ._session import Progress, Stopped
 from ._random import Random
 from ._run import Run, create_run, load_run
-from ._sampling import SampleRequest, side_by_side
-from ._signals import Stopped
+from ._parts import SampleRequest, side_by_side
 from ._step import Judge, Step, frozen, input_gradients
 
 __version__ = "0.1.0"

@@ -1,18 +1,70 @@
-"""The registry: (kind, name) -> factory, with the plugin that registered it."""
+"""The registry: (kind, name) -> factory, with the plugin that registered it, and the kinds
+of part it holds (the core's, ``KINDS``, and those plugins add)."""
 
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeGuard
 
 from ._errors import DuplicateNameError, GancoreError, UnknownNameError, unknown_name_message
-from ._kinds import CORE, Kind, check_kind, core_kinds, is_instance
 from ._params import ParamsBase, describe, injected_parameters, params_model, refs_of, validate_params
-from ._parts import INJECTABLE, Scheme
+from ._parts import INJECTABLE, KINDS, Scheme
 
+
+# -- kinds of part ---------------------------------------------------------------------------
+
+
+CORE = "gancore"
+"""Who registered the core's own kinds."""
+
+# A kind is a word of the command line (`gancore list predictor`) and of messages.
+_KIND_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of part: its name, what it is, and who registered it.
+
+    ``interface`` is what a part of the kind must be: when it is a class (or a
+    runtime-checkable protocol), ``Registry.build`` refuses a part that is not an instance
+    of it. The core's kinds leave it unset: the engine checks their parts where it uses
+    them.
+    """
+
+    name: str
+    summary: str
+    plugin: str = CORE
+    interface: Any = None
+
+
+def core_kinds() -> dict[str, Kind]:
+    return {name: Kind(name, summary) for name, summary in KINDS.items()}
+
+
+def check_kind(name: Any, summary: Any, interface: Any) -> None:
+    """A plugin's new kind: a lowercase hyphenated name, a one-line summary, a class or None."""
+    if not isinstance(name, str) or not _KIND_NAME.match(name):
+        raise ValueError(f"kind {name!r}: a kind is lowercase words joined by hyphens (predictor, frame-loss)")
+    if not isinstance(summary, str) or not summary.strip():
+        raise ValueError(f"kind {name!r}: its summary must be a non-empty string")
+    if interface is not None and not isinstance(interface, type):
+        raise TypeError(f"kind {name!r}: interface {interface!r} is not a class")
+
+
+def is_instance(part: Any, interface: Any) -> bool:
+    """Whether ``part`` is an instance of ``interface``; True when that cannot be told (a
+    protocol that is not runtime-checkable)."""
+    try:
+        return isinstance(part, interface)
+    except TypeError:
+        return True
+
+
+# -- the registry -----------------------------------------------------------------------
 
 @dataclass
 class Entry:
@@ -50,7 +102,9 @@ def _summary(factory: Callable[..., Any]) -> str:
 
 
 @dataclass
-class Recipe:
+class RecipeEntry:
+    """A built-in recipe a plugin registered: its name, file and plugin."""
+
     name: str
     path: Any  # a path-like (str, Path or importlib.resources Traversable)
     plugin: str
@@ -76,7 +130,7 @@ class BoundBuild:
 @dataclass
 class Registry:
     parts: dict[tuple[str, str], Entry] = field(default_factory=dict)
-    recipes: dict[str, Recipe] = field(default_factory=dict)
+    recipes: dict[str, RecipeEntry] = field(default_factory=dict)
     kinds: dict[str, Kind] = field(default_factory=core_kinds)
 
     # -- registering -------------------------------------------------------------
@@ -105,12 +159,12 @@ class Registry:
         self.parts[key] = entry
         return entry
 
-    def add_recipe(self, name: str, path: Any, plugin: str, summary: str = "") -> Recipe:
+    def add_recipe(self, name: str, path: Any, plugin: str, summary: str = "") -> RecipeEntry:
         if name in self.recipes:
             raise DuplicateNameError(
                 f"recipe {name!r} is registered twice: by plugin {self.recipes[name].plugin!r} and by plugin {plugin!r}"
             )
-        recipe = Recipe(name, path, plugin, summary)
+        recipe = RecipeEntry(name, path, plugin, summary)
         self.recipes[name] = recipe
         return recipe
 
@@ -137,7 +191,7 @@ class Registry:
         except KeyError:
             raise UnknownNameError(unknown_name_message(kind, name, self.names(kind))) from None
 
-    def recipe(self, name: str) -> Recipe:
+    def recipe(self, name: str) -> RecipeEntry:
         try:
             return self.recipes[name]
         except KeyError:

@@ -10,9 +10,9 @@ through the ``gancore.Step`` it is handed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -23,21 +23,18 @@ from . import _rundir as rundir
 from ._artifacts import read_metrics, save_curves, save_samples
 from ._batches import DeviceBatches
 from ._distributed import JobError, is_running_statistic
-from ._ema import averaged_copy
 from ._engine import Engine
 from ._errors import DivergenceError, GancoreError
 from ._documents import new_recipe, stored_recipe
 from ._evaluate import latent_generator, metric_spec, real_subset, score
 from ._footprint import check_networks
 from ._optim import build_optimizer
-from ._parts import Augment, Callback, DataSpec, Dataset, Metric, Scheme
+from ._parts import Augment, Callback, DataSpec, Dataset, Metric, SampleRequest, Scheme
 from ._plugins import registry as default_registry
-from ._progress import Progress
 from ._random import Random
 from ._recipe import Recipe
 from ._registry import Registry
-from ._sampling import SampleRequest
-from ._session import CallbackList, Meter, refuse_untrainable, training_session
+from ._session import CallbackList, Meter, Progress, refuse_untrainable, training_session
 from ._step import Augmentation, Step
 
 Reporter = Callable[[dict[str, Any]], None]
@@ -537,3 +534,32 @@ def create_run(source: str | Path | Mapping[str, Any], **kwargs: Any) -> Run:
 def load_run(path: str | Path, **kwargs: Any) -> Run:
     """``gancore.load_run("runs/ring").sample(64)``."""
     return Run.load(path, **kwargs)
+
+
+# -- EMA copies ------------------------------------------------------------------------------
+
+
+def averaged_copy(network: nn.Module, decay: float) -> AveragedModel:
+    """An EMA copy of ``network`` (buffers too, so batch-norm statistics are averaged)."""
+    avg = AveragedModel(network, use_buffers=True)
+    avg.multi_avg_fn = _ema_with_warmup(decay, avg)
+    # The update reads this counter on the host every step; keeping it on the CPU avoids
+    # a device sync per step.
+    avg.n_averaged = avg.n_averaged.cpu()
+    return avg
+
+
+def _ema_with_warmup(decay: float, owner: AveragedModel) -> Callable[..., None]:
+    """EMA whose decay ramps up as min(decay, (1 + n) / (10 + n)) over the first updates,
+    so that early samples are not dominated by the random initial weights."""
+
+    def update(averaged: list[Tensor], current: list[Tensor], _: Tensor) -> None:
+        n = int(owner.n_averaged)  # a CPU counter: reading it costs no device sync
+        d = min(decay, (1 + n) / (10 + n))
+        if averaged[0].is_floating_point():
+            torch._foreach_lerp_(averaged, current, 1 - d)
+        else:  # integer buffers (BN's batch counter) are copied
+            for a, c in zip(averaged, current):
+                a.copy_(c)
+
+    return update

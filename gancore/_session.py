@@ -1,6 +1,7 @@
-"""What wraps a run's training loop: its callbacks, the run directory claimed for one
-writer, signals turned into stops between steps, every way the loop can end told to the
-callbacks (with the checkpoint a graceful stop saves), and the metrics rows it logs.
+"""What wraps a run's training loop: its callbacks (and the progress display, one of them),
+the run directory claimed for one writer, signals turned into stops between steps
+(``gancore.Stopped``), every way the loop can end told to the callbacks (with the checkpoint
+a graceful stop saves), and the metrics rows it logs.
 
 ``Run.train`` reads as the loop itself; this module is what happens around it.
 """
@@ -8,22 +9,27 @@ callbacks (with the checkpoint a graceful stop saves), and the metrics rows it l
 from __future__ import annotations
 
 import contextlib
+import signal
+import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from types import FrameType, TracebackType
 from typing import Any
 
 import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress as _Bar, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from torch import Tensor
 
 from . import _checkpoint as ckpt
 from . import _rundir as rundir
 from ._distributed import JobError, PeerFailed, Processes, lost_peer
 from ._errors import DivergenceError, GancoreError
-from ._guard import NonfiniteGuard, hint
+from ._engine import NonfiniteGuard, hint
 from ._parts import Callback
-from ._signals import StopRequests
 
 
 class CallbackList:
@@ -138,3 +144,116 @@ def refuse_untrainable(run: Any) -> None:
     writes = run.out is not None
     if run.processes.distributed and run.processes.any(writes) != run.processes.all(writes):
         raise JobError("every process of the job must be given the same run directory (out=...), or none")
+
+
+# -- the progress display --------------------------------------------------------------------
+
+
+_SKIP = {"step", "total", "seconds", "steps_per_sec"}
+
+
+def _values(row: Mapping[str, Any]) -> str:
+    return "  ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in _SKIP and isinstance(v, (int, float)))
+
+
+class Progress(Callback):
+    """Shows each metrics row: a progress bar when stderr is a terminal, else a line on stdout."""
+
+    def __init__(self, *, bar: bool | None = None) -> None:
+        self.bar = sys.stderr.isatty() if bar is None else bar
+        self._progress: _Bar | None = None
+        self._task: Any = None
+        self._out = Console(highlight=False, soft_wrap=True)
+
+    def on_start(self, run: Any) -> None:
+        self.total = run.target_steps
+        if self.bar:
+            self._progress = _Bar(
+                TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[speed]}"),
+                TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[values]}"),
+                console=Console(stderr=True, highlight=False, soft_wrap=True),
+            )
+            self._task = self._progress.add_task("train", total=self.total, completed=run.step, speed="", values="")
+            self._progress.start()
+
+    def on_log(self, run: Any, row: Mapping[str, Any]) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=row["step"], speed=f"{row['steps_per_sec']:.1f} it/s", values=_values(row))
+        else:
+            self._out.print(f"step {row['step']}/{self.total}  {row['steps_per_sec']:.1f} it/s  {_values(row)}", markup=False)
+
+    def _stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def on_end(self, run: Any) -> None:
+        self._stop()
+
+    def on_failure(self, run: Any, error: BaseException) -> None:
+        self._stop()
+
+
+# -- stop signals ----------------------------------------------------------------------------
+
+
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGUSR1") if hasattr(signal, name))
+
+
+class Stopped(KeyboardInterrupt):
+    """Training was stopped by a signal. ``graceful``: the step in progress finished (and
+    the engine saved a checkpoint of it); otherwise a second signal cut it short."""
+
+    def __init__(self, signum: int, *, graceful: bool) -> None:
+        self.signum, self.graceful = signum, graceful
+        self.name = signal.Signals(signum).name
+        super().__init__(f"stopped by {self.name}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+
+
+class StopRequests:
+    """A context in which those signals ask the training loop to stop (``requested``).
+
+    Handlers can only be installed from the main thread; elsewhere the block leaves the
+    process's handlers alone (and Ctrl-C raises KeyboardInterrupt as usual).
+
+    ``repeat_grace``: seconds in which a second signal counts as the same request. A job
+    of several processes uses it: a scheduler may signal every process and the launcher
+    forward the same signal again, which must not cut the step short."""
+
+    def __init__(self, repeat_grace: float = 0.0) -> None:
+        self.requested: int | None = None
+        self.repeat_grace = repeat_grace
+        self._since = 0.0
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.requested is not None:
+            if time.monotonic() - self._since < self.repeat_grace:
+                return
+            raise Stopped(signum, graceful=False)
+        self.requested, self._since = signum, time.monotonic()
+
+    def check(self, agree: Callable[[int], int] | None = None) -> None:
+        """Between steps: stop now if a signal came. ``agree`` makes it a decision of the
+        whole job (the largest signal number any process got; 0 for none)."""
+        requested = self.requested or 0
+        if agree is not None:
+            requested = agree(requested)
+        if requested:
+            raise Stopped(requested, graceful=True)
+
+    def __enter__(self) -> "StopRequests":
+        if threading.current_thread() is threading.main_thread():
+            for signum in SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        for signum, handler in self._previous.items():
+            # None: the handler was not installed from Python; the default is the best guess.
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        self._previous = {}

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional, TextIO
 import typer
 from typer.core import TyperGroup
 
-from .._errors import GancoreError
-from .._guard import DivergenceError
+from .._errors import DivergenceError, GancoreError
 from ._output import error, warn
 
 if TYPE_CHECKING:
@@ -146,4 +145,4 @@ def main() -> None:
 
 
 # The commands register themselves on ``app`` when imported.
-from . import _inspect, _sample, _train, _eval  # noqa: E402,F401
+from . import _inspect, _train, _use  # noqa: E402,F401

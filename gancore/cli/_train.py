@@ -13,7 +13,7 @@ from .._documents import add_callbacks, apply_overrides, load_source
 from .._recipe import DEFAULT_RECIPE, Recipe
 from .._rundir import RECIPE_FILE
 from .._run import Run
-from .._signals import Stopped
+from .._session import Stopped
 from ._app import app
 from ._launch import already_launched, launch
 from ._output import console, plugin_warnings, warn

@@ -15,14 +15,12 @@ In an author's own tests, each check takes a built part and raises ``ContractErr
     check_part("loss", "my-loss")        # every case of a registered part
 """
 
-from ._augments import check_augment
 from ._cases import Case, cases, check_part, examples
 from ._data import check_dataset, check_features, check_metric
-from ._networks import check_critic, check_generator
+from ._networks import check_augment, check_critic, check_generator
 from ._objectives import check_image_loss, check_loss, check_normalization, check_optimizer, check_regularizer
-from ._report import ContractError
 from ._runs import check_callback, check_recipe, check_scheme
-from ._specs import STANDARD_SPECS, accepts
+from ._contract import STANDARD_SPECS, ContractError, accepts
 
 __all__ = [
     "STANDARD_SPECS",

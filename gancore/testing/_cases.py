@@ -15,19 +15,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from .._errors import GancoreError
 from .._params import Ref
 from .._parts import DataSpec, Dataset
 from .._plugins import registry as default_registry
 from .._documents import load_source
+from .._random import Random
 from .._registry import Entry, Registry
-from ._augments import check_augment
 from ._data import check_dataset, check_features, check_metric
-from ._networks import check_critic, check_generator
+from ._networks import check_augment, check_critic, check_generator
 from ._objectives import check_image_loss, check_loss, check_normalization, check_optimizer, check_regularizer
-from ._report import ContractError, expect, fail
 from ._runs import TINY_RUN, check_callback, check_recipe, check_scheme
-from ._specs import STANDARD_SPECS, accepts
+from ._contract import STANDARD_SPECS, ContractError, accepts, expect, fail
 
 
 @dataclass(frozen=True)
@@ -253,8 +254,8 @@ def _callback_check(reg: Registry, entry: Entry, params: dict[str, Any]) -> Call
 def _augment_check(reg: Registry, entry: Entry, params: dict[str, Any], spec_id: str) -> Callable[[], None]:
     def check() -> None:
         label = _label(entry, f"on {spec_id}")
-        spec = STANDARD_SPECS[spec_id]
-        check_augment(_build(reg, entry, params, label, spec=spec), spec, label=label)
+        spec, random = STANDARD_SPECS[spec_id], Random(torch.Generator().manual_seed(0))
+        check_augment(_build(reg, entry, params, label, spec=spec, random=random), spec, label=label, random=random)
 
     return check
 

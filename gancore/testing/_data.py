@@ -11,7 +11,7 @@ from torch import Tensor
 from torch import nn
 
 from .._parts import DataSpec, Dataset, Features, LatentGenerator, Metric
-from ._report import expect
+from ._contract import expect
 
 
 def check_dataset(data: Dataset, *, label: str = "dataset") -> None:

@@ -10,8 +10,7 @@ from torch import Tensor, nn
 
 from .._parts import AdversarialLoss, DataSpec, ImageLoss, Normalization, Regularizer
 from ._networks import check_gradients
-from ._report import expect
-from ._specs import accepts
+from ._contract import accepts, expect
 
 
 def _scalar(value: object, label: str, what: str) -> Tensor:

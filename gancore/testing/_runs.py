@@ -14,7 +14,7 @@ from torch import Tensor
 from .._parts import Callback
 from .._registry import Registry
 from .._run import Run
-from ._report import expect, fail
+from ._contract import expect, fail
 
 #: Every piece of engine state a resume must restore at once (bf16 autocast, a schedule,
 #: clipping, moving averages), on a run of a few tiny steps.

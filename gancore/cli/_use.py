@@ -1,4 +1,4 @@
-"""``gancore eval``."""
+"""The commands that use a trained run: ``gancore sample`` and ``gancore eval``."""
 
 from __future__ import annotations
 
@@ -6,13 +6,51 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
+import numpy as np
 import typer
 from rich.table import Table
 
+from .._artifacts import save_samples
 from .._errors import GancoreError
 from .._run import Run
 from ._app import app
-from ._output import plugin_warnings, print_json, print_table
+from ._output import console, plugin_warnings, print_json, print_table
+
+
+@app.command()
+def sample(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="A run directory.")],
+    num: Annotated[int, typer.Option("--num", min=1, help="How many samples.")] = 64,
+    out: Annotated[Optional[Path], typer.Option("--out", help="FILE.npz (arrays) or FILE.png (grid); default RUN/sample.png.")] = None,
+    label: Annotated[Optional[int], typer.Option("--label", help="Class to draw (class-conditional models).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the latent draws.")] = 0,
+    step: Annotated[Optional[int], typer.Option("--step", min=0, help="Use the checkpoint of this step (default: the latest).")] = None,
+    no_ema: Annotated[bool, typer.Option("--no-ema", help="Use the live weights even if the run keeps an EMA copy.")] = False,
+) -> None:
+    """Draw samples from a run's latest weights (the EMA weights when the run keeps them)."""
+    plugin_warnings()
+    out = out or run_dir / "sample.png"
+    suffix = out.suffix.lower()
+    if suffix not in (".npz", ".png"):
+        raise GancoreError(f"--out {out}: use a .npz or .png file")
+    run = Run.load(run_dir, device="cpu", step=step)
+    if run.step == 0:
+        raise GancoreError(f"{run_dir} has no checkpoint yet")
+    run.require_finite()
+    x, labels = run.sample_with_labels(num, labels=label, seed=seed, ema=not no_ema)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".npz":
+        arrays = {"samples": x.float().cpu().numpy().astype(np.float32)}
+        if labels is not None:  # the classes the samples were drawn for
+            arrays["labels"] = labels.cpu().numpy().astype(np.int64)
+        tmp = out.with_name(f".{out.stem}.tmp.npz")
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy's stub: **arrays could fill its bool allow_pickle
+        tmp.replace(out)
+    else:
+        real = run.dataset.tensors["x"] if x.dim() == 2 else None
+        save_samples(x, out, real)
+    console.print(f"wrote {num} samples from step {run.step} to {out}")
+
 
 
 def default_metrics(run: Run) -> list[str]:

@@ -1,10 +1,26 @@
-"""The data specs networks are built for, and how a part says which of them it accepts."""
+"""What every contract check shares: the data specs parts are checked on, how a part says
+which of them it accepts, and how a broken contract is reported (an AssertionError whose
+message starts with the part)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from .._parts import DataSpec
+
+
+class ContractError(AssertionError):
+    """A part breaks its kind's contract. The message names the part first
+    (``critic 'my-critic' on mnist: ...``), so a failing suite says whom to fix."""
+
+
+def fail(label: str, message: str) -> NoReturn:
+    raise ContractError(f"{label}: {message}")
+
+
+def expect(condition: object, label: str, message: str) -> None:
+    if not condition:
+        fail(label, message)
 
 
 def _spec(shape: tuple[int, ...], num_classes: int | None = 10) -> DataSpec:
