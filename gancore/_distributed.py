@@ -27,7 +27,7 @@ import datetime
 import functools
 import inspect
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -300,6 +300,11 @@ class Processes:
             offset += t.numel()
         return out
 
+    def averaged_statistics(self, state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """``state`` with its running statistics replaced by their mean over the processes."""
+        keys = [k for k, v in state.items() if is_running_statistic(k, v)]
+        return dict(state) | dict(zip(keys, self.means([state[k] for k in keys])))
+
     @contextmanager
     def statistics_averaged(self, modules: Iterable[nn.Module]) -> Iterator[None]:
         """Inside the block, batch-norm running statistics are their mean over the
@@ -368,6 +373,24 @@ def swapped_in(scheme: nn.Module, replicas: dict[str, nn.Module]) -> Iterator[No
     finally:
         for name, replica in replicas.items():
             modules[name] = replica.module
+
+
+def own_state(scheme: Mapping[str, Tensor], ema: Mapping[str, Mapping[str, Tensor]], networks: set[str]) -> dict[str, Any]:
+    """What of a checkpoint differs between the processes, besides random streams: the
+    scheme's state outside its networks (a history pool of this process's own fakes) and
+    the batch-norm running statistics of the networks and their EMA copies."""
+    return {
+        "scheme": {k: v.detach().cpu() for k, v in scheme.items()
+                   if k.split(".", 1)[0] not in networks or is_running_statistic(k, v)},
+        "ema": {name: {k: v.detach().cpu() for k, v in state.items() if is_running_statistic(k, v)}
+                for name, state in ema.items()},
+    }
+
+
+def process_seed(seed: int, rank: int) -> int:
+    """The default generator's seed on process ``rank`` > 0 (process 0 keeps train.seed,
+    so its streams are those of a run in one process)."""
+    return (seed + rank * 0x9E3779B9) % 2**63
 
 
 # -- the process group of this Python process -------------------------------------------------

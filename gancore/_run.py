@@ -22,7 +22,7 @@ from . import _checkpoint as ckpt
 from . import _rundir as rundir
 from ._artifacts import read_metrics, save_curves, save_samples
 from ._batches import DeviceBatches
-from ._distributed import JobError, is_running_statistic
+from ._distributed import JobError, own_state, process_seed
 from ._engine import Engine
 from ._errors import DivergenceError, GancoreError
 from ._documents import new_recipe, stored_recipe
@@ -34,7 +34,7 @@ from ._plugins import registry as default_registry
 from ._random import Random
 from ._recipe import Recipe
 from ._registry import Registry
-from ._session import CallbackList, Meter, Progress, refuse_untrainable, training_session
+from ._session import CallbackList, Meter, refuse_untrainable, training_session
 from ._step import Augmentation, Step
 
 Reporter = Callable[[dict[str, Any]], None]
@@ -221,7 +221,7 @@ class Run:
         if self.recipe.eval.every and self.step < total:
             # A metric that cannot score this data fails now, not after the training.
             main(lambda: self.evaluate(num_samples=min(self.recipe.eval.num_samples, 64)))
-        calls = main(lambda: self._callbacks(callbacks, progress)) or CallbackList([])
+        calls = main(lambda: CallbackList.of(self.registry, self.recipe.callbacks, callbacks, progress)) or CallbackList([])
         self.engine.wrap(self.networks(), self.scheme.networks_with_unused_parameters)
         meter = Meter(self.step)
         with training_session(self, calls, out=self.out, processes=self.processes, claim=self._claim_directory,
@@ -253,15 +253,6 @@ class Run:
                     stops.check(self.processes.any)  # between steps, never inside one; all processes agree
         calls.fire("on_end", self)
         return self
-
-    def _callbacks(self, extra: Sequence[Callback], progress: bool) -> CallbackList:
-        """The recipe's ``[[callbacks]]``, built now (a missing optional package fails
-        before the first step), then the caller's."""
-        built = [self.registry.build(kind, name, params) for kind, name, params in self.recipe.callbacks]
-        for cb, (_, name, _) in zip(built, self.recipe.callbacks):
-            if not isinstance(cb, Callback):
-                raise TypeError(f"callback {name!r} did not build a gancore.Callback")
-        return CallbackList([*built, *extra, *([Progress()] if progress else [])])
 
     def _claim_directory(self) -> None:
         """A new run never starts over another; write the resolved recipe."""
@@ -304,17 +295,12 @@ class Run:
             # What differs between the processes: random streams, the scheme's state outside
             # its networks (a history pool of this process's own fakes) and batch-norm
             # running statistics. The checkpoint's own statistics are their mean.
-            networks = set(self.networks())
-            own: dict[str, Any] = {
-                "cpu": rng["cpu"],
-                "scheme": {k: v.detach().cpu() for k, v in scheme.items()
-                           if k.split(".", 1)[0] not in networks or is_running_statistic(k, v)},
-                "ema": {k: _statistics(v) for k, v in ema.items()},
-            }
+            own = own_state(scheme, ema, set(self.networks())) | {"cpu": rng["cpu"]}
             if self.device.type == "cuda":
                 own["cuda"] = torch.cuda.get_rng_state(self.device)
             rng["processes"] = self.processes.gather(own)
-            scheme, ema = self._averaged_statistics(scheme), {k: self._averaged_statistics(v) for k, v in ema.items()}
+            mean = self.processes.averaged_statistics
+            scheme, ema = mean(scheme), {k: mean(v) for k, v in ema.items()}
         return {
             "format": ckpt.FORMAT,
             "step": self.step,
@@ -366,11 +352,6 @@ class Run:
                 torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
         else:  # a process the checkpoint had no stream for: a fresh one, repeatable
             torch.manual_seed(process_seed(self.recipe.train.seed, rank) + self.step)
-
-    def _averaged_statistics(self, state: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """``state`` with its running statistics replaced by their mean over the processes."""
-        keys = [k for k, v in state.items() if is_running_statistic(k, v)]
-        return dict(state) | dict(zip(keys, self.processes.means([state[k] for k in keys])))
 
     def require_finite(self) -> None:
         """A clear error when the loaded weights are not finite (a diverged run)."""
@@ -514,16 +495,6 @@ def keep_part_state(scheme: Scheme, built: Mapping[str, Any]) -> None:
             stateful[slot] = nn.ModuleList(modules) if isinstance(value, list) else modules[0]
     if stateful:
         scheme.parts = nn.ModuleDict(stateful)
-
-
-def _statistics(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    return {k: v.detach().cpu() for k, v in state.items() if is_running_statistic(k, v)}
-
-
-def process_seed(seed: int, rank: int) -> int:
-    """The default generator's seed on process ``rank`` > 0 (process 0 keeps train.seed,
-    so its streams are those of a run in one process)."""
-    return (seed + rank * 0x9E3779B9) % 2**63
 
 
 def create_run(source: str | Path | Mapping[str, Any], **kwargs: Any) -> Run:

@@ -30,6 +30,7 @@ from ._distributed import JobError, PeerFailed, Processes, lost_peer
 from ._errors import DivergenceError, GancoreError
 from ._engine import NonfiniteGuard, hint
 from ._parts import Callback
+from ._registry import Registry
 
 
 class CallbackList:
@@ -37,6 +38,17 @@ class CallbackList:
 
     def __init__(self, callbacks: Sequence[Callback]) -> None:
         self.callbacks = list(callbacks)
+
+    @classmethod
+    def of(cls, registry: Registry, parts: Sequence[tuple[str, str, dict[str, Any]]], extra: Sequence[Callback],
+           progress: bool) -> CallbackList:
+        """A recipe's ``[[callbacks]]`` (``parts``), built now (a missing optional package
+        fails before the first step), then the caller's, then the progress display."""
+        built = [registry.build(kind, name, params) for kind, name, params in parts]
+        for cb, (_, name, _) in zip(built, parts):
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callback {name!r} did not build a gancore.Callback")
+        return cls([*built, *extra, *([Progress()] if progress else [])])
 
     def __bool__(self) -> bool:
         return bool(self.callbacks)
