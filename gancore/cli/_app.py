@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional, TextIO
 import typer
 from typer.core import TyperGroup
 
-from .._errors import GancoreError
-from .._guard import DivergenceError
+from .._errors import DivergenceError, GancoreError
 from ._output import error, warn
 
 if TYPE_CHECKING:
