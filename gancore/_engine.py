@@ -19,6 +19,7 @@ from typing import Any, ContextManager
 
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from ._distributed import Processes, join, topology
 from ._errors import DivergenceError, GancoreError
@@ -114,7 +115,7 @@ class Engine:
         self.params: dict[str, list[nn.Parameter]] = {}
         self.settings: dict[str, Any] = {}
         self.scalers: dict[str, torch.amp.GradScaler] = {}
-        self.replicas: dict[str, nn.Module] | None = None
+        self.replicas: dict[str, DistributedDataParallel] | None = None
         self.total_steps = train.steps
         self.step_number = 0  # the training step being taken, as the metrics count it (1-based)
         self.logs: dict[str, Tensor] = {}  # the gradient norms the updates took
@@ -153,7 +154,7 @@ class Engine:
                 yield
         finally:
             for name, replica in replicas.items():
-                modules[name] = getattr(replica, "module")
+                modules[name] = replica.module
 
     def autocast(self) -> ContextManager[object]:
         """The context a training step's forward passes run in."""

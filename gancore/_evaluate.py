@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, TypeGuard
 
 import torch
 from torch import Tensor
@@ -41,6 +41,19 @@ def real_subset(tensors: Mapping[str, Tensor], n: int, seed: int, device: torch.
     return {k: v[pick].to(device) for k, v in tensors.items()}
 
 
+class _GeneratorMetric(Protocol):
+    """How a metric with ``needs_generator = True`` is called: ``Metric.compute`` plus the
+    trained generator."""
+
+    def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor], *,
+                generator: LatentGenerator) -> dict[str, float]: ...
+
+
+def _needs_generator(metric: Metric) -> TypeGuard[_GeneratorMetric]:
+    """Whether ``metric`` declares ``needs_generator``, and so takes ``generator=``."""
+    return bool(getattr(metric, "needs_generator", False))
+
+
 def score(metrics: Sequence[tuple[str, Metric]], real: Mapping[str, Tensor], fake: Mapping[str, Tensor],
           generator: Callable[[str], LatentGenerator]) -> dict[str, float]:
     """Every built metric (name, metric) on real and generated data; ``generator(name)``
@@ -48,8 +61,8 @@ def score(metrics: Sequence[tuple[str, Metric]], real: Mapping[str, Tensor], fak
     out: dict[str, float] = {}
     for name, metric in metrics:
         try:
-            if getattr(metric, "needs_generator", False):
-                values = metric.compute(real, fake, generator=generator(name))  # type: ignore[call-arg]
+            if _needs_generator(metric):
+                values = metric.compute(real, fake, generator=generator(name))
             else:
                 values = metric.compute(real, fake)
         except ValueError as exc:  # the metric cannot score this data (wrong shape, too few samples)

@@ -352,7 +352,8 @@ class LatentGenerator:
             p.requires_grad_(False)
         try:
             with torch.enable_grad():
-                return self.network(z)
+                samples: Tensor = self.network(z)
+                return samples
         finally:
             for p in weights:
                 p.requires_grad_(True)

@@ -185,8 +185,10 @@ class Recipe:
             # unknown: only the engine's keys of [optim] can be checked.
             problems.attempt(engine_keys, {k: v for k, v in optim.items() if not isinstance(v, Mapping)}, "optim")
 
-        self.scheme = ("scheme", scheme_name, {})
+        # No scheme name only where [scheme] is invalid: a recorded problem, raised below.
+        self.scheme: tuple[str, str, dict[str, Any]] = ("scheme", scheme_name or "", {})
         if self.scheme_class is not None:
+            assert scheme_name is not None  # the scheme class was found by its name
             self.scheme = ("scheme", scheme_name, problems.attempt(self._params, registry, "scheme", scheme_name, scheme_params, "scheme"))
         self.data = problems.attempt(self._part, registry, "dataset", raw.get("data"), "data")
         self.slots: dict[str, Any] = {}
@@ -279,7 +281,8 @@ class Recipe:
             out["augment"] = [{"name": n, **p} for _, n, p in self.augments]
         if self.callbacks:
             out["callbacks"] = [{"name": n, **p} for _, n, p in self.callbacks]
-        return _toml_safe(out)
+        safe: dict[str, Any] = _toml_safe(out)
+        return safe
 
 
 def _metrics_alone(raw_eval: Any) -> list[Any]:

@@ -46,6 +46,12 @@ class Augmentation(nn.Module):
         super().__init__()
         self.augments = nn.ModuleList(augments)
 
+    def _each(self) -> Iterator[Augment]:
+        """The augments, typed (an ``nn.ModuleList`` yields plain modules)."""
+        for augment in self.augments:
+            assert isinstance(augment, Augment)  # __init__ takes Augments (the run checks each)
+            yield augment
+
     def forward(self, x: Tensor) -> Tensor:
         for augment in self.augments:
             out = augment(x)
@@ -57,12 +63,12 @@ class Augmentation(nn.Module):
         return x
 
     def observe(self, real_scores: Tensor) -> None:
-        for augment in self.augments:
+        for augment in self._each():
             augment.observe(real_scores)
 
     def logs(self) -> dict[str, Tensor]:
         out: dict[str, Tensor] = {}
-        for augment in self.augments:
+        for augment in self._each():
             out |= augment.logs()
         return out
 
@@ -78,7 +84,8 @@ class Judge:
 
     def __call__(self, x: Tensor) -> Tensor:
         x = self.augment(x)
-        return self.critic(x) if self.labels is None else self.critic(x, self.labels)
+        scores: Tensor = self.critic(x) if self.labels is None else self.critic(x, self.labels)
+        return scores
 
 
 def input_gradients(critic: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:

@@ -93,6 +93,7 @@ def _train(recipe: str | None, overrides: list[str], out: Path | None, device: s
         run = Run.create(recipe or DEFAULT_RECIPE, overrides=overrides, device=device, log_to=log_to)
         run.out = run.processes.share(out or _fresh_directory(run.name))
         say = run.processes.is_main
+    assert run.out is not None  # the run's directory: given, or made above
     if say:
         console.print(f"training {run.name} on {run.device} into {run.out}" + _across(run))
     try:

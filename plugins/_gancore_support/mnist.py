@@ -7,6 +7,7 @@ saw. The styles: the second domain of the unpaired datasets shows the digits res
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 import torch
@@ -49,4 +50,4 @@ def dilate(x: Tensor, radius: int = 1) -> Tensor:
 
 
 # Thick strokes are dilated by a 3 x 3 square; inverted digits are dark on a light ground.
-STYLES = {"thick": dilate, "inverted": torch.neg}
+STYLES: dict[str, Callable[[Tensor], Tensor]] = {"thick": dilate, "inverted": torch.neg}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Protocol
 
 from pydantic import Field
 from torch import Tensor, nn
@@ -14,23 +14,33 @@ from .codes import LatentLayout, check_codes, grid_categories
 from .information import QOutput, information_loss
 from .networks import QHead
 
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
-def _check_critic(critic: nn.Module) -> int:
-    """The width of the body features the Q head reads, or a ValueError."""
-    feature_dim = getattr(critic, "feature_dim", None)
+
+class _CriticBody(Protocol):
+    """What the scheme reads of its critic besides the module itself: the shared body, the
+    score on it, and the body's width (the ``infogan`` critic; under DDP its wrapper passes
+    them on)."""
+
+    feature_dim: int
+
+    def features(self, x: Tensor) -> Tensor: ...
+
+    def score(self, h: Tensor) -> Tensor: ...
+
+
+def _exposes_body(critic: object) -> TypeIs[_CriticBody]:
+    """Whether the critic has ``features`` and ``score`` methods and an integer ``feature_dim``."""
     exposes_body = callable(getattr(critic, "features", None)) and callable(getattr(critic, "score", None))
-    if not exposes_body or not isinstance(feature_dim, int):
-        raise ValueError(
-            "the infogan scheme needs a critic that exposes its shared body: features(x) -> N x feature_dim, "
-            f"score(h) -> scores and a feature_dim attribute, such as critic 'infogan'; got {type(critic).__name__}"
-        )
-    return feature_dim
+    return exposes_body and isinstance(getattr(critic, "feature_dim", None), int)
 
 
 def _layout_of(generator: nn.Module, categories: int, continuous: int) -> LatentLayout:
     """The latent layout the generator reads: noise first, then the codes."""
     if not hasattr(generator, "latent_dim"):
         raise ValueError("the generator needs a latent_dim attribute (the size of its input)")
+    latent_dim: int = getattr(generator, "latent_dim")  # an int, as every generator's (gancore.Generator)
     for attr, want in (("categories", categories), ("continuous", continuous)):
         have = getattr(generator, attr, want)
         if have != want:
@@ -38,10 +48,10 @@ def _layout_of(generator: nn.Module, categories: int, continuous: int) -> Latent
                 f"generator.{attr} = {have} but scheme.{attr} = {want}: the generator must read the codes "
                 f"the scheme draws; set [generator] {attr} = {want}"
             )
-    noise_dim = generator.latent_dim - categories - continuous
+    noise_dim = latent_dim - categories - continuous
     if noise_dim < 1:
         raise ValueError(
-            f"the generator's latent_dim ({generator.latent_dim}) leaves no room for noise next to "
+            f"the generator's latent_dim ({latent_dim}) leaves no room for noise next to "
             f"{categories} categories and {continuous} continuous codes"
         )
     return LatentLayout(noise_dim, categories, continuous)
@@ -102,9 +112,13 @@ class InfoGAN(gancore.Scheme):
         if getattr(generator, "num_classes", None) or getattr(critic, "num_classes", None):
             raise ValueError("InfoGAN learns its categories unsupervised: use unconditional networks")
         self.layout = _layout_of(generator, categories, continuous)
-        feature_dim = _check_critic(critic)
+        if not _exposes_body(critic):  # narrows the critic: self.critic has its body's methods
+            raise ValueError(
+                "the infogan scheme needs a critic that exposes its shared body: features(x) -> N x feature_dim, "
+                f"score(h) -> scores and a feature_dim attribute, such as critic 'infogan'; got {type(critic).__name__}"
+            )
         self.generator, self.critic = generator, critic
-        self.q_head = QHead(feature_dim, q_hidden, categories, continuous, q_norm, build=build)
+        self.q_head = QHead(critic.feature_dim, q_hidden, categories, continuous, q_norm, build=build)
         self.loss, self.regularizers = loss, list(regularizers)
         self.info_weight, self.continuous_weight, self.n_critic = info_weight, continuous_weight, n_critic
         # Not class-conditional: the critic never sees a label, and evaluation must not

@@ -82,7 +82,11 @@ class Reconstruction(gancore.Metric):
             final = (generator(z.detach()) - target).pow(2).flatten(1).sum(1)
         return final.view(k, n).min(0).values.cpu()
 
-    def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor], *, generator: gancore.LatentGenerator) -> dict[str, float]:
+    def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor], *,
+                generator: gancore.LatentGenerator | None = None) -> dict[str, float]:
+        # Optional only as Metric.compute has no generator: needs_generator makes the run pass it.
+        if generator is None:
+            raise TypeError("the reconstruction metric needs the generator: compute(real, fake, generator=...)")
         if tuple(self.images.shape[1:]) != tuple(real["x"].shape[1:]):
             raise ValueError(f"the held-out images are {tuple(self.images.shape[1:])}, the run's samples "
                              f"{tuple(real['x'].shape[1:])}: name held-out data of the run's shape")

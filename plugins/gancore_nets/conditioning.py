@@ -80,7 +80,10 @@ def score_heads(
     """A critic's linear score ``psi`` on its features and, for projection conditioning,
     its projection head; ``wrap`` is the critic's weighted-layer maker."""
     psi = wrap(nn.Linear(features, 1))
-    return psi, (ProjectionHead(num_classes, features, wrap) if conditional == "projection" else None)
+    if conditional != "projection":
+        return psi, None
+    assert num_classes is not None  # a conditional critic has its classes (critic_classes)
+    return psi, ProjectionHead(num_classes, features, wrap)
 
 
 def critic_scores(psi: nn.Module, projection: ProjectionHead | None, h: Tensor, labels: Tensor | None, pack: int) -> Tensor:

@@ -79,7 +79,7 @@ class DCGANGenerator(nn.Module):
         base, doublings = dcgan_geometry(spec, "the dcgan generator")
         self.latent_dim = latent_dim
         self.num_classes = need_classes(spec.num_classes, "a conditional dcgan generator") if conditional else None
-        self.embed = LabelEmbedding(self.num_classes, embed_dim) if conditional else None
+        self.embed = LabelEmbedding(self.num_classes, embed_dim) if self.num_classes is not None else None
         maker = LayerMaker(norm, init, build=build)
         channels = width * 2 ** (doublings - 1)
         after = maker.norm_layer(channels, spatial=True)
@@ -134,7 +134,7 @@ class DCGANCritic(nn.Module):
         self.pack = pack
         self.conditioning = conditional
         self.num_classes = critic_classes(spec.num_classes, conditional, "dcgan critic")
-        self.embed = LabelEmbedding(self.num_classes, embed_dim) if conditional == "concat" else None
+        self.embed = LabelEmbedding(self.num_classes, embed_dim) if conditional == "concat" and self.num_classes is not None else None
         maker = LayerMaker(norm, init, build=build)
 
         in_channels = pack * (spec.shape[0] + (embed_dim if conditional == "concat" else 0))

@@ -75,7 +75,7 @@ class MLPGenerator(nn.Module):
         self.latent_dim = latent_dim
         self.shape = tuple(spec.shape)
         self.num_classes = need_classes(spec.num_classes, "a conditional mlp generator") if conditional else None
-        self.embed = LabelEmbedding(self.num_classes, embed_dim) if conditional else None
+        self.embed = LabelEmbedding(self.num_classes, embed_dim) if self.num_classes is not None else None
         maker = LayerMaker(norm, build=build)
         in_features = latent_dim + (embed_dim if conditional else 0)
         self.body = _hidden_stack(maker, in_features, hidden, layers, activation, norm_first=True)
@@ -125,7 +125,7 @@ class MLPCritic(nn.Module):
         self.conditioning = conditional
         self.num_classes = critic_classes(spec.num_classes, conditional, "mlp critic")
         maker = LayerMaker(norm, build=build)
-        self.embed = LabelEmbedding(self.num_classes, embed_dim) if conditional == "concat" else None
+        self.embed = LabelEmbedding(self.num_classes, embed_dim) if conditional == "concat" and self.num_classes is not None else None
         per_sample = math.prod(spec.shape) + (embed_dim if conditional == "concat" else 0)
         self.body = _hidden_stack(
             maker, pack * per_sample, hidden, layers, "leaky_relu", norm_first=False, dropout=dropout

@@ -139,6 +139,7 @@ class UpBlock(nn.Module):
         plain = maker.norm_layer(channels, spatial=True)
         if num_classes is None:
             return plain
+        assert isinstance(plain, nn.modules.batchnorm._BatchNorm)  # a conditional generator refuses other norms
         return ConditionalBatchNorm2d(channels, num_classes, eps=plain.eps, momentum=plain.momentum)
 
     def _normed(self, norm: nn.Module, x: Tensor, labels: Tensor | None) -> Tensor:

@@ -43,8 +43,10 @@ class Adversarial(gancore.Scheme):
         self.generator, self.critic = generator, critic
         self.loss, self.regularizers = loss, list(regularizers)
         self.n_critic = n_critic
-        if not isinstance(getattr(generator, "latent_dim", None), int):
+        latent_dim = getattr(generator, "latent_dim", None)
+        if not isinstance(latent_dim, int):
             raise ValueError("the generator needs an integer latent_dim attribute (the size of z)")
+        self.latent_dim: int = latent_dim
         self.num_classes = getattr(generator, "num_classes", None) or None
         critic_classes = getattr(critic, "num_classes", None) or None
         if self.num_classes != critic_classes:
@@ -60,7 +62,7 @@ class Adversarial(gancore.Scheme):
             real = batch["x"]
             labels = batch["label"] if self.num_classes else None
             with generating:
-                fake = self.generator(step.randn(real.shape[0], self.generator.latent_dim), labels)
+                fake = self.generator(step.randn(real.shape[0], self.latent_dim), labels)
             logs = step.critic_update(self.loss, (self.critic, real, fake), labels=labels, regularizers=self.regularizers)
         # The last round's fakes kept their graph: the generator's update reuses them.
         gen_loss = step.generator_loss(self.loss, self.critic, fake, real, labels=labels)
@@ -68,4 +70,4 @@ class Adversarial(gancore.Scheme):
         return logs | {"loss_generator": gen_loss.detach()}
 
     def sample(self, request: gancore.SampleRequest) -> Tensor:
-        return self.generator(request.latent(self.generator.latent_dim), request.labels)
+        return self.generator(request.latent(self.latent_dim), request.labels)

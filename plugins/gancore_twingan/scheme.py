@@ -17,7 +17,7 @@ seen (reconstructions and translations).
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Protocol
 
 import torch
 from pydantic import Field
@@ -25,8 +25,28 @@ from torch import Tensor, nn
 
 import gancore
 
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
+
 Weight = Annotated[float, Field(ge=0.0)]
 DOMAIN_A, DOMAIN_B = 0, 1
+
+
+class _EncoderDecoder(Protocol):
+    """What the scheme calls on its generator besides the module itself (the ``twin``
+    generator's methods; under DDP its wrapper passes them on)."""
+
+    def encode(self, x: Tensor, domain: int) -> Tensor: ...
+
+    def decode(self, h: Tensor, domain: int) -> Tensor: ...
+
+    def translate(self, x: Tensor, source: int, target: int) -> Tensor: ...
+
+
+def _encodes_and_decodes(generator: object) -> TypeIs[_EncoderDecoder]:
+    """Whether ``generator`` has ``encode`` and ``decode`` methods. (``translate``, which
+    only sampling calls, is not checked: the ``twin`` generator has it.)"""
+    return callable(getattr(generator, "encode", None)) and callable(getattr(generator, "decode", None))
 
 
 class TwinGAN(gancore.Scheme):
@@ -74,7 +94,7 @@ class TwinGAN(gancore.Scheme):
         if tuple(spec.fields["a"]) != tuple(spec.fields["b"]):
             raise ValueError(f"twin-gan shares one decoder between the domains, so a and b need one shape "
                              f"(a: {tuple(spec.fields['a'])}, b: {tuple(spec.fields['b'])})")
-        if not (callable(getattr(generator, "encode", None)) and callable(getattr(generator, "decode", None))):
+        if not _encodes_and_decodes(generator):
             raise ValueError("the twin-gan generator needs encode(x, domain) and decode(h, domain) methods "
                              "(use the 'twin' generator)")
         if getattr(generator, "domains", 2) < 2:
