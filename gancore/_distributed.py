@@ -360,22 +360,6 @@ class Processes:
         return [name for name, bad in zip(modules, differ.tolist()) if bad]
 
 
-@contextmanager
-def swapped_in(scheme: nn.Module, replicas: dict[str, DistributedDataParallel]) -> Iterator[None]:
-    """The scheme with its networks' DDP wrappers in place, for one training step."""
-    if not replicas:
-        yield
-        return
-    modules = scheme._modules
-    for name, replica in replicas.items():
-        modules[name] = replica
-    try:
-        yield
-    finally:
-        for name, replica in replicas.items():
-            modules[name] = replica.module
-
-
 def own_state(scheme: Mapping[str, Tensor], ema: Mapping[str, Mapping[str, Tensor]], networks: set[str]) -> dict[str, Any]:
     """What of a checkpoint differs between the processes, besides random streams: the
     scheme's state outside its networks (a history pool of this process's own fakes) and

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, TypeGuard
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from ._errors import GancoreError
-from ._parts import LatentGenerator, Metric
+from ._parts import LatentGenerator, Metric, searches_latents
 
 SAMPLE_CHUNK = 500  # samples generated at once: bounds memory, keeps the device busy
 
@@ -41,19 +41,6 @@ def real_subset(tensors: Mapping[str, Tensor], n: int, seed: int, device: torch.
     return {k: v[pick].to(device) for k, v in tensors.items()}
 
 
-class _GeneratorMetric(Protocol):
-    """How a metric with ``needs_generator = True`` is called: ``Metric.compute`` plus the
-    trained generator."""
-
-    def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor], *,
-                generator: LatentGenerator) -> dict[str, float]: ...
-
-
-def _needs_generator(metric: Metric) -> TypeGuard[_GeneratorMetric]:
-    """Whether ``metric`` declares ``needs_generator``, and so takes ``generator=``."""
-    return bool(getattr(metric, "needs_generator", False))
-
-
 def score(metrics: Sequence[tuple[str, Metric]], real: Mapping[str, Tensor], fake: Mapping[str, Tensor],
           generator: Callable[[str], LatentGenerator]) -> dict[str, float]:
     """Every built metric (name, metric) on real and generated data; ``generator(name)``
@@ -61,7 +48,7 @@ def score(metrics: Sequence[tuple[str, Metric]], real: Mapping[str, Tensor], fak
     out: dict[str, float] = {}
     for name, metric in metrics:
         try:
-            if _needs_generator(metric):
+            if searches_latents(metric):
                 values = metric.compute(real, fake, generator=generator(name))
             else:
                 values = metric.compute(real, fake)

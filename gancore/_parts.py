@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeGuard, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -17,8 +17,6 @@ from ._random import Random
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from ._step import Step
 
 
 # ---------------------------------------------------------------- data
@@ -275,9 +273,10 @@ class Scheme(nn.Module):
             out[group] = params
         return out
 
-    def train_step(self, step: "Step") -> dict[str, Tensor]:
+    def train_step(self, step: Any) -> dict[str, Tensor]:
         """One training step (for example n_critic critic updates, then one generator
-        update). ``step`` (a ``gancore.Step``) is everything the step can touch: real
+        update). ``step`` (a ``gancore.Step``: annotate it so in a scheme; the interfaces
+        here import nothing of the engine) is everything the step can touch: real
         batches, noise, the critics as the run calls them (augmented), and the updates
         (``step.update(group, loss)``). Returns detached scalar tensors to log; the engine
         syncs them rarely."""
@@ -317,6 +316,19 @@ class Metric:
 
     def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor]) -> dict[str, float]:
         raise NotImplementedError
+
+
+class GeneratorMetric(Protocol):
+    """How a metric with ``needs_generator = True`` is called: ``Metric.compute`` plus the
+    trained generator."""
+
+    def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor], *,
+                generator: LatentGenerator) -> dict[str, float]: ...
+
+
+def searches_latents(metric: Metric) -> TypeGuard[GeneratorMetric]:
+    """Whether ``metric`` declares ``needs_generator``, and so takes ``generator=``."""
+    return bool(getattr(metric, "needs_generator", False))
 
 
 class Features:

@@ -142,7 +142,3 @@ def main() -> None:
     except KeyboardInterrupt:  # Ctrl-C while starting up (importing torch, loading plugins)
         error("interrupted")
         raise SystemExit(130) from None
-
-
-# The commands register themselves on ``app`` when imported.
-from . import _inspect, _train, _use  # noqa: E402,F401

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol, cast
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from torch import nn
-
-from .._parts import DataSpec, Dataset, Features, LatentGenerator, Metric
+from .._parts import DataSpec, Dataset, Features, LatentGenerator, Metric, searches_latents
 from ._contract import expect
 
 
@@ -100,14 +97,6 @@ def _spanning(samples: Tensor, k: int = 64) -> LatentGenerator:
     return LatentGenerator(_Span(samples[:k]), min(k, samples.shape[0]), torch.device("cpu"))
 
 
-class _GeneratorMetric(Protocol):
-    """How a metric that ``needs_generator`` is called (``Metric.compute`` plus ``generator``)."""
-
-    def compute(
-        self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor], *, generator: LatentGenerator
-    ) -> dict[str, float]: ...
-
-
 def check_metric(metric: Metric, data: Dataset, *, label: str = "metric", n: int = 500) -> None:
     """On two disjoint halves of real data the metric reads at least as well as on real
     data against noise, on every value it gives a direction for, and strictly better on
@@ -118,10 +107,9 @@ def check_metric(metric: Metric, data: Dataset, *, label: str = "metric", n: int
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
     halves = [{k: t[order[i * n:(i + 1) * n]] for k, t in data.tensors.items() if k in ("x", "label")} for i in (0, 1)]
     noise = _noise_like(halves[1], data.num_classes, torch.Generator().manual_seed(1))
-    if getattr(metric, "needs_generator", False):
-        searching = cast(_GeneratorMetric, metric)
-        same = searching.compute(halves[0], halves[1], generator=_spanning(halves[1]["x"]))
-        different = searching.compute(halves[0], noise, generator=_spanning(noise["x"]))
+    if searches_latents(metric):
+        same = metric.compute(halves[0], halves[1], generator=_spanning(halves[1]["x"]))
+        different = metric.compute(halves[0], noise, generator=_spanning(noise["x"]))
     else:
         same, different = metric.compute(halves[0], halves[1]), metric.compute(halves[0], noise)
     expect(isinstance(same, Mapping) and same, label, "compute returned no values")

@@ -38,9 +38,9 @@ def _exposes_body(critic: object) -> TypeIs[_CriticBody]:
 
 def _layout_of(generator: nn.Module, categories: int, continuous: int) -> LatentLayout:
     """The latent layout the generator reads: noise first, then the codes."""
-    if not hasattr(generator, "latent_dim"):
-        raise ValueError("the generator needs a latent_dim attribute (the size of its input)")
-    latent_dim: int = getattr(generator, "latent_dim")  # an int, as every generator's (gancore.Generator)
+    latent_dim = getattr(generator, "latent_dim", None)
+    if not isinstance(latent_dim, int):
+        raise ValueError("the generator needs an integer latent_dim attribute (the size of its input)")
     for attr, want in (("categories", categories), ("continuous", continuous)):
         have = getattr(generator, attr, want)
         if have != want:

@@ -44,9 +44,10 @@ class _EncoderDecoder(Protocol):
 
 
 def _encodes_and_decodes(generator: object) -> TypeIs[_EncoderDecoder]:
-    """Whether ``generator`` has ``encode`` and ``decode`` methods. (``translate``, which
-    only sampling calls, is not checked: the ``twin`` generator has it.)"""
-    return callable(getattr(generator, "encode", None)) and callable(getattr(generator, "decode", None))
+    """Whether ``generator`` has the ``encode``, ``decode`` (training) and ``translate``
+    (sampling) methods the scheme calls: a generator without one fails here, not at the
+    first sample grid."""
+    return all(callable(getattr(generator, name, None)) for name in ("encode", "decode", "translate"))
 
 
 class TwinGAN(gancore.Scheme):
@@ -95,8 +96,8 @@ class TwinGAN(gancore.Scheme):
             raise ValueError(f"twin-gan shares one decoder between the domains, so a and b need one shape "
                              f"(a: {tuple(spec.fields['a'])}, b: {tuple(spec.fields['b'])})")
         if not _encodes_and_decodes(generator):
-            raise ValueError("the twin-gan generator needs encode(x, domain) and decode(h, domain) methods "
-                             "(use the 'twin' generator)")
+            raise ValueError("the twin-gan generator needs encode(x, domain), decode(h, domain) and "
+                             "translate(x, source, target) methods (use the 'twin' generator)")
         if getattr(generator, "domains", 2) < 2:
             raise ValueError("the twin-gan generator needs at least two domains")
         self.generator, self.critic_a, self.critic_b = generator, critic_a, critic_b
