@@ -221,12 +221,12 @@ class Run:
         if self.recipe.eval.every and self.step < total:
             # A metric that cannot score this data fails now, not after the training.
             main(lambda: self.evaluate(num_samples=min(self.recipe.eval.num_samples, 64)))
-        calls = main(lambda: CallbackList.of(self.registry, self.recipe.callbacks, callbacks, progress)) or CallbackList([])
+        run_callbacks = main(lambda: CallbackList.of(self.registry, self.recipe.callbacks, callbacks, progress)) or CallbackList([])
         self.engine.wrap(self.networks(), self.scheme.networks_with_unused_parameters)
         meter = Meter(self.step)
-        with training_session(self, calls, out=self.out, processes=self.processes, claim=self._claim_directory,
+        with training_session(self, run_callbacks, out=self.out, processes=self.processes, claim=self._claim_directory,
                               save=self.save_checkpoint, guard=self.engine.guard) as stops:
-            main(lambda: calls.fire("on_start", self))
+            main(lambda: run_callbacks.fire("on_start", self))
             self.scheme.train()
             while self.step < total:
                 step = Step(self.step, self.engine, batches, self.random, self.augmentation)
@@ -241,17 +241,17 @@ class Run:
                 evaluate = bool(self.recipe.eval.every) and (self.step % self.recipe.eval.every == 0 or done)
                 if self.step % t.log_every == 0 or done or evaluate:
                     row = self._metrics_row(meter, evaluate)
-                    main(lambda: self._log(row, report, total, calls))
+                    main(lambda: self._log(row, report, total, run_callbacks))
                 if self.out is not None and ((t.sample_every and self.step % t.sample_every == 0) or done):
                     self.engine.guard.check()
                     with self.synchronised():
-                        main(lambda: self.save_samples(calls))
+                        main(lambda: self.save_samples(run_callbacks))
                 if self.out is not None and ((t.checkpoint_every and self.step % t.checkpoint_every == 0) or done):
                     saved = self.save_checkpoint()
-                    main(lambda: calls.fire("on_checkpoint", self, saved))
+                    main(lambda: run_callbacks.fire("on_checkpoint", self, saved))
                 if not done:
                     stops.check(self.processes.any)  # between steps, never inside one; all processes agree
-        calls.fire("on_end", self)
+        run_callbacks.fire("on_end", self)
         return self
 
     def _claim_directory(self) -> None:
@@ -274,12 +274,12 @@ class Run:
                 row.update(self.processes.on_main(self.evaluate) or {})
         return row
 
-    def _log(self, row: dict[str, Any], report: Reporter | None, total: int, calls: CallbackList) -> None:
+    def _log(self, row: dict[str, Any], report: Reporter | None, total: int, callbacks: CallbackList) -> None:
         if self.out is not None:
             rundir.append_metrics(self.out, row)
         if report is not None:
             report({**row, "total": total})
-        calls.fire("on_log", self, row)
+        callbacks.fire("on_log", self, row)
 
     # -- state and checkpoints ----------------------------------------------------------------
 
@@ -446,7 +446,7 @@ class Run:
         with self.averaged(ema) as scheme:
             return scheme.sample(request), labels
 
-    def save_samples(self, calls: CallbackList | None = None) -> Path:
+    def save_samples(self, callbacks: CallbackList | None = None) -> Path:
         assert self.out is not None
         samples = self.sample(self.recipe.train.num_samples)
         path = self.out / rundir.SAMPLES / f"step-{self.step:07d}.png"
@@ -454,8 +454,8 @@ class Run:
         # The curves are refreshed with the samples: often enough to watch, rarely enough
         # that plotting never shows in the training speed.
         save_curves(read_metrics(self.out / rundir.METRICS_FILE), self.out / rundir.CURVES_FILE)
-        if calls:
-            calls.fire("on_samples", self, samples, path)
+        if callbacks:
+            callbacks.fire("on_samples", self, samples, path)
         return path
 
     @torch.no_grad()

@@ -67,7 +67,7 @@ class CallbackList:
 
 
 @contextlib.contextmanager
-def training_session(run: Any, calls: CallbackList, *, out: Path | None, processes: Processes,
+def training_session(run: Any, callbacks: CallbackList, *, out: Path | None, processes: Processes,
                      claim: Callable[[], None], save: Callable[[], Path], guard: NonfiniteGuard) -> Iterator[StopRequests]:
     """Around the loop of ``run``: ``claim`` the directory (on the writing process, holding
     its lock until the block ends), stop requests from signals, and the failure paths.
@@ -86,14 +86,14 @@ def training_session(run: Any, calls: CallbackList, *, out: Path | None, process
         try:
             yield stops
         except DivergenceError as exc:
-            raise diverged(exc, run, calls, out, guard) from None
+            raise diverged(exc, run, callbacks, out, guard) from None
         except RuntimeError as exc:
             if not (processes.distributed and lost_peer(exc)):
-                calls.failure(run, exc)
+                callbacks.failure(run, exc)
                 raise
             # DDP's own exchange (inside a backward pass) found a peer gone.
             lost = PeerFailed(f"{processes.describe()}: another process of this job ended or hung ({exc.__class__.__name__})")
-            calls.failure(run, lost)
+            callbacks.failure(run, lost)
             raise lost from None
         except KeyboardInterrupt as exc:
             # A signal (Stopped) came between steps: save that step. A second signal cut a
@@ -102,15 +102,15 @@ def training_session(run: Any, calls: CallbackList, *, out: Path | None, process
                 try:
                     save()
                 except DivergenceError as found:  # the stop found a divergence: report that
-                    raise diverged(found, run, calls, out, guard) from None
-            calls.failure(run, exc)
+                    raise diverged(found, run, callbacks, out, guard) from None
+            callbacks.failure(run, exc)
             raise
         except BaseException as exc:
-            calls.failure(run, exc)
+            callbacks.failure(run, exc)
             raise
 
 
-def diverged(exc: DivergenceError, run: Any, calls: CallbackList, out: Path | None, guard: NonfiniteGuard) -> DivergenceError:
+def diverged(exc: DivergenceError, run: Any, callbacks: CallbackList, out: Path | None, guard: NonfiniteGuard) -> DivergenceError:
     """The error a diverged run ends with: what went wrong, what was kept, what to try."""
     kept = "these weights were not saved"
     if out is not None:
@@ -118,7 +118,7 @@ def diverged(exc: DivergenceError, run: Any, calls: CallbackList, out: Path | No
         kept = ("no checkpoint was written" if good is None else
                 f"no checkpoint of these weights was written; the newest finite one is step {good[0]} ({good[1]})")
     error = DivergenceError(f"{exc}; {kept}; {hint(guard.mode)}", exc.step)
-    calls.failure(run, error)
+    callbacks.failure(run, error)
     return error
 
 
