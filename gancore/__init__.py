@@ -16,6 +16,7 @@ if _os.path.basename(_sys.argv[0] if _sys.argv else "") == "gancore":
 
     _signal.signal(_signal.SIGINT, _interrupted_while_starting)
 
+from ._evaluate import Features, LatentGenerator, Metric
 from ._errors import DivergenceError, DuplicateNameError, GancoreError, PluginError, PluginWarning, RecipeError, RecipeWarning, UnknownNameError
 from ._hooks import hookimpl, hookspec
 from ._registry import Kind
@@ -29,11 +30,8 @@ from ._parts import (
     Critic,
     DataSpec,
     Dataset,
-    Features,
     Generator,
     ImageLoss,
-    LatentGenerator,
-    Metric,
     Normalization,
     Parameters,
     Regularizer,

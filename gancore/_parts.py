@@ -293,84 +293,6 @@ class Scheme(nn.Module):
         return torch.arange(n) % classes
 
 
-# ---------------------------------------------------------------- evaluation
-
-
-class Metric:
-    """A sample-quality measure. ``compute`` receives real and generated data (dicts of
-    tensors with at least ``x``, and ``label`` where there is one) and returns named
-    floats. ``higher_is_better`` says how to read each value.
-
-    A metric that needs the generator itself, not only its samples (one that searches the
-    latent space for codes reproducing given images), sets ``needs_generator = True`` and
-    is called as ``compute(real, fake, generator=...)`` with a ``gancore.LatentGenerator``.
-    """
-
-    higher_is_better: ClassVar[Mapping[str, bool]] = {}
-    needs_generator: ClassVar[bool] = False
-
-    @classmethod
-    def applies_to(cls, spec: DataSpec) -> bool:
-        """Whether ``gancore eval`` runs this metric by default on data of this shape."""
-        return False
-
-    def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor]) -> dict[str, float]:
-        raise NotImplementedError
-
-
-class GeneratorMetric(Protocol):
-    """How a metric with ``needs_generator = True`` is called: ``Metric.compute`` plus the
-    trained generator."""
-
-    def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor], *,
-                generator: LatentGenerator) -> dict[str, float]: ...
-
-
-def searches_latents(metric: Metric) -> TypeGuard[GeneratorMetric]:
-    """Whether ``metric`` declares ``needs_generator``, and so takes ``generator=``."""
-    return bool(getattr(metric, "needs_generator", False))
-
-
-class Features:
-    """A fixed feature space for metrics (kind ``features``): ``features(x)`` maps a batch
-    of samples to N x D features; a classifier also offers ``logits(x)`` (N x classes).
-    Both run without gradients on ``x``'s device. A feature space that losses may train
-    through (a perceptual loss) also offers ``differentiable_features(x)``: the same
-    features with the graph back to ``x`` kept, and the network itself frozen."""
-
-    def features(self, x: Tensor) -> Tensor:
-        raise NotImplementedError
-
-    def logits(self, x: Tensor) -> Tensor:
-        raise NotImplementedError(f"{type(self).__name__} is not a classifier")
-
-    def differentiable_features(self, x: Tensor) -> Tensor:
-        raise NotImplementedError(f"{type(self).__name__} gives no differentiable features")
-
-
-class LatentGenerator:
-    """A trained generator as a metric that optimises latent codes sees it:
-    ``generator(z)`` maps ``N x latent_dim`` codes to samples, differentiable in ``z``,
-    with the network in eval mode and its weights left untouched (no gradient is kept for
-    them). ``device`` is where codes must live. The engine gives the averaged (EMA)
-    network when the run keeps one, as for sampling."""
-
-    def __init__(self, network: nn.Module, latent_dim: int, device: torch.device) -> None:
-        self.network, self.latent_dim, self.device = network, latent_dim, device
-
-    def __call__(self, z: Tensor) -> Tensor:
-        weights = [p for p in self.network.parameters() if p.requires_grad]
-        for p in weights:
-            p.requires_grad_(False)
-        try:
-            with torch.enable_grad():
-                samples: Tensor = self.network(z)
-                return samples
-        finally:
-            for p in weights:
-                p.requires_grad_(True)
-
-
 # ---------------------------------------------------------------- callbacks
 
 
@@ -496,13 +418,10 @@ __all__ = [
     "Critic",
     "DataSpec",
     "Dataset",
-    "Features",
     "Generator",
     "ImageLoss",
     "INJECTABLE",
     "KINDS",
-    "LatentGenerator",
-    "Metric",
     "Normalization",
     "Parameters",
     "Regularizer",

@@ -26,10 +26,10 @@ from ._distributed import JobError, own_state, process_seed
 from ._engine import Engine
 from ._errors import DivergenceError, GancoreError
 from ._documents import new_recipe, stored_recipe
-from ._evaluate import latent_generator, metric_spec, real_subset, score
+from ._evaluate import Metric, latent_generator, metric_spec, real_subset, score
 from ._footprint import check_networks
 from ._optim import build_optimizer
-from ._parts import Augment, Callback, DataSpec, Dataset, Metric, SampleRequest, Scheme
+from ._parts import Augment, Callback, DataSpec, Dataset, SampleRequest, Scheme
 from ._plugins import registry as default_registry
 from ._random import Random
 from ._recipe import Recipe

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from .._parts import DataSpec, Dataset, Features, LatentGenerator, Metric, searches_latents
+from .._evaluate import Features, LatentGenerator, Metric, searches_latents
+from .._parts import DataSpec, Dataset
 from ._contract import expect
 
 
