@@ -8,13 +8,13 @@ import copy
 import json
 import tomllib
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ._distributed import JobError
 from ._errors import GancoreError, RecipeWarning
-from ._optim import upgrade_saved_tables
+from ._optim import DEFAULT_OPTIMIZER, ENGINE_KEYS, upgrade_saved_tables
 from ._recipe import Recipe
 from ._registry import Registry
 from ._rundir import RECIPE_FILE
@@ -158,27 +158,32 @@ def apply_overrides(doc: dict[str, Any], overrides: Mapping[str, Any] | list[str
         else:
             if last == "name" and len(keys) > 1 and keys[0] not in _SETTINGS and node.get("name") != value:
                 _start_afresh(node, keys, value)
+            elif last == "name" and keys[0] == "optim" and len(keys) <= 3 and node.get("name") != value:
+                _start_afresh(node, keys, value, keep=lambda k, v: k in ENGINE_KEYS or isinstance(v, dict))
             node[last] = value
     return doc
 
 
-# Sections of settings: setting their ``name`` keeps the rest of the table (optim.name picks
-# an optimizer, and the engine's keys beside it apply to any).
+# Sections of settings, whose tables are not parts: optim.name picks an optimizer, so its
+# parameters start afresh, but the engine's keys beside them and the group tables stay.
 _SETTINGS = ("train", "optim", "ema", "eval")
 
 
-def _start_afresh(node: dict[str, Any], keys: list[str], value: Any) -> None:
+def _start_afresh(node: dict[str, Any], keys: list[str], value: Any,
+                  keep: Callable[[str, Any], bool] = lambda key, _: key == "name") -> None:
     """``--set critic.name=dcgan``: the other part's parameters do not apply to this one,
-    so the table starts afresh (keys set after it in the same command still apply)."""
-    dropped = sorted(k for k in node if k != "name")
+    so the table starts afresh (keys set after it in the same command still apply); what
+    ``keep`` says stays (an optimizer table's engine keys and group tables)."""
+    dropped = sorted(k for k, v in node.items() if not keep(k, v))
     if not dropped:
         return
-    where = ".".join(keys[:-1])
-    old = node.get("name")
+    where, optimizer = ".".join(keys[:-1]), keys[0] == "optim"
+    old = repr(node["name"]) if "name" in node else f"{DEFAULT_OPTIMIZER!r} (the default)" if optimizer else "None"
     for k in dropped:
         del node[k]
-    warnings.warn(f"--set {where}.name={value}: the {where} table starts afresh; dropped what was set for "
-                  f"{old!r}: {', '.join(dropped)}", RecipeWarning, stacklevel=3)
+    what = "optimizer parameters start afresh" if optimizer else "table starts afresh"
+    warnings.warn(f"--set {where}.name={value}: the {where} {what}; dropped what was set for "
+                  f"{old}: {', '.join(dropped)}", RecipeWarning, stacklevel=3)
 
 
 def _index(key: str, node: list[Any], keys: list[str]) -> int:

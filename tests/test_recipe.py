@@ -108,7 +108,8 @@ def test_every_builtin_recipe_validates():
 def test_setting_a_slot_s_name_starts_its_table_afresh_with_a_warning():
     from gancore._documents import apply_overrides
 
-    doc = {"critic": {"name": "mlp", "hidden": 32, "layers": 2}, "optim": {"name": "adam", "lr": 1e-3}}
+    doc = {"critic": {"name": "mlp", "hidden": 32, "layers": 2},
+           "optim": {"name": "adam", "lr": 1e-3, "betas": [0.5, 0.9], "schedule": "linear", "critic": {"lr": 3e-4}}}
     with pytest.warns(gancore.RecipeWarning, match=r"critic table starts afresh; dropped what was set for 'mlp': hidden, layers"):
         out = apply_overrides(doc, ["critic.name='dcgan'", "critic.width=16"])
     assert out["critic"] == {"name": "dcgan", "width": 16}
@@ -116,8 +117,13 @@ def test_setting_a_slot_s_name_starts_its_table_afresh_with_a_warning():
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        same = apply_overrides(doc, ["critic.name='mlp'", "optim.name='sgd'"])  # same part; a settings variant
-    assert same["critic"]["hidden"] == 32 and same["optim"] == {"name": "sgd", "lr": 1e-3}
+        same = apply_overrides(doc, ["critic.name='mlp'", "optim.name='adam'"])  # the same parts: nothing dropped
+    assert same["critic"]["hidden"] == 32 and same["optim"] == doc["optim"]
+    # Another optimizer: adam's parameters go, the engine's keys and the group tables stay.
+    with pytest.warns(gancore.RecipeWarning, match=r"the optim optimizer parameters start afresh; dropped what was set "
+                                                   r"for 'adam': betas, lr"):
+        sgd = apply_overrides(doc, ["optim.name='sgd'", "optim.lr=0.01"])
+    assert sgd["optim"] == {"name": "sgd", "lr": 0.01, "schedule": "linear", "critic": {"lr": 3e-4}}
 
 
 def errors_of(doc) -> list[str]:

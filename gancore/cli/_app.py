@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional, TextIO
 import typer
 from typer.core import TyperGroup
 
-from .._errors import DivergenceError, GancoreError
+from .._errors import DivergenceError, GancoreError, RecipeWarning
 from ._output import error, warn
 
 if TYPE_CHECKING:
@@ -106,6 +106,8 @@ def _global(
     plugin an error.
     """
     warnings.showwarning = _show_warning
+    # Every command says what its --set dropped, also when the same process ran it before.
+    warnings.filterwarnings("always", category=RecipeWarning)
     if block or no_autoload:
         import gancore
 
