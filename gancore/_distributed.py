@@ -372,6 +372,29 @@ def own_state(scheme: Mapping[str, Tensor], ema: Mapping[str, Mapping[str, Tenso
     }
 
 
+def restore_streams(rng: Mapping[str, Any], processes: Processes, *, seed: int, step: int, device: torch.device,
+                    scheme: nn.Module, ema: Mapping[str, nn.Module]) -> None:
+    """This process's random streams (and own state, see ``own_state``) from a checkpoint's
+    ``rng``: every stream as it was when resumed on as many processes; otherwise the first
+    process takes the checkpoint's own and the others fresh, repeatable ones."""
+    rank, world = processes.rank, processes.world
+    per_process = rng.get("processes")
+    if world > 1 and per_process is not None and len(per_process) == world:
+        own = per_process[rank]
+        scheme.load_state_dict(own.get("scheme", {}), strict=False)
+        for k, e in ema.items():
+            e.load_state_dict(own.get("ema", {}).get(k, {}), strict=False)
+        torch.set_rng_state(own["cpu"].cpu())
+        if "cuda" in own and device.type == "cuda":
+            torch.cuda.set_rng_state(own["cuda"].cpu(), device)
+    elif rank == 0:
+        torch.set_rng_state(rng["cpu"].cpu())
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+    else:
+        torch.manual_seed(process_seed(seed, rank) + step)
+
+
 def process_seed(seed: int, rank: int) -> int:
     """The default generator's seed on process ``rank`` > 0 (process 0 keeps train.seed,
     so its streams are those of a run in one process)."""

@@ -22,10 +22,11 @@ from . import _checkpoint as ckpt
 from . import _rundir as rundir
 from ._artifacts import read_metrics, save_curves, save_samples
 from ._batches import DeviceBatches
-from ._distributed import JobError, own_state, process_seed
+from ._distributed import JobError, own_state, process_seed, restore_streams
 from ._engine import Engine
 from ._errors import DivergenceError, GancoreError
 from ._documents import new_recipe, stored_recipe
+from ._ema import averaged_copy
 from ._evaluate import Metric, latent_generator, metric_spec, real_subset, score
 from ._footprint import check_networks
 from ._optim import build_optimizer
@@ -330,28 +331,11 @@ class Run:
         self._resume_drawn = int(state.get("batches_drawn", 0))
         self.finite = bool(state["finite"]) if "finite" in state else ckpt.state_is_finite([state["scheme"], state.get("ema")])
         try:
-            self._load_random_streams(state["rng"])
+            self.random.load_state_dict(state["rng"].get("batch"), self.step)
+            restore_streams(state["rng"], self.processes, seed=self.recipe.train.seed, step=self.step,
+                            device=self.device, scheme=self.scheme, ema=self.ema)
         except (KeyError, RuntimeError, TypeError, AttributeError) as exc:
             raise GancoreError(f"the checkpoint's random states do not load: {str(exc).splitlines()[0]}") from None
-
-    def _load_random_streams(self, rng: Mapping[str, Any]) -> None:
-        self.random.load_state_dict(rng.get("batch"), self.step)
-        rank, world = self.processes.rank, self.processes.world
-        per_process = rng.get("processes")
-        if world > 1 and per_process is not None and len(per_process) == world:
-            own = per_process[rank]  # resumed on as many processes: every stream as it was
-            self.scheme.load_state_dict(own.get("scheme", {}), strict=False)
-            for k, e in self.ema.items():
-                e.load_state_dict(own.get("ema", {}).get(k, {}), strict=False)
-            torch.set_rng_state(own["cpu"].cpu())
-            if "cuda" in own and self.device.type == "cuda":
-                torch.cuda.set_rng_state(own["cuda"].cpu(), self.device)
-        elif rank == 0:  # the first process's streams are the checkpoint's own
-            torch.set_rng_state(rng["cpu"].cpu())
-            if "cuda" in rng and torch.cuda.is_available():
-                torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
-        else:  # a process the checkpoint had no stream for: a fresh one, repeatable
-            torch.manual_seed(process_seed(self.recipe.train.seed, rank) + self.step)
 
     def require_finite(self) -> None:
         """A clear error when the loaded weights are not finite (a diverged run)."""
@@ -505,32 +489,3 @@ def create_run(source: str | Path | Mapping[str, Any], **kwargs: Any) -> Run:
 def load_run(path: str | Path, **kwargs: Any) -> Run:
     """``gancore.load_run("runs/ring").sample(64)``."""
     return Run.load(path, **kwargs)
-
-
-# -- EMA copies ------------------------------------------------------------------------------
-
-
-def averaged_copy(network: nn.Module, decay: float) -> AveragedModel:
-    """An EMA copy of ``network`` (buffers too, so batch-norm statistics are averaged)."""
-    avg = AveragedModel(network, use_buffers=True)
-    avg.multi_avg_fn = _ema_with_warmup(decay, avg)
-    # The update reads this counter on the host every step; keeping it on the CPU avoids
-    # a device sync per step.
-    avg.n_averaged = avg.n_averaged.cpu()
-    return avg
-
-
-def _ema_with_warmup(decay: float, owner: AveragedModel) -> Callable[..., None]:
-    """EMA whose decay ramps up as min(decay, (1 + n) / (10 + n)) over the first updates,
-    so that early samples are not dominated by the random initial weights."""
-
-    def update(averaged: list[Tensor], current: list[Tensor], _: Tensor) -> None:
-        n = int(owner.n_averaged)  # a CPU counter: reading it costs no device sync
-        d = min(decay, (1 + n) / (10 + n))
-        if averaged[0].is_floating_point():
-            torch._foreach_lerp_(averaged, current, 1 - d)
-        else:  # integer buffers (BN's batch counter) are copied
-            for a, c in zip(averaged, current):
-                a.copy_(c)
-
-    return update
