@@ -43,6 +43,7 @@ from ._session import Progress, Stopped
 from ._random import Random
 from ._run import Run, create_run, load_run
 from ._parts import SampleRequest, side_by_side
+from ._statistics import Statistics, load_statistics, save_statistics
 from ._step import Judge, Step, frozen, input_gradients
 
 __version__ = "0.1.0"
@@ -81,6 +82,7 @@ __all__ = [
     "SampleRequest",
     "Scheme",
     "Slot",
+    "Statistics",
     "Step",
     "Stopped",
     "UnknownNameError",
@@ -92,7 +94,9 @@ __all__ = [
     "host",
     "input_gradients",
     "load_run",
+    "load_statistics",
     "registry",
     "reload",
+    "save_statistics",
     "side_by_side",
 ]

@@ -68,14 +68,15 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
-def load(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
+def load(path: Path, map_location: Any = "cpu", *, mmap: bool = False) -> dict[str, Any]:
     """A checkpoint, upgraded to the current format; a ``GancoreError`` for anything that
     is not a whole gancore checkpoint (empty, truncated, junk, a directory, keys missing,
-    or objects ``weights_only`` refuses to unpickle)."""
+    or objects ``weights_only`` refuses to unpickle). ``mmap=True`` reads tensors only
+    when they are used (to read a checkpoint's small records cheaply)."""
     if path.exists() and not path.is_file():
         raise GancoreError(f"cannot load checkpoint {path}: not a file")
     try:
-        loaded = torch.load(path, map_location=map_location, weights_only=True)
+        loaded = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except FileNotFoundError:
         raise GancoreError(f"checkpoint not found: {path}") from None
     except Exception as exc:  # truncated, not a checkpoint, or holding objects we refuse to unpickle
@@ -158,6 +159,22 @@ def prune(folder: Path, keep: int, *, newest_is_finite: bool = True) -> None:
     for _, path in older:
         if path.is_file():  # never remove what gancore did not write
             path.unlink(missing_ok=True)
+
+
+def best_record(folder: Path) -> dict[str, Any] | None:
+    """The best checkpoint's record (metric, value, step), or None when there is none; a
+    damaged one is skipped with a warning, and the next better evaluation replaces it."""
+    from ._rundir import BEST_CHECKPOINT
+
+    path = folder / BEST_CHECKPOINT
+    if not path.is_file():
+        return None
+    try:
+        record = load(path, mmap=True).get("best")
+    except GancoreError as exc:
+        warnings.warn(f"skipped a damaged best checkpoint: {exc}", CheckpointWarning, stacklevel=2)
+        return None
+    return dict(record) if isinstance(record, dict) else None
 
 
 def load_latest(folder: Path, map_location: Any = "cpu") -> dict[str, Any] | None:

@@ -3,13 +3,14 @@ samples against real data with registered metrics."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, TypeGuard
 
 import torch
 from torch import Tensor, nn
 
-from ._errors import GancoreError
+from ._errors import GancoreError, RecipeWarning
 from ._parts import DataSpec
 
 class Metric:
@@ -98,6 +99,64 @@ def metric_spec(item: Any) -> tuple[str, dict[str, Any]]:
         params = dict(item)
         return params.pop("name"), params
     raise GancoreError(f"eval.metrics: expected a metric name or a table with a name, got {item!r}")
+
+
+def applicable_metrics(registry: Any, spec: DataSpec) -> list[str]:
+    """Every registered metric that says it applies to data of this shape: what an
+    evaluation runs when no metric is named."""
+    return [e.name for e in registry.entries("metric") if getattr(e.factory, "applies_to", lambda s: False)(spec)]
+
+
+def metric_specs(registry: Any, metrics: Sequence[Any], features: Any = None) -> list[tuple[str, dict[str, Any]]]:
+    """Each metric as (name, params), with ``features`` (the evaluation's feature space: a
+    name or a table) given to every metric that takes a feature space and names none."""
+    out = []
+    for item in metrics:
+        name, params = metric_spec(item)
+        if features is not None and "features" not in params and "features" in registry.get("metric", name).params.model_fields:
+            params["features"] = features
+        out.append((name, params))
+    return out
+
+
+def best_value(registry: Any, metrics: Sequence[Any], best: str | None) -> tuple[str, bool] | None:
+    """The logged value that picks the best checkpoint, and whether higher is better: the
+    recipe's ``eval.best``; by default ``fid`` when one of the metrics gives it; none for
+    ``best = ""``. A name no metric gives is refused."""
+    directions: dict[str, bool] = {}
+    for item in metrics:
+        name = metric_spec(item)[0]
+        directions |= dict(getattr(registry.get("metric", name).factory, "higher_is_better", {}))
+    if best == "":
+        return None
+    if best is None:
+        return ("fid", False) if "fid" in directions else None
+    if best not in directions:
+        given = ", ".join(sorted(directions)) or "none: eval.metrics is empty"
+        raise GancoreError(f"eval.best: no metric gives {best!r} (the metrics give {given})")
+    return best, directions[best]
+
+
+class EvaluationCostWarning(RecipeWarning):
+    """Evaluating during training costs more than the training between two evaluations."""
+
+
+def warn_if_costly(last: tuple[float, float] | None, trained: float, seconds: float) -> tuple[float, float]:
+    """After an evaluation that took ``seconds`` at ``trained`` seconds of training: warn
+    (once per process) when it cost more than the training since the one before, which
+    the recipe's ``[eval]`` did not ask for. The first evaluation is not judged: it also
+    embeds the real images, which later ones reuse. Returns the new ``last``."""
+    global _warned_cost
+    if last is not None and not _warned_cost:
+        between = trained - last[0]
+        if seconds > between:
+            _warned_cost = True
+            warnings.warn(f"eval: an evaluation took {seconds:.1f} s, more than the {between:.1f} s of training since the "
+                          "one before; raise eval.every or lower eval.num_samples", EvaluationCostWarning, stacklevel=2)
+    return trained, seconds
+
+
+_warned_cost = False
 
 
 def latent_generator(scheme: Any, metric: str, device: torch.device) -> LatentGenerator:

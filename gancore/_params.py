@@ -29,7 +29,9 @@ from ._errors import InvalidValues
 
 @dataclass(frozen=True)
 class Ref:
-    """Marks a string parameter that names a registered part of ``kind``."""
+    """Marks a parameter that names a registered part of ``kind``: a name, or (where the
+    annotation also admits a dict) a table of a name and that part's own parameters,
+    ``{name = "inception", weights = "w.pth"}``, validated with the recipe."""
 
     kind: str
 

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ._errors import GancoreError, InvalidValues, RecipeError, UnknownNameError, unknown_name_message
-from ._evaluate import metric_spec
+from ._evaluate import best_value, metric_spec, metric_specs
 from ._optim import OptimizerPart, OptimSettings, engine_keys, optim_tables, resolved_table
 from ._params import ExactScalars, invalid_values, refs_of
 from ._registry import Registry
@@ -60,6 +60,8 @@ class EvalSettings(_Strict):
     every: Annotated[int, Field(ge=0, description="steps between evaluations (0: never during training)")] = 0
     metrics: Annotated[list[str | dict[str, Any]], Field(description="metric names, or tables with a name and parameters")] = []
     num_samples: Annotated[int, Field(ge=1, le=1_000_000, description="generated (and real) samples per evaluation")] = 2000
+    features: Annotated[str | dict[str, Any] | None, Field(description="feature space of every metric that takes one and names none: a name, or a table of a name and parameters (default: each metric's own)")] = None
+    best: Annotated[str | None, Field(description="logged value whose best evaluation keeps its checkpoint (checkpoints/best.pt); default fid when a metric gives it; \"\" keeps none")] = None
 
 
 class Settings(_Strict):
@@ -212,10 +214,18 @@ class Recipe:
                 self.slots[slot_name] = None  # "did you mean" above already points here
             else:
                 self.slots[slot_name] = problems.attempt(self._part, registry, slot.kind, value, slot_name, slot.default)
+        features = self.eval.features
+        if features is not None and problems.attempt(self._part, registry, "features", features, "eval.features") is None:
+            features = None
+        metrics_valid = True  # the best value is checked among valid metrics only
         for i, item in enumerate(metrics):
             spec = problems.attempt(metric_spec, item)
-            if spec is not None:
-                problems.attempt(self._params, registry, "metric", spec[0], spec[1], f"eval.metrics.{i}")
+            if spec is not None and ("metric", spec[0]) in registry.parts:
+                spec = metric_specs(registry, [item], features)[0]
+            if spec is None or problems.attempt(self._params, registry, "metric", spec[0], spec[1], f"eval.metrics.{i}") is None:
+                metrics_valid = False
+        if metrics_valid and metrics:  # with none named, the data decides: checked when training starts
+            problems.attempt(best_value, registry, metrics, self.eval.best)
         # Engine-level parts, whatever the scheme: augmentations before every critic call,
         # and callbacks.
         self.augments = self._part_list(problems, registry, raw, "augment", "augment")

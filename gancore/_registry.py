@@ -209,8 +209,14 @@ class Registry:
         values = validate_params(entry.params, params, path)
         for field_name, ref in refs_of(entry.params).items():
             value = getattr(values, field_name)
-            if value is not None and (ref.kind, value) not in self.parts:
-                sub = f"{path}.{field_name}" if path else field_name
+            sub = f"{path}.{field_name}" if path else field_name
+            if isinstance(value, Mapping):  # a table: the part's name and its own parameters
+                nested = dict(value)
+                part_name = nested.pop("name", None)
+                if not isinstance(part_name, str):
+                    raise GancoreError(f"{sub}: a table naming a {ref.kind} needs a name (name = \"...\")")
+                self.validate(ref.kind, part_name, nested, sub)
+            elif value is not None and (ref.kind, value) not in self.parts:
                 raise UnknownNameError(f"{sub}: {unknown_name_message(ref.kind, value, self.names(ref.kind))}")
         return values
 

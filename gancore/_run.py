@@ -10,6 +10,8 @@ through the ``gancore.Step`` it is handed.
 from __future__ import annotations
 
 import contextlib
+import math
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ from ._engine import Engine
 from ._errors import DivergenceError, GancoreError
 from ._documents import new_recipe, stored_recipe
 from ._ema import averaged_copy
-from ._evaluate import Metric, latent_generator, metric_spec, real_subset, score
+from ._evaluate import Metric, applicable_metrics, best_value, latent_generator, metric_specs, real_subset, score, warn_if_costly
 from ._footprint import check_networks
 from ._optim import build_optimizer
 from ._parts import Augment, Callback, DataSpec, Dataset, SampleRequest, Scheme
@@ -58,6 +60,8 @@ class Run:
         self.seconds = 0.0  # time spent training, over every session of the run
         self.target_steps = recipe.train.steps
         self.finite = True  # whether the loaded checkpoint's weights are finite
+        self.best: dict[str, Any] | None = None  # the best checkpoint's metric, value and step
+        self._eval_costs: tuple[float, float] | None = None  # (training seconds, evaluation seconds) at the last evaluation
         self.new = False  # a new run, whose directory must not hold another run
         self.read_only: str | None = None  # why this run may be sampled but not trained
         self._dataset: Dataset | None = None
@@ -82,15 +86,25 @@ class Run:
 
     @classmethod
     def load(cls, path: str | Path, *, overrides: Mapping[str, Any] | list[str] | None = None, device: str | None = None,
-             registry: Registry | None = None, step: int | None = None, log_to: Sequence[str] = (), **objects: Any) -> Run:
+             registry: Registry | None = None, step: int | None = None, best: bool = False, log_to: Sequence[str] = (),
+             **objects: Any) -> Run:
         """An existing run directory with its latest checkpoint, to resume or sample; or
-        the checkpoint of ``step``, to sample and evaluate (training on from a checkpoint
-        older than the newest is refused: it would fork the run's history)."""
+        the checkpoint of ``step``, or its best-scoring one (``best=True``, kept when
+        ``[eval]`` evaluates during training), to sample and evaluate (training on from a
+        checkpoint older than the newest is refused: it would fork the run's history)."""
         path, reg = Path(path), registry or default_registry()
+        if best and step is not None:
+            raise GancoreError("give a step or best, not both")
         recipe = stored_recipe(path, reg, overrides=overrides, log_to=log_to, objects=objects)
         run = cls(recipe, name=path.name, out=path, registry=reg, device=device)
         folder = path / rundir.CHECKPOINTS
-        if step is None:
+        best_file = folder / rundir.BEST_CHECKPOINT
+        if best:
+            if not best_file.is_file():
+                raise GancoreError(f"{path} has no best checkpoint (one is kept when [eval] evaluates during training)")
+            state = ckpt.load(best_file, map_location=run.device)
+            run.read_only = f"it was loaded at its best checkpoint (step {state['step']}), not at its newest"
+        elif step is None:
             state = ckpt.load_latest(folder, map_location=run.device)
         else:
             kept = dict(ckpt.list_checkpoints(folder))
@@ -101,6 +115,7 @@ class Run:
                 run.read_only = f"it was loaded at step {step}, not at its newest checkpoint ({max(kept)})"
         if state is not None:
             run.load_state_dict(state)
+        run.best = ckpt.best_record(folder)
         found = run.processes.gather(run.step)
         if len(set(found)) > 1:
             raise JobError(f"the processes loaded different checkpoints of {path} (steps {', '.join(map(str, found))}): "
@@ -221,6 +236,7 @@ class Run:
             batches.drawn, self._resume_drawn = self._resume_drawn, None
         if self.recipe.eval.every and self.step < total:
             # A metric that cannot score this data fails now, not after the training.
+            best_value(self.registry, self.eval_metrics(), self.recipe.eval.best)
             main(lambda: self.evaluate(num_samples=min(self.recipe.eval.num_samples, 64)))
         run_callbacks = main(lambda: CallbackList.of(self.registry, self.recipe.callbacks, callbacks, progress)) or CallbackList([])
         self.engine.wrap(self.networks(), self.scheme.networks_with_unused_parameters)
@@ -243,6 +259,8 @@ class Run:
                 if self.step % t.log_every == 0 or done or evaluate:
                     row = self._metrics_row(meter, evaluate)
                     main(lambda: self._log(row, report, total, run_callbacks))
+                if evaluate and self.out is not None:
+                    self._keep_if_best(row)
                 if self.out is not None and ((t.sample_every and self.step % t.sample_every == 0) or done):
                     self.engine.guard.check()
                     with self.synchronised():
@@ -271,9 +289,26 @@ class Run:
         if self.recipe.train.on_nonfinite == "skip" or self.recipe.train.amp == "fp16":
             row["skipped_updates"] = self.engine.guard.skipped
         if evaluate:
+            started = time.perf_counter()
             with self.synchronised():
                 row.update(self.processes.on_main(self.evaluate) or {})
+            self._eval_costs = warn_if_costly(self._eval_costs, self.seconds, time.perf_counter() - started)
         return row
+
+    def _keep_if_best(self, row: Mapping[str, Any]) -> None:
+        """After an evaluation: when its value beats the best so far, this step's
+        checkpoint becomes ``checkpoints/best.pt`` (all processes take part in the save)."""
+        chosen = best_value(self.registry, self.eval_metrics(), self.recipe.eval.best)
+        if chosen is None:
+            return
+        key, higher = chosen
+        value = row.get(key)
+        record = self.best if self.best is not None and self.best.get("metric") == key else None
+        better = isinstance(value, float) and math.isfinite(value) and (
+            record is None or (value > record["value"] if higher else value < record["value"]))
+        if self.processes.any(int(better)):  # the first process evaluated; the others follow its decision
+            self.best = {"metric": key, "value": value, "step": self.step}
+            self.save_checkpoint(best=True)
 
     def _log(self, row: dict[str, Any], report: Reporter | None, total: int, callbacks: CallbackList) -> None:
         if self.out is not None:
@@ -347,14 +382,17 @@ class Run:
             message += f"; the newest finite checkpoint is step {good[0]}: use --step {good[0]}"
         raise GancoreError(message)
 
-    def save_checkpoint(self) -> Path:
+    def save_checkpoint(self, best: bool = False) -> Path:
         """Write a checkpoint of this step (with several processes: called on all of them,
-        written by the first, which the others wait for)."""
+        written by the first, which the others wait for); ``best=True`` writes the run's
+        best checkpoint (``checkpoints/best.pt``, which pruning leaves alone)."""
         if self.out is None:
             raise GancoreError("this run has no directory to save checkpoints to (give out=...)")
         self.engine.guard.check()
         state = self.state_dict()
         state["finite"] = ckpt.state_is_finite([state["scheme"], state["ema"]])
+        if self.best is not None:
+            state["best"] = dict(self.best)
         if not state["finite"] and self.engine.guard.active:
             raise DivergenceError(f"step {self.step}: the weights are not finite; training diverged", self.step)
         drifted = self.processes.parameters_agree(self.networks() | {f"ema.{k}": e for k, e in self.ema.items()})
@@ -362,11 +400,12 @@ class Run:
             raise JobError(f"step {self.step}: the processes' copies of {', '.join(drifted)} differ: their gradients "
                            "were not all reduced (a network that computes outside its forward and its own methods?)")
         folder = self.out / rundir.CHECKPOINTS
-        path = ckpt.checkpoint_path(folder, self.step)
+        path = folder / rundir.BEST_CHECKPOINT if best else ckpt.checkpoint_path(folder, self.step)
 
         def write() -> None:
             ckpt.save_atomic(state, path)
-            ckpt.prune(folder, self.recipe.train.keep_checkpoints, newest_is_finite=state["finite"])
+            if not best:
+                ckpt.prune(folder, self.recipe.train.keep_checkpoints, newest_is_finite=state["finite"])
 
         self.processes.on_main(write)
         return path
@@ -442,16 +481,23 @@ class Run:
             callbacks.fire("on_samples", self, samples, path)
         return path
 
+    def eval_metrics(self) -> list[Any]:
+        """The metrics an evaluation runs: the recipe's ``eval.metrics``, else every
+        registered metric that applies to the run's data."""
+        return list(self.recipe.eval.metrics) or applicable_metrics(self.registry, self.spec)
+
     @torch.no_grad()
-    def evaluate(self, metrics: list[Any] | None = None, num_samples: int | None = None) -> dict[str, float]:
+    def evaluate(self, metrics: list[Any] | None = None, num_samples: int | None = None, *,
+                 features: Any = None) -> dict[str, float]:
         """Every metric (the recipe's ``eval.metrics`` by default) on ``num_samples``
-        generated samples and as many real ones (a fixed subset of the data)."""
-        metrics = self.recipe.eval.metrics if metrics is None else metrics
+        generated samples and as many real ones (a fixed subset of the data); ``features``
+        (a name or a table) replaces the recipe's ``eval.features``."""
+        metrics = self.eval_metrics() if metrics is None else metrics
         if not metrics:
             return {}
         built: list[tuple[str, Metric]] = []
-        for name, params in map(metric_spec, metrics):
-            built.append((name, self.registry.build("metric", name, params)))
+        for name, params in metric_specs(self.registry, metrics, features or self.recipe.eval.features):
+            built.append((name, self.registry.build("metric", name, params, spec=self.spec)))
         seed = self.recipe.train.seed
         real = real_subset(self.dataset.tensors, min(num_samples or self.recipe.eval.num_samples, len(self.dataset)),
                            seed, self.device)

@@ -27,6 +27,7 @@ RECIPE_FILE = "recipe.toml"
 METRICS_FILE = "metrics.jsonl"
 CURVES_FILE = "curves.png"
 CHECKPOINTS = "checkpoints"
+BEST_CHECKPOINT = "best.pt"  # in CHECKPOINTS: the best-scoring evaluation's weights, never pruned
 SAMPLES = "samples"
 
 

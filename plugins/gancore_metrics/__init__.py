@@ -1,13 +1,15 @@
 """gancore first-party plugin: metrics.
 
-Sample-quality metrics (FID, KID, precision/recall, density/coverage, classifier score,
-mode counts, the reconstruction of held-out images) and the feature spaces they work in: a
-small MNIST classifier whose weights ship with the package, and the identity for 2D points.
+Sample-quality metrics (FID, KID, precision/recall, density/coverage, Inception Score,
+classifier score, mode counts, the reconstruction of held-out images) and the feature spaces
+they work in: the Inception-v3 network FID is defined with (weights named by the user or
+downloaded once), a small MNIST classifier whose weights ship with the package, and the
+identity for 2D points.
 """
 
 import gancore
 
-from .classifier import ClassifierScore
+from .classifier import ClassifierScore, InceptionScore
 from .features import IdentityFeatures, MnistFeatures, MnistNet, identity_features, mnist_features
 from .frechet import FrechetDistance, frechet_distance
 from .kernels import KernelDistance
@@ -24,6 +26,7 @@ def register_parts(register):
     register("metric", "kid", KernelDistance)
     register("metric", "precision-recall", PrecisionRecall)
     register("metric", "density-coverage", DensityCoverage)
+    register("metric", "inception-score", InceptionScore)
     register("metric", "classifier-score", ClassifierScore)
     register("metric", "modes", MixtureModes)
     register("metric", "stacked-mnist-modes", StackedMnistModes)
@@ -35,6 +38,7 @@ __all__ = [
     "DensityCoverage",
     "FrechetDistance",
     "IdentityFeatures",
+    "InceptionScore",
     "KernelDistance",
     "MixtureModes",
     "MnistFeatures",

@@ -1,10 +1,11 @@
-"""Classifier score: the Inception-score analogue with a domain classifier (MNIST by default)."""
+"""Scores from a classifier's view of the generated samples alone: the Inception Score
+(Salimans et al. 2016) and its analogue with a domain classifier (MNIST by default)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import torch
 from pydantic import Field
@@ -12,7 +13,7 @@ from torch import Tensor
 
 import gancore
 
-from .common import MnistImagesByDefault, feature_space, samples
+from .common import MnistImagesByDefault, embedded, feature_space, mnist_sized, samples
 
 
 def classifier_stats(log_probs: Tensor, min_share: float) -> dict[str, float]:
@@ -44,7 +45,7 @@ class ClassifierScore(MnistImagesByDefault):
 
     def __init__(
         self,
-        features: Annotated[str, gancore.Ref("features")] = "mnist",
+        features: Annotated[str | dict[str, Any], gancore.Ref("features")] = "mnist",
         min_share: Annotated[float, Field(gt=0, le=1)] = 0.1,
         *,
         build: gancore.Build = gancore.build,
@@ -58,10 +59,59 @@ class ClassifierScore(MnistImagesByDefault):
 
     def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor]) -> dict[str, float]:
         """Scores the generated samples only; ``real`` is not used."""
-        logits = self.space.logits(samples(fake, "generated", minimum=1))
+        x = samples(fake, "generated", minimum=1)
+        logits = embedded(self.space.for_samples(x), x, with_logits=True)["logits"]
         out = classifier_stats(torch.log_softmax(logits.double(), dim=1), self.min_share)
         if "label" in fake:
             # Conditional samples: does the classifier see the class that was asked for?
             asked = fake["label"].to(logits.device)
             out["label_accuracy"] = float((logits.argmax(1) == asked).double().mean())
         return out
+
+
+def inception_score(log_probs: Tensor, splits: int) -> tuple[float, float]:
+    """Mean and standard deviation over ``splits`` consecutive parts of the samples of
+    exp(E_x KL(p(y|x) || p(y))), p(y) being each part's own marginal: the published
+    definition, in float64."""
+    n = log_probs.shape[0]
+    if n < splits:
+        raise ValueError(f"the Inception Score in {splits} splits needs at least {splits} samples, got {n}")
+    scores = []
+    for part in log_probs.double().tensor_split(splits):
+        log_marginal = torch.logsumexp(part, dim=0) - math.log(part.shape[0])
+        kl = (part.exp() * (part - log_marginal)).sum(1)
+        scores.append(kl.mean().exp())
+    values = torch.stack(scores)
+    return float(values.mean()), float(values.std(unbiased=False)) if splits > 1 else 0.0
+
+
+class InceptionScore(gancore.Metric):
+    """Inception Score exp(E KL(p(y|x) || p(y))) from Inception-v3's 1008 logits, in splits."""
+
+    higher_is_better: ClassVar[dict[str, bool]] = {"inception_score": True, "inception_score_std": False}
+
+    def __init__(
+        self,
+        features: Annotated[str | dict[str, Any], gancore.Ref("features")] = "inception",
+        splits: Annotated[int, Field(ge=1, le=1000)] = 10,
+        *,
+        build: gancore.Build = gancore.build,
+    ) -> None:
+        """
+        Args:
+            features: feature space with a classifier (``logits``); the score is defined with inception's
+            splits: parts the samples are scored in (the mean and spread over them are reported; 10 as published)
+        """
+        self.space, self.splits = feature_space(features, build), splits
+
+    @classmethod
+    def applies_to(cls, spec: gancore.DataSpec) -> bool:
+        """Runs by default on images the MNIST network does not read (there the classifier score applies)."""
+        return spec.is_image and not mnist_sized(spec)
+
+    def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor]) -> dict[str, float]:
+        """Scores the generated samples only; ``real`` is not used."""
+        x = samples(fake, "generated", minimum=self.splits)
+        logits = embedded(self.space.for_samples(x), x, with_logits=True)["logits"]
+        mean, std = inception_score(torch.log_softmax(logits.double(), dim=1), self.splits)
+        return {"inception_score": mean, "inception_score_std": std}

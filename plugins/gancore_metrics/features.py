@@ -122,7 +122,8 @@ class MnistFeatures(gancore.Features):
                 f"mnist features take N x 1 x H x W images, got shape {tuple(x.shape)}"
                 " (for 3-channel Stacked MNIST use the stacked-mnist-modes metric)"
             )
-        x = x.float()
+        # uint8 images (read from files) are 0..255; floating ones are in [-1, 1].
+        x = x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x.float()
         if x.shape[-2:] != (IMAGE_SIZE, IMAGE_SIZE):
             # Generators for 32 x 32 MNIST are common; bring them to the trained size.
             x = F.interpolate(x, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", antialias=True, align_corners=False)

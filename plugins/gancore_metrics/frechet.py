@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import torch
+from pydantic import Field
 from torch import Tensor
 
 import gancore
 
-from .common import MnistImagesByDefault, embed, feature_space
+from .common import FeaturesParam, ImagesByDefault, embed, embedded, feature_space, samples
 
 
 def gaussian_fit(features: Tensor) -> tuple[Tensor, Tensor]:
@@ -51,23 +52,51 @@ def frechet_distance(mean1: Tensor, cov1: Tensor, mean2: Tensor, cov2: Tensor) -
     return max(float(value), 0.0)
 
 
-class FrechetDistance(MnistImagesByDefault):
+class FrechetDistance(ImagesByDefault):
     """Frechet distance between Gaussians fitted to real and generated features (FID)."""
 
     higher_is_better: ClassVar[dict[str, bool]] = {"fid": False}
 
     def __init__(
-        self, features: Annotated[str, gancore.Ref("features")] = "mnist", *, build: gancore.Build = gancore.build
+        self,
+        features: FeaturesParam = None,
+        reference: Annotated[str | None, Field(description="a statistics file (.npz: mu, sigma) standing in for the real images")] = None,
+        *,
+        build: gancore.Build = gancore.build,
     ) -> None:
         """
         Args:
             features: feature space the Gaussians are fitted in
         """
         self.space = feature_space(features, build)
+        self.reference = gancore.load_statistics(reference) if reference is not None else None
+        self.reference_path = reference
 
     def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor]) -> dict[str, float]:
-        f_real, f_fake = embed(self.space, real, fake)
-        # 128 x 128 statistics: cheap, and the eigen-solvers are most robust on the CPU.
-        m1, s1 = gaussian_fit(f_real.cpu())
+        if self.reference is None:
+            f_real, f_fake = embed(self.space, real, fake)
+            # D x D statistics: the eigen-solvers are most robust on the CPU.
+            m1, s1 = gaussian_fit(f_real.cpu())
+        else:
+            x = samples(fake, "generated")
+            space = self.space.for_samples(x)
+            check_reference(self.reference, space, self.reference_path)
+            f_fake = embedded(space, x)["features"]
+            m1, s1 = self.reference.mu, self.reference.sigma
+            if m1.shape[0] != f_fake.shape[1]:
+                raise ValueError(f"the reference statistics {self.reference_path} are {m1.shape[0]}-d; "
+                                 f"the {type(space).__name__} features are {f_fake.shape[1]}-d")
         m2, s2 = gaussian_fit(f_fake.cpu())
         return {"fid": frechet_distance(m1, s1, m2, s2)}
+
+
+def check_reference(reference: gancore.Statistics, space: Any, path: str | None) -> None:
+    """Refuse statistics made in another feature space or with other preprocessing than
+    ``space`` describes (a file without that record, pytorch-fid's own, is taken as is)."""
+    describe = getattr(space, "describe", None)
+    mine = describe() if callable(describe) else {}
+    for key in ("features", "preprocessing"):
+        theirs = reference.about.get(key)
+        if theirs is not None and key in mine and theirs != mine[key]:
+            raise ValueError(f"the reference statistics {path} were made with {key} {theirs!r}, "
+                             f"this evaluation uses {mine[key]!r}")

@@ -11,7 +11,7 @@ from torch import Tensor
 
 import gancore
 
-from .common import MnistImagesByDefault, embed, feature_space
+from .common import FeaturesParam, ImagesByDefault, embed, feature_space
 
 #: Subsets whose kernel matrices are formed at once; bounds memory at a few hundred MB.
 _SUBSETS_PER_CHUNK = 8
@@ -60,14 +60,14 @@ def kernel_distance(f_real: Tensor, f_fake: Tensor, subsets: int, subset_size: i
     return float(estimates.mean()), float(std)
 
 
-class KernelDistance(MnistImagesByDefault):
+class KernelDistance(ImagesByDefault):
     """Kernel distance (KID): unbiased MMD^2 with a cubic polynomial kernel, over random subsets."""
 
     higher_is_better: ClassVar[dict[str, bool]] = {"kid": False, "kid_std": False}
 
     def __init__(
         self,
-        features: Annotated[str, gancore.Ref("features")] = "mnist",
+        features: FeaturesParam = None,
         subsets: Annotated[int, Field(ge=1, le=10_000)] = 100,
         subset_size: Annotated[int, Field(ge=2, le=100_000)] = 1000,
         seed: int = 0,

@@ -17,7 +17,7 @@ from torch import Tensor
 
 import gancore
 
-from .common import MnistImagesByDefault, embed, feature_space
+from .common import FeaturesParam, ImagesByDefault, embed, feature_space
 
 #: Elements of one block of the distance matrix (float32): 2^24 is 64 MB.
 _BLOCK_ELEMENTS = 1 << 24
@@ -80,14 +80,14 @@ def manifold_stats(f_real: Tensor, f_fake: Tensor, k: int, *, with_recall: bool 
     return stats
 
 
-class PrecisionRecall(MnistImagesByDefault):
+class PrecisionRecall(ImagesByDefault):
     """Improved precision and recall (Kynkaanniemi et al. 2019): k-NN support estimates in feature space."""
 
     higher_is_better: ClassVar[dict[str, bool]] = {"precision": True, "recall": True}
 
     def __init__(
         self,
-        features: Annotated[str, gancore.Ref("features")] = "mnist",
+        features: FeaturesParam = None,
         k: Annotated[int, Field(ge=1)] = 3,
         *,
         build: gancore.Build = gancore.build,
@@ -105,14 +105,14 @@ class PrecisionRecall(MnistImagesByDefault):
         return {"precision": stats["precision"], "recall": stats["recall"]}
 
 
-class DensityCoverage(MnistImagesByDefault):
+class DensityCoverage(ImagesByDefault):
     """Density and coverage (Naeem et al. 2020): k-NN balls around real samples, robust to outliers."""
 
     higher_is_better: ClassVar[dict[str, bool]] = {"density": True, "coverage": True}
 
     def __init__(
         self,
-        features: Annotated[str, gancore.Ref("features")] = "mnist",
+        features: FeaturesParam = None,
         k: Annotated[int, Field(ge=1)] = 5,
         *,
         build: gancore.Build = gancore.build,
