@@ -78,3 +78,12 @@ def tiny_ring_file(tmp_path, tiny_ring):
     return path
 
 
+
+
+@pytest.fixture(scope="session")
+def inception_weights(tmp_path_factory):
+    """A random state dict in the FID Inception-v3 layout (written once per session; about
+    95 MB, as the published file), for tests of the ``inception`` features."""
+    from tests.inception_reference import write_weights
+
+    return write_weights(tmp_path_factory.mktemp("inception") / "random-inception.pth")
