@@ -148,7 +148,7 @@ def warn_if_costly(last: tuple[float, float] | None, trained: float, seconds: fl
     embeds the real images, which later ones reuse. Returns the new ``last``."""
     global _warned_cost
     if last is not None and not _warned_cost:
-        between = trained - last[0]
+        between = trained - last[0] - last[1]  # the run's clock counted the previous evaluation too
         if seconds > between:
             _warned_cost = True
             warnings.warn(f"eval: an evaluation took {seconds:.1f} s, more than the {between:.1f} s of training since the "

@@ -99,6 +99,7 @@ class Run:
         run = cls(recipe, name=path.name, out=path, registry=reg, device=device)
         folder = path / rundir.CHECKPOINTS
         best_file = folder / rundir.BEST_CHECKPOINT
+        state: dict[str, Any] | None
         if best:
             if not best_file.is_file():
                 raise GancoreError(f"{path} has no best checkpoint (one is kept when [eval] evaluates during training)")

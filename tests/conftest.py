@@ -80,6 +80,20 @@ def tiny_ring_file(tmp_path, tiny_ring):
 
 
 
+@pytest.fixture(scope="session", autouse=True)
+def offline_inception(inception_weights, tmp_path_factory):
+    """No test downloads anything: the Inception weights are the session's random file
+    (GANCORE_INCEPTION_WEIGHTS), the cache an empty folder, and the download address one
+    that does not exist. Tests of the download and of missing weights change these."""
+    from gancore_metrics import inception_weights as weights_module
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GANCORE_INCEPTION_WEIGHTS", str(inception_weights))
+        patch.setenv("GANCORE_CACHE", str(tmp_path_factory.mktemp("cache")))
+        patch.setattr(weights_module, "URL", (tmp_path_factory.mktemp("offline") / "no-such-file.pth").as_uri())
+        yield
+
+
 @pytest.fixture(scope="session")
 def inception_weights(tmp_path_factory):
     """A random state dict in the FID Inception-v3 layout (written once per session; about

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 
 import pytest
 import torch
@@ -101,3 +102,19 @@ def test_sample_and_eval_take_the_best_checkpoint(tmp_path, tiny_ring):
     gancore.create_run(tiny_ring, out=bare).train(10)
     result = runner.invoke(app, ["sample", str(bare), "--best"])
     assert result.exit_code == 2 and "has no best checkpoint" in result.output
+
+
+def test_an_evaluation_costing_more_than_the_training_between_warns_once(monkeypatch):
+    from gancore import _evaluate
+
+    monkeypatch.setattr(_evaluate, "_warned_cost", False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        last = _evaluate.warn_if_costly(None, 10.0, 50.0)  # the first also embeds the real images: not judged
+        last = _evaluate.warn_if_costly(last, 100.0, 30.0)  # 40 s of training, 30 s of evaluation
+        assert not caught
+        last = _evaluate.warn_if_costly(last, 150.0, 30.0)  # 20 s of training, 30 s of evaluation
+        _evaluate.warn_if_costly(last, 200.0, 30.0)
+    assert [str(w.message) for w in caught] == [
+        "eval: an evaluation took 30.0 s, more than the 20.0 s of training since the one before; "
+        "raise eval.every or lower eval.num_samples"]

@@ -221,7 +221,7 @@ def test_pack_must_divide_the_batch(tiny_ring):
 
 
 def test_a_metric_that_cannot_score_the_data_fails_before_training(tiny_ring, tmp_path):
-    tiny_ring["eval"] = {"every": 10, "metrics": ["fid"]}  # MNIST features on 2D points
+    tiny_ring["eval"] = {"every": 10, "metrics": [{"name": "fid", "features": "mnist"}]}  # MNIST features on 2D points
     run = Run.create(tiny_ring, out=tmp_path / "run")
     with pytest.raises(GancoreError, match="metric 'fid' cannot score"):
         run.train()

@@ -193,20 +193,27 @@ def _datasets(reg: Registry) -> dict[str, Dataset]:
     return out
 
 
+#: Real samples in each half a metric's contract compares: enough to tell data from noise,
+#: few enough that a metric in a large feature space (Inception-v3) checks in seconds.
+METRIC_HALF = 100
+
+
 def _metric_check(reg: Registry, entry: Entry, params: dict[str, Any]) -> Callable[[], None]:
     def check() -> None:
         label = _label(entry)
         metric = _build(reg, entry, params, label)
         shapes: dict[tuple[int, ...], str] = {}
         for name, data in _datasets(reg).items():
-            # Run by default on the data, or able to score it when named (the built metric says).
-            if type(metric).applies_to(data.spec) or (hasattr(metric, "supports") and metric.supports(data.spec)):
+            # Run by default on the data, or able to score it when named (the built metric
+            # says), where the data has two halves to compare (not a dataset's tiny example).
+            fits = type(metric).applies_to(data.spec) or (hasattr(metric, "supports") and metric.supports(data.spec))
+            if fits and len(data) >= 2 * METRIC_HALF:
                 shapes.setdefault(tuple(data.spec.shape), name)
         expect(shapes, label, "applies to none of the installed datasets (applies_to(spec), or supports(spec) "
                "for a metric run only when named, is False for all)")
         datasets = _datasets(reg)
         for name in shapes.values():
-            check_metric(metric, datasets[name], label=f"{label} on dataset {name!r}")
+            check_metric(metric, datasets[name], label=f"{label} on dataset {name!r}", n=METRIC_HALF)
 
     return check
 

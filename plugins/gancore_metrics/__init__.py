@@ -11,6 +11,7 @@ import gancore
 
 from .classifier import ClassifierScore, InceptionScore
 from .features import IdentityFeatures, MnistFeatures, MnistNet, identity_features, mnist_features
+from .inception import InceptionFeatures, inception_features
 from .frechet import FrechetDistance, frechet_distance
 from .kernels import KernelDistance
 from .manifold import DensityCoverage, PrecisionRecall
@@ -20,6 +21,7 @@ from .reconstruction import Reconstruction
 
 @gancore.hookimpl
 def register_parts(register):
+    register("features", "inception", inception_features)
     register("features", "mnist", mnist_features)
     register("features", "identity", identity_features)
     register("metric", "fid", FrechetDistance)
@@ -38,6 +40,7 @@ __all__ = [
     "DensityCoverage",
     "FrechetDistance",
     "IdentityFeatures",
+    "InceptionFeatures",
     "InceptionScore",
     "KernelDistance",
     "MixtureModes",
@@ -48,6 +51,7 @@ __all__ = [
     "StackedMnistModes",
     "frechet_distance",
     "identity_features",
+    "inception_features",
     "mnist_features",
     "register_parts",
 ]

@@ -88,7 +88,8 @@ def inception_score(log_probs: Tensor, splits: int) -> tuple[float, float]:
 class InceptionScore(gancore.Metric):
     """Inception Score exp(E KL(p(y|x) || p(y))) from Inception-v3's 1008 logits, in splits."""
 
-    higher_is_better: ClassVar[dict[str, bool]] = {"inception_score": True, "inception_score_std": False}
+    # The spread over the splits says how precise the score is, not how good the samples are.
+    higher_is_better: ClassVar[dict[str, bool]] = {"inception_score": True}
 
     def __init__(
         self,

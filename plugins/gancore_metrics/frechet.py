@@ -95,7 +95,7 @@ def check_reference(reference: gancore.Statistics, space: Any, path: str | None)
     ``space`` describes (a file without that record, pytorch-fid's own, is taken as is)."""
     describe = getattr(space, "describe", None)
     mine = describe() if callable(describe) else {}
-    for key in ("features", "preprocessing"):
+    for key in ("features", "resize"):
         theirs = reference.about.get(key)
         if theirs is not None and key in mine and theirs != mine[key]:
             raise ValueError(f"the reference statistics {path} were made with {key} {theirs!r}, "

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+import gancore
 from gancore import GancoreError
 
 FILE_NAME = "pt_inception-2015-12-05-6726825d.pth"
@@ -46,7 +47,7 @@ DOWNLOAD_TIMEOUT_S = 60
 _CHUNK = 1 << 20
 
 
-class InceptionWeightsWarning(UserWarning):
+class InceptionWeightsWarning(gancore.RecipeWarning):
     """The weights file is not the published one: features from it are not comparable with
     FID values computed elsewhere (the CLI prints it as one line)."""
 
