@@ -5,8 +5,10 @@ rest: every built-in recipe trained a few steps on the GPU in fp32, bf16 (where 
 has it natively) and fp16, each ending with a sample grid and a checkpoint; the default
 recipe with ``train.compile = true``; DDP over nccl in one process per GPU (with
 ``train.sync_batchnorm`` too); the default recipe's CUDA checkpoints sampled on the CPU,
-with CUDA hidden, the samples checked finite; and the default recipe's steps per second
-on the GPU against the hand-written loop of benchmarks/speed.py, in alternating rounds.
+with CUDA hidden, the samples checked finite; the default recipe's steps per second on the
+GPU against the hand-written loop of benchmarks/speed.py, in alternating rounds; and the
+``inception`` features on the GPU (random weights in the published layout): the same as
+on the CPU, and their images/s.
 
 The run keeps to a time budget (--minutes): each check's limit is cut to what is left of
 it, and a check that cannot start in time is reported as skipped. Writes report.md (a
@@ -54,6 +56,8 @@ TRAIN_LIMIT = 180
 COMPILE_LIMIT = 240  # compiling the networks takes most of it
 SAMPLE_LIMIT = 60
 SPEED_LIMIT = 120
+INCEPTION_LIMIT = 180
+INCEPTION_NAME = "inception features on the GPU"
 AFTER_TRAINING = 90  # of the budget, kept for the checks that follow the training ones
 TOO_LATE = 15  # a check with less of the budget left than this is not started
 SPEED_CASE = "dcgan-mnist"  # speed.py's case: the default recipe, on the hand-written loop's loss
@@ -322,6 +326,42 @@ def speed_check(rounds: int, limit: float) -> Check:
     return check
 
 
+# The child of the inception check: random weights in the published layout, the same
+# uint8 images through the features on the CPU and on the GPU (TF32 off, so the two should
+# agree to float rounding), then the GPU's images/s over several batches.
+INCEPTION_CODE = """
+import json, sys, tempfile, time, warnings
+from pathlib import Path
+import torch
+sys.path.insert(0, {tests!r})
+from inception_reference import write_weights
+from gancore_metrics.inception import InceptionFeatures
+torch.backends.cudnn.allow_tf32 = False
+torch.backends.cuda.matmul.allow_tf32 = False
+warnings.simplefilter("ignore")
+weights = write_weights(Path(tempfile.mkdtemp()) / "w.pth")
+space = InceptionFeatures(str(weights), batch_size=250)
+x = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
+diff = (space.features(x) - space.features(x.cuda()).cpu()).abs().max().item()
+many = torch.randint(0, 256, (2000, 3, 32, 32), dtype=torch.uint8, device="cuda")
+space.features(many[:250]); torch.cuda.synchronize()
+start = time.perf_counter(); space.features(many); torch.cuda.synchronize()
+print(json.dumps({{"diff": diff, "images_per_s": len(many) / (time.perf_counter() - start)}}))
+"""
+
+
+def inception_verdict(out: str) -> tuple[bool, str]:
+    found = json.loads(out.splitlines()[-1])
+    note = (f"pool3 features on the GPU and the CPU differ by at most {found['diff']:.2e}; "
+            f"{found['images_per_s']:.0f} images/s on the GPU (2000 images, batches of 250)")
+    return found["diff"] <= 1e-3, note
+
+
+def inception_check(limit: float) -> Check:
+    code = INCEPTION_CODE.format(tests=str(BENCHMARKS.parent / "tests"))
+    return run_check(INCEPTION_NAME, [sys.executable, "-c", code], limit, inception_verdict)
+
+
 def table(checks: list[Check]) -> str:
     def cell(text: str) -> str:
         return text.replace("|", "\\|")
@@ -374,6 +414,7 @@ def run_all(args: argparse.Namespace, facts: dict[str, object], work: Path) -> l
             checks.append(show(Check(name, "skipped", note=f"`{trained_check}` did not pass")))
     # Alone on the GPU, after everything else.
     checks.append(show(in_time(end, SPEED_NAME, SPEED_LIMIT, partial(speed_check, args.rounds))))
+    checks.append(show(in_time(end, INCEPTION_NAME, INCEPTION_LIMIT, inception_check)))
     return checks
 
 

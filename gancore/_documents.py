@@ -22,6 +22,7 @@ from ._rundir import RECIPE_FILE
 # Only these may change when a run is resumed: they do not change what the weights are.
 RESUMABLE_KEYS = ("train.steps", "train.device", "train.log_every", "train.sample_every",
                   "train.checkpoint_every", "train.keep_checkpoints", "train.num_samples", "eval.every",
+                  "eval.metrics", "eval.num_samples", "eval.features", "eval.best",
                   "train.on_nonfinite", "train.skip_limit", "train.backend", "train.sync_batchnorm", "callbacks")
 
 

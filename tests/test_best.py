@@ -118,3 +118,11 @@ def test_an_evaluation_costing_more_than_the_training_between_warns_once(monkeyp
     assert [str(w.message) for w in caught] == [
         "eval: an evaluation took 30.0 s, more than the 20.0 s of training since the one before; "
         "raise eval.every or lower eval.num_samples"]
+
+
+def test_evaluation_can_be_added_when_resuming(tmp_path, tiny_ring):
+    out = tmp_path / "run"
+    gancore.create_run(tiny_ring, out=out).train(10)
+    run = gancore.load_run(out, overrides=["eval.every=5", 'eval.metrics=["fid"]', "eval.num_samples=128"])
+    run.train(20)
+    assert sorted(_evaluations(out)) == [15, 20] and run.best["step"] in (15, 20)
