@@ -47,7 +47,13 @@ def features_choice(registry: Registry, base: Any, features: str | None, weights
     for option, key in (("--weights", "weights"), ("--resize", "resize")):
         if key in params and key not in taken:
             raise GancoreError(f"{option}: features {table['name']!r} take no {key}")
-    registry.validate("features", table["name"], params, "--features")
+    try:
+        registry.validate("features", table["name"], params, "--features")
+    except GancoreError as exc:  # name the option that gave the value
+        message = str(exc)
+        for key in ("weights", "resize"):
+            message = message.replace(f"--features.{key}:", f"--{key}:")
+        raise GancoreError(message) from None
     return table if params else table["name"]
 
 

@@ -70,7 +70,7 @@ def weights_path(explicit: str | Path | None = None) -> Path:
     cached download (downloading it on first use). A ``GancoreError`` for a named file that
     is not there, or a download that fails."""
     if explicit is not None and str(explicit) != "":
-        return _existing(explicit, "given as the weights")
+        return _existing(explicit, "the features' weights, or --weights")
     from_env = os.environ.get(WEIGHTS_ENV)
     if from_env:
         return _existing(from_env, f"from {WEIGHTS_ENV}")
@@ -114,8 +114,8 @@ def download(url: str, target: Path, sha256: str) -> None:
             # URLError and socket timeouts are OSErrors; ValueError: a malformed URL.
             raise GancoreError(
                 f"cannot download the Inception weights {target.name} from {url} ({_first_line(exc)}); "
-                f"download it yourself and put it at {target}, or pass --weights PATH, "
-                f"or set {WEIGHTS_ENV}=PATH") from None
+                f"download it yourself and put it at {target}, or name it with {WEIGHTS_ENV}=PATH, "
+                "--weights PATH (gancore eval, stats) or the features' weights = PATH (docs/metrics.md)") from None
         got = digest.hexdigest()
         if got != sha256:
             raise GancoreError(f"the download of {url} has SHA-256 {got}, not the published {sha256}; "
