@@ -86,6 +86,10 @@ def test_reference_statistics_of_the_folder_give_the_runs_own_fid(trained, folde
     code, output = invoke("eval", trained, "--metrics", "fid", "--reference", tmp_path / "ref.npz", "--json")
     assert code == 0, output
     assert json.loads(output)["metrics"]["fid"] == pytest.approx(own, rel=1e-6)
+    # pytorch-fid's own files hold mu and sigma alone: they work as references too.
+    np.savez(tmp_path / "pytorch-fid.npz", mu=stored.mu.numpy(), sigma=stored.sigma.numpy())
+    code, output = invoke("eval", trained, "--metrics", "fid", "--reference", tmp_path / "pytorch-fid.npz", "--json")
+    assert code == 0 and json.loads(output)["metrics"]["fid"] == pytest.approx(own, rel=1e-6), output
     # The run's own data as the source gives the same statistics as the folder.
     code, output = invoke("stats", trained, "--out", tmp_path / "run.npz")
     assert code == 0, output
