@@ -194,6 +194,10 @@ class Recipe:
             self.scheme = ("scheme", scheme_name, problems.attempt(self._params, registry, "scheme", scheme_name, scheme_params, "scheme"))
         self.data = problems.attempt(self._part, registry, "dataset", raw.get("data"), "data")
         self.slots: dict[str, Any] = {}
+        if self.scheme_class is not None:
+            for unknown in sorted(set(self.objects) - set(slots)):  # an object nothing would use is refused
+                problems.add(GancoreError(f"{unknown}=...: scheme {scheme_name!r} has no slot of that name "
+                                          f"(its slots: {', '.join(sorted(slots))})"))
         for slot_name, slot in slots.items():
             if slot_name in self.objects:
                 if slot_name in raw:

@@ -198,3 +198,10 @@ def test_an_optimizer_implementation_refused_for_every_group_is_one_error(tiny_r
     (error,) = errors_of(tiny_ring)
     assert error.startswith("optim.implementation: implementation 'fused' is not available for rmsprop")
     assert error.endswith("(optimizer groups 'generator', 'critic')")
+
+
+def test_an_object_that_fills_no_slot_is_refused():
+    from torch import nn
+
+    with pytest.raises(gancore.GancoreError, match=r"dta=\.\.\.: scheme 'adversarial' has no slot of that name \(its slots: critic, generator, loss, regularizers\)"):
+        gancore.create_run("gan-ring", dta=nn.Linear(2, 2))
