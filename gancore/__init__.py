@@ -42,7 +42,7 @@ from ._plugins import PluginHost, build, host, registry, reload
 from ._session import Progress, Stopped
 from ._random import Random
 from ._run import Run, create_run, load_run
-from ._parts import SampleRequest, side_by_side
+from ._parts import SampleRequest, as_float, side_by_side
 from ._statistics import Statistics, load_statistics, save_statistics
 from ._step import Judge, Step, frozen, input_gradients
 
@@ -86,6 +86,7 @@ __all__ = [
     "Step",
     "Stopped",
     "UnknownNameError",
+    "as_float",
     "build",
     "create_run",
     "frozen",

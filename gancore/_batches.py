@@ -2,7 +2,8 @@
 
 Each epoch is one random permutation, drawn on the device from a generator seeded by
 (seed, epoch), and a batch is one ``index_select`` per field: no per-sample Python, no
-host round trip. The only state is how many batches were drawn, so a resumed run
+host round trip. Fields stored as uint8 (images, 0..255) become float32 in [-1, 1] a
+batch at a time, on the device. The only state is how many batches were drawn, so a resumed run
 draws exactly the batches a straight run would have.
 
 ``batch_size`` is the global batch: in a job of ``world`` processes every process draws
@@ -16,6 +17,7 @@ import torch
 from torch import Tensor
 
 from ._distributed import JobError
+from ._parts import as_float
 
 
 class DeviceBatches:
@@ -51,8 +53,9 @@ class DeviceBatches:
         first = i * self.batch_size + self.start
         idx = self._perm[first : first + self.local]
         self.drawn += 1
-        return {name: t.index_select(0, idx) for name, t in self.tensors.items()}
+        # uint8 images become floats here, a batch at a time, on the device.
+        return {name: as_float(t.index_select(0, idx)) for name, t in self.tensors.items()}
 
     def peek(self, n: int) -> dict[str, Tensor]:
         """The first ``n`` items, for sample grids of translating schemes (no state change)."""
-        return {name: t[:n] for name, t in self.tensors.items()}
+        return {name: as_float(t[:n]) for name, t in self.tensors.items()}

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from ._errors import GancoreError, RecipeWarning
-from ._parts import DataSpec
+from ._parts import DataSpec, as_float
 
 class Metric:
     """A sample-quality measure. ``compute`` receives real and generated data (dicts of
@@ -170,10 +170,11 @@ def latent_generator(scheme: Any, metric: str, device: torch.device) -> LatentGe
 
 
 def real_subset(tensors: Mapping[str, Tensor], n: int, seed: int, device: torch.device) -> dict[str, Tensor]:
-    """A fixed subset of ``n`` real items, the same at every evaluation of a run."""
+    """A fixed subset of ``n`` real items, the same at every evaluation of a run, as
+    batches give them (uint8 images as floats in [-1, 1])."""
     size = next(iter(tensors.values())).shape[0]
     pick = torch.randperm(size, generator=torch.Generator().manual_seed(seed))[:n]
-    return {k: v[pick].to(device) for k, v in tensors.items()}
+    return {k: as_float(v[pick].to(device)) for k, v in tensors.items()}
 
 
 def score(metrics: Sequence[tuple[str, Metric]], real: Mapping[str, Tensor], fake: Mapping[str, Tensor],

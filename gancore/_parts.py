@@ -22,6 +22,12 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------- data
 
 
+def as_float(t: Tensor) -> Tensor:
+    """A field as schemes see it: uint8 image data (0..255) as float32 in [-1, 1], on its
+    own device, one batch at a time; any other tensor as it is."""
+    return t.float().div_(127.5).sub_(1.0) if t.dtype == torch.uint8 else t
+
+
 @dataclass(frozen=True)
 class DataSpec:
     """What networks need to know about the data; injected into factories that ask for it.
@@ -43,9 +49,12 @@ class DataSpec:
 class Dataset:
     """A dataset held in memory: named tensors sharing their first dimension.
 
-    ``x`` is required (images in [-1, 1] as N x C x H x W, or points as N x D); ``label``
-    (int64, N) makes it conditional. Schemes with paired or unpaired data use further fields.
-    The engine moves every tensor to the training device once and indexes batches there.
+    ``x`` is required (images as N x C x H x W, or points as N x D); ``label`` (int64, N)
+    makes it conditional. Schemes with paired or unpaired data use further fields. Image
+    fields are best held as uint8 (0..255): a quarter of float32's memory. Batches give
+    every uint8 field as float32 in [-1, 1] (``as_float``), so schemes and networks see
+    floats whatever the storage; floating image fields are in [-1, 1] already. The engine
+    moves every tensor to the training device once and indexes batches there.
     A mixture of Gaussians also gives ``modes`` (K x D centres) and ``mode_std`` (their
     spread), which mode-counting metrics score generated points against.
     """

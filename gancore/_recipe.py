@@ -192,10 +192,15 @@ class Recipe:
         if self.scheme_class is not None:
             assert scheme_name is not None  # the scheme class was found by its name
             self.scheme = ("scheme", scheme_name, problems.attempt(self._params, registry, "scheme", scheme_name, scheme_params, "scheme"))
-        self.data = problems.attempt(self._part, registry, "dataset", raw.get("data"), "data")
+        if "data" in self.objects:  # a dataset given as a Python object (built by the caller)
+            if "data" in raw:
+                problems.add(GancoreError("data: given both as an object and in the recipe"))
+            self.data: Any = ("dataset", "<object>", {})
+        else:
+            self.data = problems.attempt(self._part, registry, "dataset", raw.get("data"), "data")
         self.slots: dict[str, Any] = {}
         if self.scheme_class is not None:
-            for unknown in sorted(set(self.objects) - set(slots)):  # an object nothing would use is refused
+            for unknown in sorted(set(self.objects) - set(slots) - {"data"}):  # an object nothing would use is refused
                 problems.add(GancoreError(f"{unknown}=...: scheme {scheme_name!r} has no slot of that name "
                                           f"(its slots: {', '.join(sorted(slots))})"))
         for slot_name, slot in slots.items():
@@ -270,18 +275,22 @@ class Recipe:
 
     # -- serialising -----------------------------------------------------------------
 
+    def _object_entry(self, key: str) -> dict[str, str]:
+        """What the run directory records of a part given as a Python object: its class."""
+        obj = self.objects[key]
+        return {"name": "<object>", "class": f"{type(obj).__module__}.{type(obj).__qualname__}"}
+
     def resolved(self) -> dict[str, Any]:
         """The whole recipe with every default filled in: what the run directory keeps."""
         out: dict[str, Any] = {}
         if self.description:
             out["description"] = self.description
         out["scheme"] = {"name": self.scheme[1], **self.scheme[2]}
-        out["data"] = {"name": self.data[1], **self.data[2]}
+        out["data"] = self._object_entry("data") if "data" in self.objects else {"name": self.data[1], **self.data[2]}
         for slot_name, value in self.slots.items():
             if value is None:
                 if slot_name in self.objects:
-                    obj = self.objects[slot_name]
-                    out[slot_name] = {"name": "<object>", "class": f"{type(obj).__module__}.{type(obj).__qualname__}"}
+                    out[slot_name] = self._object_entry(slot_name)
                 continue
             if isinstance(value, list):
                 out[slot_name] = [{"name": n, **p} for _, n, p in value]

@@ -27,6 +27,7 @@ from ._batches import DeviceBatches
 from ._distributed import JobError, own_state, process_seed, restore_streams
 from ._engine import Engine
 from ._errors import DivergenceError, GancoreError
+from ._datasets import dataset_from
 from ._documents import new_recipe, stored_recipe
 from ._ema import averaged_copy
 from ._evaluate import Metric, applicable_metrics, best_value, latent_generator, metric_specs, real_subset, score, warn_if_costly
@@ -194,11 +195,14 @@ class Run:
     @property
     def dataset(self) -> Dataset:
         if self._dataset is None:
-            _, name, params = self.recipe.data
-            data = self.registry.build("dataset", name, params)
-            if not isinstance(data, Dataset):
-                raise TypeError(f"dataset {name!r} did not build a gancore.Dataset")
-            self._dataset = data
+            if "data" in self.recipe.objects:
+                self._dataset = dataset_from(self.recipe.objects["data"])
+            else:
+                _, name, params = self.recipe.data
+                data = self.registry.build("dataset", name, params)
+                if not isinstance(data, Dataset):
+                    raise TypeError(f"dataset {name!r} did not build a gancore.Dataset")
+                self._dataset = data
         return self._dataset
 
     @property

@@ -8,17 +8,20 @@ import torch
 from torch import Tensor, nn
 
 from .._evaluate import Features, LatentGenerator, Metric, searches_latents
-from .._parts import DataSpec, Dataset
+from .._parts import DataSpec, Dataset, as_float
 from ._contract import expect
 
 
 def check_dataset(data: Dataset, *, label: str = "dataset") -> None:
-    """Named tensors of one length: ``x`` floating and finite (images and image sequences
-    in [-1, 1]), labels int64 in ``[0, num_classes)``, mixture modes matching ``x``."""
+    """Named tensors of one length: ``x`` uint8 images (0..255) or floating and finite
+    (images and image sequences in [-1, 1]), labels int64 in ``[0, num_classes)``,
+    mixture modes matching ``x``."""
     expect(isinstance(data, Dataset), label, f"is a {type(data).__name__}, not a gancore.Dataset")
     expect(len(data) > 0, label, "holds no samples")
     x = data.tensors["x"]
-    expect(x.is_floating_point(), label, f"x is {x.dtype}, not floating point")
+    expect(x.is_floating_point() or (x.dtype == torch.uint8 and x.dim() >= 4), label,
+           f"x is {x.dtype}: images are uint8 or floating point, other data floating point")
+    x = as_float(x)
     expect(torch.isfinite(x).all(), label, "x holds non-finite values")
     if x.dim() >= 4:  # images N x C x H x W, or sequences of them
         low, high = float(x.min()), float(x.max())
@@ -106,7 +109,8 @@ def check_metric(metric: Metric, data: Dataset, *, label: str = "metric", n: int
     expect(isinstance(metric, Metric), label, f"is a {type(metric).__name__}, not a gancore.Metric")
     n = min(n, len(data) // 2)
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
-    halves = [{k: t[order[i * n:(i + 1) * n]] for k, t in data.tensors.items() if k in ("x", "label")} for i in (0, 1)]
+    halves = [{k: as_float(t[order[i * n:(i + 1) * n]]) for k, t in data.tensors.items() if k in ("x", "label")}
+              for i in (0, 1)]
     noise = _noise_like(halves[1], data.num_classes, torch.Generator().manual_seed(1))
     if searches_latents(metric):
         same = metric.compute(halves[0], halves[1], generator=_spanning(halves[1]["x"]))

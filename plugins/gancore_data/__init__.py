@@ -1,11 +1,13 @@
 """gancore first-party plugin: data.
 
 Datasets held in memory as CPU tensors (the engine moves them to the device once):
-the PacGAN 2D mixtures ``ring`` and ``grid``, ``mnist``, ``stacked-mnist`` and ``image-folder``.
+the PacGAN 2D mixtures ``ring`` and ``grid``, ``mnist``, ``stacked-mnist``, ``colored-mnist``
+(RGB, offline) and ``image-folder``.
 """
 
 import gancore
 
+from .colored import colored_mnist
 from .image_folder import image_folder
 from .mixtures import grid, grid_modes, grid_std, mixture_modes, ring, ring_modes, ring_std
 from .mnist import mnist
@@ -18,10 +20,12 @@ def register_parts(register):
     register("dataset", "grid", grid)
     register("dataset", "mnist", mnist)
     register("dataset", "stacked-mnist", stacked_mnist)
+    register("dataset", "colored-mnist", colored_mnist)
     register("dataset", "image-folder", image_folder)
 
 
 __all__ = [
+    "colored_mnist",
     "grid",
     "grid_modes",
     "grid_std",
