@@ -1,11 +1,13 @@
 """gancore first-party plugin: data.
 
 Datasets held in memory as CPU tensors (the engine moves them to the device once):
-the PacGAN 2D mixtures ``ring`` and ``grid``, ``mnist``, ``stacked-mnist`` and ``image-folder``.
+the PacGAN 2D mixtures ``ring`` and ``grid``, ``mnist``, ``stacked-mnist``, ``image-folder``,
+and ``cifar10`` and ``cifar100`` (uint8 images, from the official binary archives).
 """
 
 import gancore
 
+from .cifar import cifar10, cifar100
 from .image_folder import image_folder
 from .mixtures import grid, grid_modes, grid_std, mixture_modes, ring, ring_modes, ring_std
 from .mnist import mnist
@@ -19,9 +21,13 @@ def register_parts(register):
     register("dataset", "mnist", mnist)
     register("dataset", "stacked-mnist", stacked_mnist)
     register("dataset", "image-folder", image_folder)
+    register("dataset", "cifar10", cifar10)
+    register("dataset", "cifar100", cifar100)
 
 
 __all__ = [
+    "cifar10",
+    "cifar100",
     "grid",
     "grid_modes",
     "grid_std",
