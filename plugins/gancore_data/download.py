@@ -1,6 +1,9 @@
-"""Fetching gzipped data files into a local cache, verified by the hash of their content.
+"""Fetching data files into a local cache, verified by the hash of their content.
 
-Only verified files ever appear under their final name: the download and its
+``fetch_gzipped`` keeps a gzip file's decompressed content (hashed after decompression);
+``fetch_file`` keeps a file as published (an archive, hashed as it is).
+
+Only verified files ever appear under their final name: the download and any
 decompressed copy go to temporary files in the cache folder itself (same file system),
 and an ``os.replace`` publishes the result atomically. A failed or mismatching download
 leaves nothing behind, so the next attempt starts clean.
@@ -58,6 +61,48 @@ def fetch_gzipped(url: str, dest: Path, sha256: str, *, what: str, timeout: floa
         for leftover in temps:
             leftover.unlink(missing_ok=True)
     return dest
+
+
+def fetch_file(url: str, dest: Path, digest: str, *, algorithm: str = "sha256", what: str, timeout: float = 60.0) -> Path:
+    """Download the file at ``url`` as it is and store it as ``dest``.
+
+    Its ``algorithm`` hash (a ``hashlib`` name: ``"sha256"``, or ``"md5"`` where that is
+    all the publisher lists) must equal ``digest`` (hex); otherwise nothing is kept and a
+    ``GancoreError`` names the file and both hashes. An existing ``dest`` is returned as
+    is: it was verified when it was written.
+    """
+    if dest.is_file():
+        return dest
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GancoreError(f"{what}: cannot create cache folder {dest.parent}: {exc.strerror or exc}") from None
+    temps: list[Path] = []
+    try:
+        part = _temp_path(dest, ".part", temps)
+        _download(url, part, what=what, timeout=timeout)
+        actual = _file_digest(part, algorithm)
+        if actual != digest.lower():
+            raise GancoreError(
+                f"{what}: {algorithm.upper()} mismatch for {dest.name} downloaded from {url}: "
+                f"expected {digest.lower()}, got {actual}; the download was discarded"
+            )
+        os.chmod(part, 0o644)
+        os.replace(part, dest)
+    finally:
+        for leftover in temps:
+            leftover.unlink(missing_ok=True)
+    return dest
+
+
+def _file_digest(path: Path, algorithm: str) -> str:
+    """The ``algorithm`` hash (hex) of a file's bytes, read in chunks."""
+    # A checksum of published data, not a security measure (FIPS builds refuse MD5 otherwise).
+    digest = hashlib.new(algorithm, usedforsecurity=False)
+    with open(path, "rb") as source:
+        while chunk := source.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _temp_path(dest: Path, suffix: str, temps: list[Path]) -> Path:
