@@ -323,16 +323,16 @@ def test_image_folder_classes(tmp_path):
     (tmp_path / "empty").mkdir()
     data = build("image-folder", root=str(tmp_path), size=8)
     x, label = data.tensors["x"], data.tensors["label"]
-    assert x.shape == (5, 3, 8, 8) and x.dtype == torch.float32
+    assert x.shape == (5, 3, 8, 8) and x.dtype == torch.uint8
     assert label.tolist() == [0, 0, 0, 1, 1] and label.dtype == torch.int64 and data.num_classes == 2
-    red = torch.tensor([1.0, -1.0, -1.0]).view(1, 3, 1, 1)
-    blue = torch.tensor([-1.0, -1.0, 1.0]).view(1, 3, 1, 1)
-    torch.testing.assert_close(x[:3], red.expand(3, 3, 8, 8), atol=1e-6, rtol=0)
-    torch.testing.assert_close(x[3:], blue.expand(2, 3, 8, 8), atol=0.05, rtol=0)  # JPEG is lossy
+    red = torch.tensor([255, 0, 0], dtype=torch.uint8).view(1, 3, 1, 1)
+    blue = torch.tensor([0, 0, 255], dtype=torch.uint8).view(1, 3, 1, 1)
+    assert torch.equal(x[:3], red.expand(3, 3, 8, 8))
+    assert (x[3:].int() - blue.int()).abs().max() <= 3  # JPEG is lossy
     gray = build("image-folder", root=str(tmp_path), size=8, channels=1).tensors["x"]
-    assert gray.shape == (5, 1, 8, 8)
+    assert gray.shape == (5, 1, 8, 8) and gray.dtype == torch.uint8
     # ITU-R 601 luma of pure red is 76/255.
-    torch.testing.assert_close(gray[0], torch.full((1, 8, 8), 76 / 127.5 - 1), atol=1e-6, rtol=0)
+    assert torch.equal(gray[0], torch.full((1, 8, 8), 76, dtype=torch.uint8))
     assert len(build("image-folder", root=str(tmp_path), size=8, limit=2)) == 2
 
 
@@ -345,8 +345,8 @@ def test_image_folder_center_crop_and_unlabelled(tmp_path):
     assert "label" not in data.tensors and data.num_classes is None
     x = data.tensors["x"]
     assert x.shape == (2, 3, 16, 16)
-    torch.testing.assert_close(x[1], torch.tensor([1.0, -1.0, -1.0]).view(3, 1, 1).expand(3, 16, 16), atol=1e-6, rtol=0)
-    torch.testing.assert_close(x[0], torch.ones(3, 16, 16))
+    assert torch.equal(x[1], torch.tensor([255, 0, 0], dtype=torch.uint8).view(3, 1, 1).expand(3, 16, 16))
+    assert torch.equal(x[0], torch.full((3, 16, 16), 255, dtype=torch.uint8))
 
 
 def test_image_folder_errors(tmp_path):
