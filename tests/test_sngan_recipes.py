@@ -33,7 +33,7 @@ def test_sngan_images_needs_the_folder_and_says_so():
 def test_sngan_images_learns_the_colour_of_a_folder(red_folder):
     run = gancore.create_run("sngan-images", overrides=SMALL | {"data.root": str(red_folder), "train.steps": 60,
                                                                "optim.lr": 1e-3})
-    target = run.dataset.tensors["x"].mean(dim=(0, 2, 3))  # red high, green and blue low
+    target = gancore.as_float(run.dataset.tensors["x"]).mean(dim=(0, 2, 3))  # red high, green and blue low
 
     def colour_error() -> float:
         return float((run.sample(64, seed=1).mean(dim=(0, 2, 3)) - target).abs().sum())
