@@ -12,8 +12,9 @@ import os
 import re
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 
@@ -48,19 +49,25 @@ def remove_stale_temporaries(folder: Path) -> None:
                 p.unlink(missing_ok=True)
 
 
-def save_atomic(obj: Any, path: Path) -> None:
+def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """``write(file)`` into a temporary file beside ``path``, flushed to disk, then renamed
+    over ``path``: a reader, or a crash, never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save_atomic(obj: Any, path: Path) -> None:
+    remove_stale_temporaries(path.parent)
+    write_atomic(path, lambda fh: torch.save(obj, fh))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -9,8 +9,6 @@ the feature space in batches; only the running sums stay in memory.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ._checkpoint import write_atomic
 from ._errors import GancoreError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -68,20 +67,10 @@ def save_statistics(stats: Statistics, path: str | Path) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
         raise GancoreError(f"--out {path}: statistics are written to a .npz file")
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, Any] = {"mu": stats.mu.double().numpy(), "sigma": stats.sigma.double().numpy(),
                               "count": np.int64(stats.count)}
     arrays |= {key: np.str_(value) for key, value in stats.about.items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda fh: np.savez(fh, **arrays))
     return path
 
 

@@ -32,6 +32,18 @@ def cache_root() -> Path:
     return Path(configured).expanduser() if configured else Path.home() / ".cache" / "gancore"
 
 
+def _cached(dest: Path, what: str) -> bool:
+    """Whether ``dest`` is already there (it was verified when it was written); if not, its
+    cache folder is made ready for the download."""
+    if dest.is_file():
+        return True
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GancoreError(f"{what}: cannot create cache folder {dest.parent}: {exc.strerror or exc}") from None
+    return False
+
+
 def fetch_gzipped(url: str, dest: Path, sha256: str, *, what: str, timeout: float = 60.0) -> Path:
     """Download the gzip file at ``url`` and store its decompressed content as ``dest``.
 
@@ -39,12 +51,8 @@ def fetch_gzipped(url: str, dest: Path, sha256: str, *, what: str, timeout: floa
     nothing is kept and a ``GancoreError`` names the file and both hashes. An existing
     ``dest`` is returned as is: it was verified when it was written.
     """
-    if dest.is_file():
+    if _cached(dest, what):
         return dest
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise GancoreError(f"{what}: cannot create cache folder {dest.parent}: {exc.strerror or exc}") from None
     temps: list[Path] = []
     try:
         packed, unpacked = _temp_path(dest, ".gz.part", temps), _temp_path(dest, ".part", temps)
@@ -71,12 +79,8 @@ def fetch_file(url: str, dest: Path, digest: str, *, algorithm: str = "sha256", 
     ``GancoreError`` names the file and both hashes. An existing ``dest`` is returned as
     is: it was verified when it was written.
     """
-    if dest.is_file():
+    if _cached(dest, what):
         return dest
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise GancoreError(f"{what}: cannot create cache folder {dest.parent}: {exc.strerror or exc}") from None
     temps: list[Path] = []
     try:
         part = _temp_path(dest, ".part", temps)
