@@ -168,6 +168,28 @@ def prune(folder: Path, keep: int, *, newest_is_finite: bool = True) -> None:
             path.unlink(missing_ok=True)
 
 
+def choose(folder: Path, *, step: int | None, best: bool,
+           map_location: Any = "cpu") -> tuple[dict[str, Any] | None, str | None]:
+    """The checkpoint a run is loaded at: the newest that loads (None when there is none),
+    the one of ``step``, or the best one; and, for an older one, why the run may then be
+    sampled but not trained (training on would fork its history)."""
+    from ._rundir import BEST_CHECKPOINT
+
+    where = folder.parent
+    if best:
+        if not (folder / BEST_CHECKPOINT).is_file():
+            raise GancoreError(f"{where} has no best checkpoint (one is kept when [eval] evaluates during training)")
+        state = load(folder / BEST_CHECKPOINT, map_location)
+        return state, f"it was loaded at its best checkpoint (step {state['step']}), not at its newest"
+    if step is None:
+        return load_latest(folder, map_location), None
+    kept = dict(list_checkpoints(folder))
+    if step not in kept:
+        raise GancoreError(f"{where} has no checkpoint of step {step} (it has: {', '.join(map(str, kept)) or 'none'})")
+    older = f"it was loaded at step {step}, not at its newest checkpoint ({max(kept)})" if step != max(kept) else None
+    return load(kept[step], map_location), older
+
+
 def best_record(folder: Path) -> dict[str, Any] | None:
     """The best checkpoint's record (metric, value, step), or None when there is none; a
     damaged one is skipped with a warning, and the next better evaluation replaces it."""

@@ -99,22 +99,7 @@ class Run:
         recipe = stored_recipe(path, reg, overrides=overrides, log_to=log_to, objects=objects)
         run = cls(recipe, name=path.name, out=path, registry=reg, device=device)
         folder = path / rundir.CHECKPOINTS
-        best_file = folder / rundir.BEST_CHECKPOINT
-        state: dict[str, Any] | None
-        if best:
-            if not best_file.is_file():
-                raise GancoreError(f"{path} has no best checkpoint (one is kept when [eval] evaluates during training)")
-            state = ckpt.load(best_file, map_location=run.device)
-            run.read_only = f"it was loaded at its best checkpoint (step {state['step']}), not at its newest"
-        elif step is None:
-            state = ckpt.load_latest(folder, map_location=run.device)
-        else:
-            kept = dict(ckpt.list_checkpoints(folder))
-            if step not in kept:
-                raise GancoreError(f"{path} has no checkpoint of step {step} (it has: {', '.join(map(str, kept)) or 'none'})")
-            state = ckpt.load(kept[step], map_location=run.device)
-            if step != max(kept):
-                run.read_only = f"it was loaded at step {step}, not at its newest checkpoint ({max(kept)})"
+        state, run.read_only = ckpt.choose(folder, step=step, best=best, map_location=run.device)
         if state is not None:
             run.load_state_dict(state)
         run.best = ckpt.best_record(folder)
