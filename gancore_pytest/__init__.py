@@ -1,6 +1,7 @@
 """The pytest side of gancore's contract kit (``gancore.testing``): ``--gancore-plugin
 NAME`` adds the contract cases of every part plugin NAME registers (``all``: of everything
-installed) to the session.
+installed) to the session. Without test paths on the command line the session holds those
+cases alone; with paths, they run next to the tests found there.
 
 pytest loads this module (through the ``pytest11`` entry point) in every session of an
 environment where gancore is installed, so it lives outside the ``gancore`` package and
@@ -21,6 +22,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run gancore's contract suite over the parts of plugin NAME (an entry-point name; "
              "'all' for every installed plugin); repeatable",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # No paths given: pytest would collect the folder's own suite (its testpaths, or
+    # everything under the current directory), which, in a project such as gancore's
+    # own, runs hundreds of tests that are not the plugin's. The kit's cases are what was
+    # asked for; an author who wants their tests too names them.
+    if config.getoption("gancore_plugin") and config.args_source != pytest.Config.ArgsSource.ARGS:
+        config.args = []
 
 
 class ContractItem(pytest.Item):

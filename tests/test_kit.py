@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -145,6 +146,35 @@ def test_broken_parts_fail_the_kit_and_each_failure_names_its_part(plugin_dist, 
     assert "scheme 'alternating' (plugin author)" in out and "resumed differs from one trained straight" in out
 
 
+LOSS_ONLY = PLUGIN.split("class TinyCritic")[0] + '''
+
+@gancore.hookimpl
+def register_parts(register):
+    register("loss", "soft-hinge", SoftHinge)
+'''
+
+
+def _kit_in(folder, tmp_path, *args):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path / "site"), os.environ.get("PYTHONPATH")])))
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", *args],
+                          cwd=folder, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_the_kit_run_from_a_project_root_runs_the_plugin_s_cases_alone(plugin_dist, tmp_path):
+    """From gancore's own root (whose testpaths hold the whole suite) the option selects
+    the plugin's one case; paths named next to it still add their tests."""
+    plugin_dist("author", LOSS_ONLY)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # Collected first: had the option let the suite in, running it would take an hour.
+    listed = _kit_in(root, tmp_path, "--gancore-plugin", "author", "--collect-only")
+    assert re.search(r"^1 test collected", listed.stdout, re.M), listed.stdout + listed.stderr
+    alone = _kit_in(root, tmp_path, "--gancore-plugin", "author")
+    assert alone.returncode == 0 and re.search(r"^1 passed", alone.stdout, re.M), alone.stdout + alone.stderr
+    named = _kit_in(root, tmp_path, "--gancore-plugin", "author", "--collect-only",
+                    "tests/test_kit.py::test_a_loss_pointing_the_wrong_way_is_caught")
+    assert re.search(r"^2 tests collected", named.stdout, re.M), named.stdout + named.stderr
+
+
 def test_an_unknown_plugin_name_is_a_usage_error(tmp_path):
     result = subprocess.run([sys.executable, "-m", "pytest", "--gancore-plugin", "nope", "-q", "-p", "no:xdist"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
@@ -191,8 +221,6 @@ def test_check_scheme_on_a_builtin_recipe_passes():
 
 
 def test_the_tutorial_plugin_passes_the_kit_as_docs_plugins_md_shows(tmp_path):
-    import re
-
     tutorial = tutorial_package(tmp_path / "site")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(tmp_path / "site"), os.environ.get("PYTHONPATH")])))
     result = subprocess.run([sys.executable, "-m", "pytest", "--gancore-plugin", "pixelnorm", "-p", "no:xdist",
