@@ -12,7 +12,8 @@ import pytest
 from torch import nn
 
 import gancore
-from gancore.testing import STANDARD_SPECS, ContractError, check_critic, check_loss, check_scheme
+from gancore.testing import (STANDARD_SPECS, ContractError, check_critic, check_image_loss, check_loss, check_optimizer,
+                             check_scheme)
 from tests.test_docs import section
 from tests.test_plugin_guide import tutorial_package
 
@@ -214,6 +215,18 @@ class _FixedBatch(nn.Module):
 def test_a_critic_with_a_fixed_batch_size_is_caught():
     with pytest.raises(ContractError, match="scores of shape"):
         check_critic(_FixedBatch(), STANDARD_SPECS["points"])
+
+
+def test_checks_of_a_sound_part_warn_of_nothing():
+    """A plugin's test run shows no warning that the kit's own code caused."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_image_loss(gancore.build("image-loss", "l1"))
+        check_optimizer(lambda weights: torch.optim.SGD(weights, lr=0.1))
 
 
 def test_check_scheme_on_a_builtin_recipe_passes():

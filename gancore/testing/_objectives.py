@@ -111,7 +111,7 @@ def check_image_loss(loss: ImageLoss, *, label: str = "image-loss") -> None:
     target = torch.rand(4, 1, 28, 28, generator=g) * 2 - 1
     output = (torch.rand(4, 1, 28, 28, generator=g) * 2 - 1).requires_grad_()
     value = _scalar(loss(output, target), label, "loss(output, target)")
-    expect(value >= 0, label, f"the distance is negative ({float(value):.4g})")
+    expect(value >= 0, label, f"the distance is negative ({float(value.detach()):.4g})")
     (grad,) = torch.autograd.grad(value, output, allow_unused=True)
     expect(grad is not None and grad.abs().sum() > 0, label, "no gradient reaches the output")
 
@@ -176,12 +176,13 @@ def check_optimizer(make: Callable[[list[nn.Parameter]], torch.optim.Optimizer],
     expect(len(owned) == 1 and owned[0] is w, label, "does not optimise exactly the weights it was given")
     expect(all(isinstance(g.get("lr"), float) and g["lr"] > 0 for g in opt.param_groups), label,
            "its parameter groups need a positive float 'lr' (learning-rate schedules scale it)")
-    start = float(loss(w, target))
+    start = float(loss(w, target).detach())
     for _ in range(20):
         opt.zero_grad()
         loss(w, target).backward()
         opt.step()
-    expect(float(loss(w, target)) < start, label, f"20 steps did not lower a quadratic ({start:.4g} -> {float(loss(w, target)):.4g})")
+    end = float(loss(w, target).detach())  # a value to compare, not a graph: no autograd warning
+    expect(end < start, label, f"20 steps did not lower a quadratic ({start:.4g} -> {end:.4g})")
     copy = nn.Parameter(w.detach().clone())
     restored = make([copy])
     restored.load_state_dict(copy_module.deepcopy(opt.state_dict()))  # as if read back from a file
