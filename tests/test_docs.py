@@ -179,7 +179,7 @@ def _check_invocation(line: str, group) -> str | None:
         if opt is None and tokens[i] != "--help":
             return f"{line!r}: no global option {tokens[i]}"
         i += 1 if opt is None or opt.is_flag else 2
-    if i >= len(tokens) or not re.fullmatch(r"[a-z]+", tokens[i]):
+    if i >= len(tokens) or not re.fullmatch(r"[a-z][a-z-]*", tokens[i]):
         return None  # `gancore`, `gancore --help`, `gancore COMMAND ...`
     name = tokens[i]
     if name not in group.commands:
@@ -212,6 +212,7 @@ def test_invocation_checker_catches_invented_options():
     assert "no option --epochs" in _check_invocation("gancore train gan-ring --epochs 5", group)
     assert "no global option --verbose" in _check_invocation("gancore --verbose list", group)
     assert "no command 'fit'" in _check_invocation("gancore fit gan-ring", group)
+    assert "no option --kind" in _check_invocation("gancore new-plugin mine --kind loss", group)
 
 
 def test_cli_doc_names_the_environment_variables_and_exit_codes():

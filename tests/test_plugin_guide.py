@@ -87,6 +87,8 @@ TUTORIAL_NOT_RUN = {
     "pip install -e ./gancore-pixelnorm --no-deps": "the test lays the package out as pip installs it",
     "pip uninstall -y gancore-pixelnorm": "the test's package goes with its temporary directory",
     "python -m pytest --gancore-plugin pixelnorm -q": "run by tests/test_kit.py, which compares its count",
+    "pip install -e mine": "tests/test_new_plugin.py installs the package new-plugin writes",
+    "cd mine && python -m pytest -q": "run by tests/test_new_plugin.py, which compares its count",
 }
 
 
