@@ -41,8 +41,7 @@ def stored_recipe(path: Path, registry: Registry, *, overrides: Mapping[str, Any
                   log_to: Sequence[str] = (), objects: Mapping[str, Any] | None = None) -> Recipe:
     """The recipe of run directory ``path``, with the changes a resume may make; a slot that
     was a Python object must be given again."""
-    if not (path / RECIPE_FILE).is_file():
-        raise GancoreError(f"{path} is not a gancore run (no {RECIPE_FILE})")
+    require_run(path)
     objects = dict(objects or {})
     doc = read_document(path / RECIPE_FILE)
     upgrade_saved_tables(doc, registry)  # optimizer tables written by an older version
@@ -56,6 +55,14 @@ def stored_recipe(path: Path, registry: Registry, *, overrides: Mapping[str, Any
         check_resumable(overrides)
         doc = apply_overrides(doc, overrides)
     return Recipe(add_callbacks(doc, list(log_to)), registry, objects=objects)
+
+
+def require_run(path: Path) -> None:
+    """A run directory, or the error that says what ``path`` is instead."""
+    if not path.exists():
+        raise GancoreError(f"{path} does not exist")
+    if not (path / RECIPE_FILE).is_file():
+        raise GancoreError(f"{path} is not a gancore run (no {RECIPE_FILE})")
 
 
 def check_resumable(overrides: Mapping[str, Any] | list[str]) -> None:

@@ -129,7 +129,10 @@ def test_train_sample_and_resume(tiny_ring_file, tmp_path):
         (["train", "gan-ring", "--set", "steps"], "expected dotted.key=value"),
         (["train", "gan-ring", "--device", "tpu"], "unknown device 'tpu'"),
         (["train", "--resume"], "--resume needs --out"),
-        (["sample", "/nonexistent/run"], "is not a gancore run"),
+        (["sample", "/nonexistent/run"], "error: /nonexistent/run does not exist\n"),
+        (["eval", "/nonexistent/run"], "error: /nonexistent/run does not exist\n"),
+        (["train", "--out", "/nonexistent/run", "--resume"], "error: /nonexistent/run does not exist\n"),
+        (["sample", "."], "error: . is not a gancore run (no recipe.toml)\n"),
     ],
 )
 def test_user_errors_are_one_line(args, message, tmp_path, monkeypatch):

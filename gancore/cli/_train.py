@@ -9,7 +9,7 @@ import typer
 
 from .._distributed import JobError, leave, topology
 from .._errors import GancoreError
-from .._documents import add_callbacks, apply_overrides, load_source
+from .._documents import add_callbacks, apply_overrides, load_source, require_run
 from .._recipe import DEFAULT_RECIPE, Recipe
 from .._rundir import RECIPE_FILE
 from .._run import Run
@@ -56,8 +56,7 @@ def train(
             raise GancoreError("--resume needs --out DIR, the run to continue")
         if recipe is not None:
             raise GancoreError("--resume continues the recipe saved in --out; drop RECIPE (use --set train.steps=N to train longer)")
-        if not (out / RECIPE_FILE).is_file():
-            raise GancoreError(f"{out} is not a gancore run (no {RECIPE_FILE})")
+        require_run(out)
     else:
         name = recipe or DEFAULT_RECIPE
         if first:  # the other processes of a job find the directory the first one made
