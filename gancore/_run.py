@@ -329,6 +329,7 @@ class Run:
             scheme, ema = mean(scheme), {k: mean(v) for k, v in ema.items()}
         return {
             "format": ckpt.FORMAT,
+            "recipe_name": self.name,  # what the run was made from: its folder may be named otherwise
             "step": self.step,
             "seconds": self.seconds,
             "scheme": scheme,
@@ -352,6 +353,7 @@ class Run:
             raise GancoreError(f"the checkpoint does not match this recipe's networks: {str(exc).splitlines()[0]}") from None
         self.engine.load_state_dict(state.get("updates", {}))
         self.step = int(state["step"])
+        self.name = str(state.get("recipe_name", self.name))  # older checkpoints: the folder's name
         self.seconds = float(state.get("seconds", 0.0))
         self._resume_drawn = int(state.get("batches_drawn", 0))
         self.finite = bool(state["finite"]) if "finite" in state else ckpt.state_is_finite([state["scheme"], state.get("ema")])
