@@ -21,7 +21,10 @@ from typing import Any
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress as _Bar, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress as _Bar, ProgressColumn, Task, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+from rich.table import Column
+from rich.text import Text
 from torch import Tensor
 
 from . import _checkpoint as ckpt
@@ -168,22 +171,39 @@ def _values(row: Mapping[str, Any]) -> str:
     return "  ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in _SKIP and isinstance(v, (int, float)))
 
 
-class Progress(Callback):
-    """Shows each metrics row: a progress bar when stderr is a terminal, else a line on stdout."""
+class _Values(ProgressColumn):
+    """The logged values, cut short with an ellipsis where the terminal ends. The table
+    narrows the columns that may wrap first (this one and the bar): the step count, speed
+    and times keep their width."""
 
-    def __init__(self, *, bar: bool | None = None) -> None:
+    def render(self, task: Task) -> Text:
+        return Text(task.fields["values"], no_wrap=True, overflow="ellipsis")
+
+
+def _kept() -> Column:
+    return Column(no_wrap=True)
+
+
+class Progress(Callback):
+    """Shows each metrics row: a progress bar when stderr is a terminal, else a line on stdout.
+
+    ``console``: where the bar is drawn (default: a rich console on stderr)."""
+
+    def __init__(self, *, bar: bool | None = None, console: Console | None = None) -> None:
         self.bar = sys.stderr.isatty() if bar is None else bar
         self._progress: _Bar | None = None
         self._task: Any = None
         self._out = Console(highlight=False, soft_wrap=True)
+        self._bar_console = console
 
     def on_start(self, run: Any) -> None:
         self.total = run.target_steps
         if self.bar:
             self._progress = _Bar(
-                TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[speed]}"),
-                TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[values]}"),
-                console=Console(stderr=True, highlight=False, soft_wrap=True),
+                TextColumn("[bold]train", table_column=_kept()), BarColumn(),
+                MofNCompleteColumn(table_column=_kept()), TextColumn("{task.fields[speed]}", table_column=_kept()),
+                TimeElapsedColumn(table_column=_kept()), TimeRemainingColumn(table_column=_kept()), _Values(),
+                console=self._bar_console or Console(stderr=True, highlight=False, soft_wrap=True),
             )
             self._task = self._progress.add_task("train", total=self.total, completed=run.step, speed="", values="")
             self._progress.start()

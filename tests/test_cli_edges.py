@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import re
+from types import SimpleNamespace
+
+import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
+from gancore import Progress
 from gancore.cli import app
 
 runner = CliRunner()
@@ -19,3 +26,20 @@ def test_a_resumed_run_names_its_recipe_not_its_folder(tiny_ring_file, tmp_path)
     result = invoke("train", "--out", out, "--resume", "--set", "train.steps=20")
     assert result.exit_code == 0, result.output
     assert f"resuming {out} at step 10\ntraining tiny on cpu into {out}\n" in result.output
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 120])
+def test_the_progress_bar_keeps_the_step_count_on_a_narrow_terminal(width):
+    """The logged values give way (cut with an ellipsis); the step count and speed stay."""
+    screen = Console(width=width, file=io.StringIO(), force_terminal=True, color_system=None)
+    progress = Progress(bar=True, console=screen)
+    run = SimpleNamespace(target_steps=2000, step=0)
+    progress.on_start(run)
+    progress.on_log(run, {"step": 150, "total": 2000, "seconds": 13.6, "steps_per_sec": 11.04, "loss_critic": 1.324,
+                          "score_real": 0.08401, "score_fake": -0.2582, "loss_generator": 0.9579})
+    progress.on_end(run)
+    # The last frame drawn: what stays on the screen once the cursor codes have done their work.
+    frames = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\r", "\n", screen.file.getvalue())
+    line = [f for f in frames.splitlines() if f.strip()][-1]
+    assert len(line) <= width and "150/2000 11.0 it/s" in line, line
+    assert "loss_critic" in line or width < 80, line
