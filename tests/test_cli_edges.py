@@ -7,11 +7,16 @@ import re
 from types import SimpleNamespace
 
 import pytest
+import tomli_w
+import torch
 from rich.console import Console
 from typer.testing import CliRunner
 
 from gancore import Progress
+from gancore._recipe import TrainSettings
+from gancore._run import Run
 from gancore.cli import app
+from tests.conftest import TINY_RING
 
 runner = CliRunner()
 
@@ -43,3 +48,39 @@ def test_the_progress_bar_keeps_the_step_count_on_a_narrow_terminal(width):
     line = [f for f in frames.splitlines() if f.strip()][-1]
     assert len(line) <= width and "150/2000 11.0 it/s" in line, line
     assert "loss_critic" in line or width < 80, line
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny ring run of 10 steps, for the commands that use a run."""
+    folder = tmp_path_factory.mktemp("trained")
+    recipe = folder / "tiny.toml"
+    recipe.write_text(tomli_w.dumps(TINY_RING))
+    result = invoke("train", recipe, "--out", folder / "run", "--set", "train.steps=10")
+    assert result.exit_code == 0, result.output
+    return folder / "run"
+
+
+@pytest.mark.parametrize("command", [["sample", "--num", "4"], ["eval", "--num", "200", "--metrics", "modes"]])
+def test_sample_and_eval_run_on_the_device_asked_for(command, trained, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    name, *options = command
+    assert invoke(name, trained, *options, "--device", "cpu").exit_code == 0
+    result = invoke(name, trained, *options, "--device", "tpu")
+    assert result.exit_code == 2 and result.output == "error: --device: unknown device 'tpu' (use auto, cpu, cuda or cuda:N)\n"
+    result = invoke(name, trained, *options, "--device", "cuda")
+    if torch.cuda.is_available():
+        assert result.exit_code == 0, result.output
+    else:
+        assert result.output == "error: --device: 'cuda' asked for, but CUDA is not available on this machine\n"
+
+
+def test_sample_and_eval_default_to_the_device_train_defaults_to(trained, tmp_path, monkeypatch):
+    """auto, as a recipe's train.device: CUDA where there is one, no longer always the CPU."""
+    monkeypatch.chdir(tmp_path)
+    asked = []
+    load = Run.load
+    monkeypatch.setattr(Run, "load", lambda *args, **kwargs: asked.append(kwargs["device"]) or load(*args, **kwargs))
+    assert invoke("sample", trained, "--num", "4").exit_code == 0
+    assert invoke("eval", trained, "--num", "200", "--metrics", "modes").exit_code == 0
+    assert asked == ["auto", "auto"] == [TrainSettings().device] * 2

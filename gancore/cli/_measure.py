@@ -20,6 +20,7 @@ from .._rundir import RECIPE_FILE
 from .._statistics import feature_statistics, folder_images, save_statistics
 from ._app import app
 from ._output import console, plugin_warnings, print_json, print_table
+from ._runs import DEFAULT_DEVICE, DeviceOption, trained_run
 
 FeaturesOption = Annotated[Optional[str], typer.Option("--features", help="Feature space of every metric that takes one (see gancore list features); default: each metric's own.")]
 WeightsOption = Annotated[Optional[Path], typer.Option("--weights", help="Weights file of the feature space (inception: pt_inception-2015-12-05-6726825d.pth; also GANCORE_INCEPTION_WEIGHTS).")]
@@ -68,14 +69,12 @@ def eval_(
     weights: WeightsOption = None,
     resize: ResizeOption = None,
     reference: Annotated[Optional[Path], typer.Option("--reference", help="FID against these statistics (.npz from gancore stats, or pytorch-fid's) instead of the run's data.")] = None,
+    device: DeviceOption = DEFAULT_DEVICE,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Evaluate a run's latest weights with registered metrics."""
     plugin_warnings()
-    run = Run.load(run_dir, device="cpu", step=step, best=best)
-    if run.step == 0:
-        raise GancoreError(f"{run_dir} has no checkpoint yet")
-    run.require_finite()
+    run = trained_run(run_dir, device=device, step=step, best=best)
     # Names, or the recipe's tables of a name and parameters.
     names: list[Any] = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else run.eval_metrics()
     if not names:

@@ -10,9 +10,9 @@ import typer
 
 from .._artifacts import save_samples
 from .._errors import GancoreError
-from .._run import Run
 from ._app import app
 from ._output import console, plugin_warnings
+from ._runs import DEFAULT_DEVICE, DeviceOption, trained_run
 
 
 @app.command()
@@ -25,6 +25,7 @@ def sample(
     step: Annotated[Optional[int], typer.Option("--step", min=0, help="Use the checkpoint of this step (default: the latest).")] = None,
     best: Annotated[bool, typer.Option("--best", help="Use the run's best-scoring checkpoint (kept when [eval] evaluates during training).")] = False,
     no_ema: Annotated[bool, typer.Option("--no-ema", help="Use the live weights even if the run keeps an EMA copy.")] = False,
+    device: DeviceOption = DEFAULT_DEVICE,
 ) -> None:
     """Draw samples from a run's latest weights (the EMA weights when the run keeps them)."""
     plugin_warnings()
@@ -32,10 +33,7 @@ def sample(
     suffix = out.suffix.lower()
     if suffix not in (".npz", ".png"):
         raise GancoreError(f"--out {out}: use a .npz or .png file")
-    run = Run.load(run_dir, device="cpu", step=step, best=best)
-    if run.step == 0:
-        raise GancoreError(f"{run_dir} has no checkpoint yet")
-    run.require_finite()
+    run = trained_run(run_dir, device=device, step=step, best=best)
     x, labels = run.sample_with_labels(num, labels=label, seed=seed, ema=not no_ema)
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npz":
