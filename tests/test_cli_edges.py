@@ -84,3 +84,30 @@ def test_sample_and_eval_default_to_the_device_train_defaults_to(trained, tmp_pa
     assert invoke("sample", trained, "--num", "4").exit_code == 0
     assert invoke("eval", trained, "--num", "200", "--metrics", "modes").exit_code == 0
     assert asked == ["auto", "auto"] == [TrainSettings().device] * 2
+
+
+def test_sample_out_takes_a_file_or_a_folder_as_every_out_does(trained, tmp_path, monkeypatch):
+    """One convention: --out is where a command writes; a folder works for train as for
+    sample, whose file then gets its usual name."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "there").mkdir()
+    for out, written in (("grid.png", "grid.png"), ("there", "there/sample.png"), ("new/folder", "new/folder/sample.png")):
+        result = invoke("sample", trained, "--num", "4", "--out", out)
+        assert result.exit_code == 0 and result.output.endswith(f"to {written}\n"), result.output
+        assert (tmp_path / written).stat().st_size > 0
+    result = invoke("sample", trained, "--out", "grid.jpg")
+    assert result.exit_code == 2 and result.output == "error: --out grid.jpg: use a .npz or .png file, or a folder\n"
+
+
+def test_stats_out_takes_a_folder_too(tmp_path, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "digits").mkdir()
+    for i in range(4):
+        Image.fromarray(torch.randint(0, 256, (28, 28), dtype=torch.uint8).numpy(), "L").save(tmp_path / "digits" / f"{i}.png")
+    result = invoke("stats", "digits", "--out", "reference", "--features", "mnist")
+    assert result.exit_code == 0, result.output
+    assert result.output == "wrote the statistics of 4 images (mnist) to reference/digits.npz\n"
+    result = invoke("stats", "digits", "--out", "digits.pt", "--features", "mnist")
+    assert result.exit_code == 2 and result.output == "error: --out digits.pt: use a .npz file, or a folder\n"

@@ -20,6 +20,7 @@ from .._rundir import RECIPE_FILE
 from .._statistics import feature_statistics, folder_images, save_statistics
 from ._app import app
 from ._output import console, plugin_warnings, print_json, print_table
+from ._paths import output_file
 from ._runs import DEFAULT_DEVICE, DeviceOption, trained_run
 
 FeaturesOption = Annotated[Optional[str], typer.Option("--features", help="Feature space of every metric that takes one (see gancore list features); default: each metric's own.")]
@@ -103,7 +104,7 @@ def eval_(
 @app.command()
 def stats(
     source: Annotated[str, typer.Argument(metavar="SOURCE", help="A folder of images (read at their own size), a run directory, or a recipe (name or file) whose dataset to use.")],
-    out: Annotated[Path, typer.Option("--out", help="The statistics file to write (.npz: mu, sigma, count, and what made them).")],
+    out: Annotated[Path, typer.Option("--out", help="The statistics file to write (.npz: mu, sigma, count, and what made them), or a folder to write SOURCE's name.npz into.")],
     features: Annotated[str, typer.Option("--features", help="Feature space (see gancore list features).")] = "inception",
     weights: WeightsOption = None,
     resize: ResizeOption = None,
@@ -112,8 +113,7 @@ def stats(
     """Write the reference statistics (feature mean and covariance) of real images, for
     gancore eval RUN --reference FILE and other FID tools."""
     plugin_warnings()
-    if out.suffix != ".npz":
-        raise GancoreError(f"--out {out}: statistics are written to a .npz file")
+    out = output_file(out, f"{Path(source).name or 'statistics'}.npz", (".npz",))
     registry = default_registry()
     choice = features_choice(registry, None, features, weights, resize)
     name, params = (choice, {}) if isinstance(choice, str) else (choice["name"], {k: v for k, v in choice.items() if k != "name"})

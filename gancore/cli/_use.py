@@ -9,9 +9,9 @@ import numpy as np
 import typer
 
 from .._artifacts import save_samples
-from .._errors import GancoreError
 from ._app import app
 from ._output import console, plugin_warnings
+from ._paths import output_file
 from ._runs import DEFAULT_DEVICE, DeviceOption, trained_run
 
 
@@ -19,7 +19,7 @@ from ._runs import DEFAULT_DEVICE, DeviceOption, trained_run
 def sample(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="A run directory.")],
     num: Annotated[int, typer.Option("--num", min=1, help="How many samples.")] = 64,
-    out: Annotated[Optional[Path], typer.Option("--out", help="FILE.npz (arrays) or FILE.png (grid); default RUN/sample.png.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="FILE.npz (arrays) or FILE.png (grid), or a folder to write sample.png into; default RUN/sample.png.")] = None,
     label: Annotated[Optional[int], typer.Option("--label", help="Class to draw (class-conditional models).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the latent draws.")] = 0,
     step: Annotated[Optional[int], typer.Option("--step", min=0, help="Use the checkpoint of this step (default: the latest).")] = None,
@@ -29,10 +29,8 @@ def sample(
 ) -> None:
     """Draw samples from a run's latest weights (the EMA weights when the run keeps them)."""
     plugin_warnings()
-    out = out or run_dir / "sample.png"
+    out = output_file(out or run_dir, "sample.png", (".npz", ".png"))
     suffix = out.suffix.lower()
-    if suffix not in (".npz", ".png"):
-        raise GancoreError(f"--out {out}: use a .npz or .png file")
     run = trained_run(run_dir, device=device, step=step, best=best)
     x, labels = run.sample_with_labels(num, labels=label, seed=seed, ema=not no_ema)
     out.parent.mkdir(parents=True, exist_ok=True)
