@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from types import SimpleNamespace
 
@@ -111,3 +112,35 @@ def test_stats_out_takes_a_folder_too(tmp_path, monkeypatch):
     assert result.output == "wrote the statistics of 4 images (mnist) to reference/digits.npz\n"
     result = invoke("stats", "digits", "--out", "digits.pt", "--features", "mnist")
     assert result.exit_code == 2 and result.output == "error: --out digits.pt: use a .npz file, or a folder\n"
+
+
+def _eval_json(trained, *options):
+    result = runner.invoke(app, ["eval", str(trained), "--num", "200", "--json", *options])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["metrics"], result.stderr
+
+
+def test_metrics_repeats_like_set_and_takes_parameters_as_a_toml_table(trained):
+    one, _ = _eval_json(trained, "--metrics", "modes", "--metrics", '{ name = "kid", subsets = 1, subset_size = 50 }')
+    assert {"modes", "kid"} <= one.keys() and one["kid_std"] == 0.0  # a single subset has no spread
+    many, _ = _eval_json(trained, "--metrics", '{ name = "kid", subsets = 20, subset_size = 50 }')
+    assert many["kid_std"] > 0
+
+
+def test_a_comma_list_of_metrics_still_works_with_a_deprecation_line(trained):
+    values, warned = _eval_json(trained, "--metrics", "modes,kid")
+    assert {"modes", "kid"} <= values.keys()
+    assert warned == ("warning: --metrics modes,kid: comma lists are deprecated and go in the next release; "
+                      "repeat the option: --metrics modes --metrics kid\n")
+
+
+@pytest.mark.parametrize("value, message", [
+    ('{ name = modes }', "--metrics { name = modes }: not a TOML inline table"),
+    ('{ benchmark = "ring" }', '--metrics { benchmark = "ring" }: the table needs the metric\'s name'),
+    ('{ name = "modes", benchmark = "rin" }', "--metrics modes.benchmark: Input should be 'auto', 'ring' or 'grid'"),
+    ('{ name = "kid", subsetz = 3 }', "--metrics kid.subsetz: unknown parameter"),
+])
+def test_a_bad_metric_table_is_one_line(trained, value, message):
+    result = invoke("eval", trained, "--metrics", value)
+    assert result.exit_code == 2 and result.output.startswith(f"error: {message}"), result.output
+    assert len(result.output.splitlines()) == 1

@@ -19,6 +19,7 @@ from .._run import Run
 from .._rundir import RECIPE_FILE
 from .._statistics import feature_statistics, folder_images, save_statistics
 from ._app import app
+from ._metrics import metric_items
 from ._output import console, plugin_warnings, print_json, print_table
 from ._paths import output_file
 from ._runs import DEFAULT_DEVICE, DeviceOption, trained_run
@@ -62,7 +63,7 @@ def features_choice(registry: Registry, base: Any, features: str | None, weights
 @app.command("eval")
 def eval_(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="A run directory.")],
-    metrics: Annotated[Optional[str], typer.Option("--metrics", help="Comma-separated metric names (default: the recipe's eval.metrics, else every metric that fits the data).")] = None,
+    metrics: Annotated[Optional[list[str]], typer.Option("--metrics", metavar="METRIC", help="A metric: its name, or a TOML table of its name and parameters, '{ name = \"kid\", subsets = 10 }'; repeatable (default: the recipe's eval.metrics, else every metric that fits the data).")] = None,
     num: Annotated[Optional[int], typer.Option("--num", min=1, help="Generated and real samples (default: the recipe's eval.num_samples).")] = None,
     step: Annotated[Optional[int], typer.Option("--step", min=0, help="Use the checkpoint of this step (default: the latest).")] = None,
     best: Annotated[bool, typer.Option("--best", help="Use the run's best-scoring checkpoint (kept when [eval] evaluates during training).")] = False,
@@ -77,12 +78,12 @@ def eval_(
     plugin_warnings()
     run = trained_run(run_dir, device=device, step=step, best=best)
     # Names, or the recipe's tables of a name and parameters.
-    names: list[Any] = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else run.eval_metrics()
+    names: list[Any] = metric_items(metrics) if metrics else run.eval_metrics()
     if not names:
         raise GancoreError("no metric fits this run's data; name some with --metrics (see gancore list metric)")
     specs = [metric_spec(name) for name in names]
-    for name, _ in specs:
-        run.registry.get("metric", name)
+    for name, params in specs:  # before any sample is drawn
+        run.registry.validate("metric", name, params, f"--metrics {name}" if metrics else "eval.metrics")
     if reference is not None:
         if not any(name == "fid" for name, _ in specs):
             raise GancoreError("--reference: it stands in for the real images of fid; add fid to --metrics")
