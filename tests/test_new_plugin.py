@@ -26,9 +26,19 @@ def new_plugin(*args: str):
     return CliRunner().invoke(app, ["new-plugin", *args])
 
 
+def builds_offline() -> None:
+    """--no-build-isolation builds with this environment's setuptools, which makes wheels
+    itself from 70.1 on, and with the wheel package before."""
+    pytest.importorskip("setuptools")
+    try:
+        import setuptools.command.bdist_wheel  # noqa: F401
+    except ImportError:
+        pytest.importorskip("wheel")
+
+
 def pip_install(package: Path, site: Path) -> None:
     """As a user would, but offline: no dependencies, no build environment, no index."""
-    pytest.importorskip("setuptools")  # --no-build-isolation builds with the environment's own
+    builds_offline()
     done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                            "--no-index", "--target", str(site), str(package)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -74,7 +84,7 @@ def test_the_kit_option_runs_the_installed_plugin_s_cases(tmp_path, monkeypatch)
 
 def test_the_templates_ship_in_gancore_s_wheel(tmp_path):
     """A pip user has no repository: ``new-plugin`` reads its templates from the package."""
-    pytest.importorskip("setuptools")
+    builds_offline()
     source = tmp_path / "gancore"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
         ".git", ".venv", "build", "dist", "runs", "*.egg-info", "__pycache__", ".*_cache"))
