@@ -23,7 +23,7 @@ from torch.optim.swa_utils import AveragedModel
 from . import _checkpoint as ckpt
 from . import _rundir as rundir
 from ._artifacts import read_metrics, save_curves, save_samples
-from ._batches import DeviceBatches
+from ._batches import DeviceBatches, StreamedBatches, batches_for
 from ._distributed import JobError, own_state, process_seed, restore_streams
 from ._engine import Engine
 from ._errors import DivergenceError, GancoreError
@@ -66,7 +66,7 @@ class Run:
         self.new = False  # a new run, whose directory must not hold another run
         self.read_only: str | None = None  # why this run may be sampled but not trained
         self._dataset: Dataset | None = None
-        self._batches: DeviceBatches | None = None
+        self._batches: DeviceBatches | StreamedBatches | None = None
         self._resume_drawn: int | None = None
         self._build()
 
@@ -195,11 +195,10 @@ class Run:
         return self.dataset.spec
 
     @property
-    def batches(self) -> DeviceBatches:
+    def batches(self) -> DeviceBatches | StreamedBatches:
         if self._batches is None:
-            tensors = {k: v.to(self.device) for k, v in self.dataset.tensors.items()}
-            self._batches = DeviceBatches(tensors, self.recipe.train.batch_size, self.recipe.train.seed,
-                                          rank=self.processes.rank, world=self.processes.world)
+            self._batches = batches_for(self.dataset.tensors, self.device, self.recipe.train.batch_size,
+                                        self.recipe.train.seed, rank=self.processes.rank, world=self.processes.world)
         return self._batches
 
     # -- training ---------------------------------------------------------------------------
