@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ._datasets import AbsentData
 from ._distributed import JobError
 from ._errors import GancoreError, RecipeWarning
 from ._optim import DEFAULT_OPTIMIZER, ENGINE_KEYS, upgrade_saved_tables
@@ -48,6 +49,8 @@ def stored_recipe(path: Path, registry: Registry, *, overrides: Mapping[str, Any
     upgrade_saved_tables(doc, registry)  # optimizer tables written by an older version
     for slot, value in list(doc.items()):
         if isinstance(value, dict) and value.get("name") == "<object>":
+            if slot == "data" and slot not in objects:  # sampling needs only the checkpoint
+                objects[slot] = AbsentData(str(value.get("class")))
             if slot not in objects:
                 raise GancoreError(f"this run's {slot} was a Python object ({value.get('class')}); pass it again: "
                                    f"load_run(path, {slot}=...)")

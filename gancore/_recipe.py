@@ -278,7 +278,9 @@ class Recipe:
     def _object_entry(self, key: str) -> dict[str, str]:
         """What the run directory records of a part given as a Python object: its class."""
         obj = self.objects[key]
-        return {"name": "<object>", "class": f"{type(obj).__module__}.{type(obj).__qualname__}"}
+        # A run loaded without its Python dataset keeps the record of the one it had.
+        name = getattr(obj, "class_name", None) if type(obj).__name__ == "AbsentData" else None
+        return {"name": "<object>", "class": name or f"{type(obj).__module__}.{type(obj).__qualname__}"}
 
     def resolved(self) -> dict[str, Any]:
         """The whole recipe with every default filled in: what the run directory keeps."""

@@ -49,7 +49,7 @@ class Run:
     """Build with ``gancore.create_run`` (a new run) or ``gancore.load_run`` (a run directory)."""
 
     def __init__(self, recipe: Recipe, *, name: str = "run", out: str | Path | None = None,
-                 registry: Registry | None = None, device: str | None = None) -> None:
+                 registry: Registry | None = None, device: str | None = None, spec: DataSpec | None = None) -> None:
         self.recipe, self.name = recipe, name
         self.registry = registry or default_registry()
         self.out = Path(out) if out is not None else None
@@ -66,6 +66,7 @@ class Run:
         self.new = False  # a new run, whose directory must not hold another run
         self.read_only: str | None = None  # why this run may be sampled but not trained
         self._dataset: Dataset | None = None
+        self._spec = spec  # a checkpoint's: the networks are built without reading the data
         self._batches: DeviceBatches | StreamedBatches | None = None
         self._resume_drawn: int | None = None
         self._build()
@@ -97,9 +98,13 @@ class Run:
         if best and step is not None:
             raise GancoreError("give a step or best, not both")
         recipe = stored_recipe(path, reg, overrides=overrides, log_to=log_to, objects=objects)
-        run = cls(recipe, name=path.name, out=path, registry=reg, device=device)
         folder = path / rundir.CHECKPOINTS
-        state, run.read_only = ckpt.choose(folder, step=step, best=best, map_location=run.device)
+        # Loaded on the CPU, then copied into the networks wherever they are: the checkpoint
+        # says what the data looks like before the networks are built.
+        state, read_only = ckpt.choose(folder, step=step, best=best, map_location="cpu")
+        spec = ckpt.stored_spec(state) if state is not None else None
+        run = cls(recipe, name=path.name, out=path, registry=reg, device=device, spec=spec)
+        run.read_only = read_only
         if state is not None:
             run.load_state_dict(state)
         run.best = ckpt.best_record(folder)
@@ -179,6 +184,8 @@ class Run:
 
     @property
     def dataset(self) -> Dataset:
+        """The training data, read when first needed: training and metrics that compare
+        with real data need it; building, sampling and a checkpoint's spec do not."""
         if self._dataset is None:
             if "data" in self.recipe.objects:
                 self._dataset = dataset_from(self.recipe.objects["data"])
@@ -192,7 +199,16 @@ class Run:
 
     @property
     def spec(self) -> DataSpec:
-        return self.dataset.spec
+        if self._spec is None:
+            self._spec = self.dataset.spec
+        return self._spec
+
+    def _check_data_matches(self) -> None:
+        """Training on from a checkpoint: the data must still be what the networks were built for."""
+        found = self.dataset.spec
+        if self._spec is not None and ckpt.spec_entry(found) != ckpt.spec_entry(self._spec):
+            raise GancoreError(f"the data has changed since the checkpoint: it holds {ckpt.describe_spec(found)}, "
+                               f"the networks were built for {ckpt.describe_spec(self._spec)}")
 
     @property
     def batches(self) -> DeviceBatches | StreamedBatches:
@@ -220,6 +236,7 @@ class Run:
         t, main = self.recipe.train, self.processes.on_main  # main: only the first process writes
         total = self.target_steps = steps or t.steps
         refuse_untrainable(self)
+        self._check_data_matches()
         batches = self.batches
         if self._resume_drawn is not None:
             batches.drawn, self._resume_drawn = self._resume_drawn, None
@@ -336,6 +353,7 @@ class Run:
             "ema": ema,
             "batches_drawn": self.batches.drawn if self._batches is not None else 0,
             "rng": rng,
+            "data": ckpt.spec_entry(self.spec),  # what sampling needs of the data, without it
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -487,16 +505,22 @@ class Run:
         built: list[tuple[str, Metric]] = []
         for name, params in metric_specs(self.registry, metrics, features or self.recipe.eval.features):
             built.append((name, self.registry.build("metric", name, params, spec=self.spec)))
-        seed = self.recipe.train.seed
-        real = real_subset(self.dataset.tensors, min(num_samples or self.recipe.eval.num_samples, len(self.dataset)),
-                           seed, self.device)
-        n = real["x"].shape[0]
-        conditional = bool(getattr(self.scheme, "num_classes", None)) and "label" in real
-        chunks = []
+        seed, wanted = self.recipe.train.seed, num_samples or self.recipe.eval.num_samples
+        if any(metric.needs_real for _, metric in built):
+            real = real_subset(self.dataset.tensors, min(wanted, len(self.dataset)), seed, self.device)
+        else:  # every metric has its real side stored (FID's reference statistics): no data needed
+            real = {}
+        n = real["x"].shape[0] if real else wanted
+        conditional = bool(getattr(self.scheme, "num_classes", None)) and (not real or "label" in real)
+        chunks, drawn = [], []
         for start in range(0, n, SAMPLE_CHUNK):
-            labels = real["label"][start : start + SAMPLE_CHUNK] if conditional else None
-            chunks.append(self.sample(min(SAMPLE_CHUNK, n - start), labels=labels, seed=seed + 1 + start))
-        fake = {"x": torch.cat(chunks)} | ({"label": real["label"]} if conditional else {})
+            labels = real["label"][start : start + SAMPLE_CHUNK] if conditional and real else None
+            x, classes = self.sample_with_labels(min(SAMPLE_CHUNK, n - start), labels=labels, seed=seed + 1 + start)
+            chunks.append(x)
+            drawn.append(classes)
+        fake = {"x": torch.cat(chunks)}
+        if conditional:
+            fake["label"] = real["label"] if real else torch.cat([c for c in drawn if c is not None])
         with self.averaged() as scheme:
             return score(built, real, fake, lambda name: latent_generator(scheme, name, self.device))
 

@@ -141,7 +141,7 @@ def _few(names: list[str]) -> str:
     return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
-def labels_from_file(files: ImageFiles) -> tuple[list[str], list[int] | None, int | None]:
+def labels_from_file(files: ImageFiles) -> tuple[list[str], list[int] | None, int | None, list[str] | None]:
     """Every image under the root with its label from ``dataset.json``, StyleGAN's layout:
     ``{"labels": [["00000/img00000000.png", 6], ...]}`` (``"labels": null``: unlabelled).
     Each image needs one label and each label one image."""
@@ -157,7 +157,7 @@ def labels_from_file(files: ImageFiles) -> tuple[list[str], list[int] | None, in
         raise GancoreError(f"image-folder: {where} has no \"labels\" key; it must {layout}")
     entries = document["labels"]
     if entries is None:
-        return files.names, None, None
+        return files.names, None, None, None
     if not isinstance(entries, list):
         raise GancoreError(f"image-folder: {where}: \"labels\" is a {type(entries).__name__}; it must {layout}")
     labels: dict[str, int] = {}
@@ -180,10 +180,10 @@ def labels_from_file(files: ImageFiles) -> tuple[list[str], list[int] | None, in
     if missing:
         raise GancoreError(f"image-folder: {where} labels {len(missing)} files that are not images "
                            f"in {files.root}: {_few(missing)}")
-    return files.names, [labels[n] for n in files.names], max(labels.values()) + 1
+    return files.names, [labels[n] for n in files.names], max(labels.values()) + 1, None
 
 
-def labels_from_folders(files: ImageFiles) -> tuple[list[str], list[int] | None, int | None]:
+def labels_from_folders(files: ImageFiles) -> tuple[list[str], list[int] | None, int | None, list[str] | None]:
     """Images directly under the root are unlabelled data; subfolders holding images are
     classes, numbered in the order of their names. Mixing both is refused, as ambiguous."""
     classes = sorted({n.split("/")[0] for n in files.names if "/" in n})
@@ -194,9 +194,9 @@ def labels_from_folders(files: ImageFiles) -> tuple[list[str], list[int] | None,
             "put every image in a class subfolder, or none"
         )
     if not classes:
-        return files.names, None, None
+        return files.names, None, None, None
     number = {name: k for k, name in enumerate(classes)}
-    return files.names, [number[n.split("/")[0]] for n in files.names], len(classes)
+    return files.names, [number[n.split("/")[0]] for n in files.names], len(classes), classes
 
 
 def _to_mode(img: Image.Image, mode: str) -> Image.Image:
@@ -322,7 +322,8 @@ def image_folder(
     try:
         if not files.names:
             raise GancoreError(f"image-folder: no image files in {root_path} (nor in its subfolders)")
-        names, labels, num_classes = labels_from_file(files) if files.has_labels_file else labels_from_folders(files)
+        names, labels, num_classes, class_names = (labels_from_file(files) if files.has_labels_file
+                                                   else labels_from_folders(files))
         names = names[:limit]
         if labels is not None:
             labels = labels[:limit]
@@ -364,7 +365,9 @@ def image_folder(
     tensors = {"x": x}
     if labels is not None:
         tensors["label"] = torch.tensor(labels * copies, dtype=torch.int64)
-    return gancore.Dataset(tensors, num_classes=num_classes if labels is not None else None)
+    if labels is None:
+        return gancore.Dataset(tensors)
+    return gancore.Dataset(tensors, num_classes=num_classes, class_names=class_names)
 
 
 def _example_folder() -> list[dict[str, object]]:

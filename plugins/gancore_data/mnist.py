@@ -170,4 +170,4 @@ def mnist(
         images, labels = images[keep], labels[keep]
     elif limit is not None:
         images, labels = images[:limit], labels[:limit]
-    return gancore.Dataset(to_tensors(images, labels, size), num_classes=NUM_CLASSES)
+    return gancore.Dataset(to_tensors(images, labels, size), num_classes=NUM_CLASSES, class_names=[str(d) for d in range(NUM_CLASSES)])
