@@ -23,6 +23,7 @@ from torch.optim.swa_utils import AveragedModel
 from . import _checkpoint as ckpt
 from . import _rundir as rundir
 from ._artifacts import read_metrics, save_curves, save_samples
+from ._assemble import build_scheme, check_pack
 from ._batches import DeviceBatches, StreamedBatches, batches_for
 from ._distributed import JobError, own_state, process_seed, restore_streams
 from ._engine import Engine
@@ -33,7 +34,7 @@ from ._ema import averaged_copy
 from ._evaluate import Metric, applicable_metrics, best_value, latent_generator, metric_specs, real_subset, score, warn_if_costly
 from ._footprint import check_networks
 from ._optim import build_optimizer
-from ._parts import Augment, Callback, DataSpec, Dataset, SampleRequest, Scheme
+from ._parts import Callback, DataSpec, Dataset, SampleRequest, Scheme
 from ._plugins import registry as default_registry
 from ._random import Random
 from ._recipe import Recipe
@@ -128,38 +129,9 @@ class Run:
         self.random = Random.seeded(r.train.seed, self.device, rank, world)
         spec = self.spec
         check_networks(reg, r.slots, spec, self.device)  # before anything is allocated
-        built: dict[str, Any] = {}
-        for slot_name, value in r.slots.items():
-            if slot_name in r.objects:
-                built[slot_name] = r.objects[slot_name]
-            elif isinstance(value, list):
-                built[slot_name] = [reg.build(k, n, p, spec=spec, random=self.random) for k, n, p in value]
-            elif value is not None:
-                kind, name, params = value
-                built[slot_name] = reg.build(kind, name, params, spec=spec, random=self.random)
-            else:
-                built[slot_name] = None
-        _, scheme_name, scheme_params = r.scheme
-        scheme = reg.build("scheme", scheme_name, scheme_params, spec=spec, random=self.random, **built)
-        if not isinstance(scheme, Scheme):
-            raise TypeError(f"scheme {scheme_name!r} did not build a gancore.Scheme")
-        keep_part_state(scheme, built)
-        if r.augments:
-            if not any(slot.kind == "critic" for slot in scheme.slots.values()):
-                raise GancoreError(f"[[augment]]: scheme {type(scheme).__name__} has no critic to augment the inputs of")
-            augments = [reg.build(kind, name, params, spec=spec, random=self.random) for kind, name, params in r.augments]
-            for part, (_, name, _) in zip(augments, r.augments):
-                if not isinstance(part, Augment):
-                    raise TypeError(f"augment {name!r} did not build a gancore.Augment")
-            scheme.augmentation = Augmentation(augments)  # a submodule: its state is checkpointed
-        self.augmentation: Augmentation | None = getattr(scheme, "augmentation", None)
-        self.scheme: Scheme = scheme.to(self.device)
-        local = r.train.batch_size // world
-        for module in self.scheme.modules():
-            pack = getattr(module, "pack", 1)
-            if isinstance(pack, int) and pack > 1 and local % pack:
-                share = f" (each of {world} processes gets {local})" if world > 1 else ""
-                raise JobError(f"train.batch_size: {r.train.batch_size}{share} is not divisible by the critic's pack size {pack}")
+        self.scheme: Scheme = build_scheme(r, reg, spec, self.random).to(self.device)
+        self.augmentation: Augmentation | None = getattr(self.scheme, "augmentation", None)
+        check_pack(self.scheme, r.train.batch_size, world)
         if r.train.sync_batchnorm and world > 1 and self.device.type == "cuda":
             for net_name in self.networks():  # in place below the scheme: same parameters and state_dict keys
                 setattr(self.scheme, net_name, nn.SyncBatchNorm.convert_sync_batchnorm(getattr(self.scheme, net_name)))
@@ -523,21 +495,6 @@ class Run:
             fake["label"] = real["label"] if real else torch.cat([c for c in drawn if c is not None])
         with self.averaged() as scheme:
             return score(built, real, fake, lambda name: latent_generator(scheme, name, self.device))
-
-
-def keep_part_state(scheme: Scheme, built: Mapping[str, Any]) -> None:
-    """Parts with state of their own (``nn.Module`` regularizers with moving averages, ...)
-    that the scheme holds outside its submodules (in a plain list) become submodules of
-    ``scheme.parts``, so every checkpoint has their state and a resume restores it."""
-    inside = {id(m) for m in scheme.modules()}
-    stateful: dict[str, nn.Module] = {}
-    for slot, value in built.items():
-        parts = value if isinstance(value, list) else [value]
-        modules = [p for p in parts if isinstance(p, nn.Module) and id(p) not in inside]
-        if modules:
-            stateful[slot] = nn.ModuleList(modules) if isinstance(value, list) else modules[0]
-    if stateful:
-        scheme.parts = nn.ModuleDict(stateful)
 
 
 def create_run(source: str | Path | Mapping[str, Any], **kwargs: Any) -> Run:
