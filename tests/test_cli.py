@@ -125,7 +125,7 @@ def test_train_sample_and_resume(tiny_ring_file, tmp_path):
         (["train", "no-such-recipe"], "unknown recipe 'no-such-recipe'"),
         (["train", "missing.toml"], "recipe file not found"),
         (["train", "gan-ring", "--set", "critic.norm=spectal"], "critic.norm: unknown normalization 'spectal'; did you mean 'spectral'?"),
-        (["train", "gan-ring", "--set", "train.steps=abc"], "train.steps: Input should be a valid integer"),
+        (["train", "gan-ring", "--set", "train.steps=abc"], 'train.steps: expected an integer, not the string "abc"'),
         (["train", "gan-ring", "--set", "steps"], "expected dotted.key=value"),
         (["train", "gan-ring", "--device", "tpu"], "unknown device 'tpu'"),
         (["train", "--resume"], "--resume needs --out"),
