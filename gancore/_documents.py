@@ -18,7 +18,7 @@ from ._errors import GancoreError, RecipeWarning
 from ._optim import DEFAULT_OPTIMIZER, ENGINE_KEYS, upgrade_saved_tables
 from ._recipe import Recipe
 from ._registry import Registry
-from ._rundir import RECIPE_FILE
+from ._rundir import RECIPE_FILE, check_run
 
 # Only these may change when a run is resumed: they do not change what the weights are.
 RESUMABLE_KEYS = ("train.steps", "train.device", "train.log_every", "train.sample_every",
@@ -42,8 +42,7 @@ def stored_recipe(path: Path, registry: Registry, *, overrides: Mapping[str, Any
                   log_to: Sequence[str] = (), objects: Mapping[str, Any] | None = None) -> Recipe:
     """The recipe of run directory ``path``, with the changes a resume may make; a slot that
     was a Python object must be given again."""
-    if not (path / RECIPE_FILE).is_file():
-        raise GancoreError(f"{path} is not a gancore run (no {RECIPE_FILE})")
+    check_run(path)
     objects = dict(objects or {})
     doc = read_document(path / RECIPE_FILE)
     upgrade_saved_tables(doc, registry)  # optimizer tables written by an older version

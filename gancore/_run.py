@@ -64,7 +64,8 @@ class Run:
         self.finite = True  # whether the loaded checkpoint's weights are finite
         self.best: dict[str, Any] | None = None  # the best checkpoint's metric, value and step
         self._eval_costs: tuple[float, float] | None = None  # (training seconds, evaluation seconds) at the last evaluation
-        self.new = False  # a new run, whose directory must not hold another run
+        self.new = False  # a new run, whose directory must be new or empty when it starts writing
+        self.advice = rundir.PYTHON  # the words a refused directory's error uses (the CLI sets its own)
         self.read_only: str | None = None  # why this run may be sampled but not trained
         self._dataset: Dataset | None = None
         self._spec = spec  # a checkpoint's: the networks are built without reading the data
@@ -79,8 +80,8 @@ class Run:
         """A new run from a recipe (a name, a file or a dict), optional ``--set``-style
         overrides, callbacks to add by name (``log_to=["tensorboard"]``), and optional
         objects for slots (``generator=MyModule()``)."""
-        if out is not None and (Path(out) / rundir.RECIPE_FILE).exists():
-            raise GancoreError(f"{out} already holds a run; continue it with load_run({str(out)!r}) or choose another directory")
+        if out is not None:
+            rundir.check_new(Path(out))
         reg = registry or default_registry()
         name, recipe = new_recipe(source, reg, overrides=overrides, log_to=log_to, objects=objects)
         run = cls(recipe, name=name, out=out, registry=reg, device=device)
@@ -217,6 +218,9 @@ class Run:
             best_value(self.registry, self.eval_metrics(), self.recipe.eval.best)
             main(lambda: self.evaluate(num_samples=min(self.recipe.eval.num_samples, 64)))
         run_callbacks = main(lambda: CallbackList.of(self.registry, self.recipe.callbacks, callbacks, progress)) or CallbackList([])
+        out = self.out
+        if self.new and out is not None:  # before the lock file goes into a folder that is not the run's
+            main(lambda: rundir.check_new(out, self.advice))
         self.engine.wrap(self.networks(), self.scheme.networks_with_unused_parameters)
         meter = Meter(self.step)
         with training_session(self, run_callbacks, out=self.out, processes=self.processes, claim=self._claim_directory,
@@ -252,10 +256,11 @@ class Run:
         return self
 
     def _claim_directory(self) -> None:
-        """A new run never starts over another; write the resolved recipe."""
+        """A new run starts in a new or empty folder (checked again here, under the lock:
+        another process may have started a run in it since); write the resolved recipe."""
         assert self.out is not None
-        if self.new and (self.out / rundir.RECIPE_FILE).exists():
-            raise GancoreError(f"{self.out} already holds a run; continue it with --resume or choose another directory")
+        if self.new:
+            rundir.check_new(self.out, self.advice)
         self.new = False
         rundir.prepare(self.out, self.recipe.resolved(), self.step)
 

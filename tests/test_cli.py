@@ -97,7 +97,7 @@ def test_train_sample_and_resume(tiny_ring_file, tmp_path):
 
     # an existing run is never overwritten
     result = invoke("train", tiny_ring_file, "--out", out)
-    assert result.exit_code == 2 and "already exists" in result.output
+    assert result.exit_code == 2 and "already holds a run; continue it with --resume" in result.output
 
     result = invoke("train", "--out", out, "--resume", "--set", "train.steps=20")
     assert result.exit_code == 0, result.output
@@ -129,7 +129,7 @@ def test_train_sample_and_resume(tiny_ring_file, tmp_path):
         (["train", "gan-ring", "--set", "steps"], "expected dotted.key=value"),
         (["train", "gan-ring", "--device", "tpu"], "unknown device 'tpu'"),
         (["train", "--resume"], "--resume needs --out"),
-        (["sample", "/nonexistent/run"], "is not a gancore run"),
+        (["sample", "/nonexistent/run"], "error: /nonexistent/run does not exist"),
     ],
 )
 def test_user_errors_are_one_line(args, message, tmp_path, monkeypatch):
