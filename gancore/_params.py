@@ -55,9 +55,9 @@ def _scalar_kinds(ann: Any) -> set[Any]:
 
 
 def _items(ann: Any, value: Any) -> list[tuple[Any, Any, Any]]:
-    """(annotation, value, index or key) for each item of a list, tuple or table ``value`` that an
-    alternative of ``ann`` of its shape (``list[int]``, ``tuple[float, float]``,
-    ``dict[str, int]``) types: what the check goes on into."""
+    """(annotation, value, index or key) for each item of a list, tuple or table ``value``
+    that the alternative of ``ann`` of its shape types (``list[int]``, ``tuple[float,
+    float]``, ``dict[str, int]``): what the check goes on into."""
     if typing.get_origin(ann) is typing.Annotated:
         ann = typing.get_args(ann)[0]
     origin, args = typing.get_origin(ann), typing.get_args(ann)

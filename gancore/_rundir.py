@@ -57,7 +57,8 @@ def check_new(folder: Path, advice: Advice = PYTHON) -> None:
     if not folder.exists():
         return
     if not folder.is_dir():
-        raise GancoreError(f"{folder} is a file, not a folder for a run; {advice.elsewhere}")
+        what = "is a file, not a folder" if folder.is_file() else "is not a folder"
+        raise GancoreError(f"{folder} {what} for a run; {advice.elsewhere}")
     if not any(p.name != LOCK_FILE for p in folder.iterdir()):
         return
     if not (folder / RECIPE_FILE).is_file():
@@ -78,7 +79,7 @@ def check_run(folder: Path) -> None:
     if not folder.exists():
         raise GancoreError(f"{folder} does not exist")
     if not folder.is_dir():
-        raise GancoreError(f"{folder} is a file, not a gancore run")
+        raise GancoreError(f"{folder} is {'a file' if folder.is_file() else 'not a folder'}, not a gancore run")
     if not (folder / RECIPE_FILE).is_file():
         raise GancoreError(f"{folder} is not a gancore run (no {RECIPE_FILE})")
 
