@@ -54,6 +54,16 @@ def _scalar_kinds(ann: Any) -> set[Any]:
     return {object} if origin is None else set()
 
 
+def _plain_string(ann: Any) -> bool:
+    """``str`` or ``str | None``: a choice (``Literal``) is left to pydantic, which names the choices."""
+    if typing.get_origin(ann) is typing.Annotated:
+        ann = typing.get_args(ann)[0]
+    if typing.get_origin(ann) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(ann) if a is not type(None)]
+        return len(args) == 1 and _plain_string(args[0])
+    return ann is str
+
+
 def _items(ann: Any, value: Any) -> list[tuple[Any, Any, Any]]:
     """(annotation, value, index or key) for each item of a list, tuple or table ``value``
     that the alternative of ``ann`` of its shape types (``list[int]``, ``tuple[float,
@@ -86,7 +96,7 @@ def _shown(value: Any) -> str:
 def coerced(ann: Any, value: Any) -> tuple[tuple[Any, ...], str] | None:
     """Why ``value`` would pass ``ann`` only as another type (a string or a boolean read as a
     number, a float with a fraction or a ``.0`` cut to an integer, a number or a string read
-    as a boolean), or None. Lists, tuples and tables are checked item by item: the answer
+    as a boolean) or not at all (a number where only a string will do), or None. Lists, tuples and tables are checked item by item: the answer
     is (where in ``value``, why), ``((1,), "expected a number, ...")`` for a tuple's second
     item."""
     kinds = _scalar_kinds(ann)
@@ -101,6 +111,8 @@ def coerced(ann: Any, value: Any) -> tuple[tuple[Any, ...], str] | None:
         if isinstance(value, str) and kinds & {int, float, bool} and str not in kinds:
             expected = "an integer" if numbers == {int} else "a number" if numbers else "true or false"
             return (), f"expected {expected}, not {_shown(value)}"
+        if isinstance(value, (int, float)) and _plain_string(ann):  # pydantic refuses it too, without the value
+            return (), f"expected a string, not {_shown(value)}"
     for item_ann, item, key in _items(ann, value):
         problem = coerced(item_ann, item)
         if problem is not None:

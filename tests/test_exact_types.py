@@ -70,6 +70,7 @@ REFUSED_SETS = [
     ('optim.lr="1e-3"', "optim.lr: expected a number, not the string \"1e-3\" (optimizer groups 'generator', 'critic')"),
     ('optim.critic.betas=[0.5, "0.9"]', 'optim.critic.betas.1: expected a number, not the string "0.9"'),
     ("train.compile=yes", 'train.compile: expected true or false, not the string "yes"'),
+    ("train.device=0", "train.device: expected a string, not 0"),  # a bare number is TOML's number, not a word
 ]
 
 
@@ -149,3 +150,5 @@ def test_the_check_reads_unions_and_nested_items():
     assert coerced(tuple[float, float], [0, "x"]) == ((1,), 'expected a number, not the string "x"')
     assert coerced(list[dict[str, int]], [{"a": 1}, {"b": 1.5}]) == ((1, "b"), "expected an integer, not 1.5")
     assert coerced(float, 1) is None and coerced(int | str, "5") is None and coerced(Any, "5") is None
+    assert coerced(str | None, 5) == ((), "expected a string, not 5")
+    assert coerced(Literal["a", "b"], 5) is None  # pydantic's own message names the choices
