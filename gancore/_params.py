@@ -395,8 +395,8 @@ def _unknown_parameter(name: str, known: list[str]) -> str:
 
 
 def validation_error_lines(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> list[str]:
-    """``critic.hidden: Input should be a valid integer``, one line per error; an unknown
-    parameter gets a suggestion when ``model`` is given."""
+    """``critic.hidden: Input should be greater than or equal to 1``, one line per error; an
+    unknown parameter gets a suggestion when ``model`` is given."""
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in (prefix.split(".") if prefix else []) + list(err["loc"]))
