@@ -21,7 +21,7 @@ from ._registry import Registry
 from ._rundir import RECIPE_FILE, check_run
 
 # Only these may change when a run is resumed: they do not change what the weights are.
-RESUMABLE_KEYS = ("train.steps", "train.device", "train.log_every", "train.sample_every",
+RESUMABLE_KEYS = ("train.steps", "train.device", "train.threads", "train.log_every", "train.sample_every",
                   "train.checkpoint_every", "train.keep_checkpoints", "train.num_samples", "eval.every",
                   "eval.metrics", "eval.num_samples", "eval.features", "eval.best",
                   "train.on_nonfinite", "train.skip_limit", "train.backend", "train.sync_batchnorm", "callbacks")
