@@ -28,7 +28,7 @@ def held_out_images(root: Path, n: int) -> tuple[torch.Tensor, str]:
     if not root.is_dir():
         raise SystemExit(f"error: {root} is not a folder of MNIST IDX files; pass --mnist-root")
     data = gancore.build("dataset", "mnist", {"source": "directory", "root": str(root), "split": "train"})
-    images = data.tensors["x"]
+    images = gancore.as_float(data.tensors["x"])
     pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:n]
     return images[pick], f"{n} images of the MNIST train split, which no model here trains on"
 

@@ -58,6 +58,8 @@ SAMPLE_LIMIT = 60
 SPEED_LIMIT = 120
 INCEPTION_LIMIT = 180
 INCEPTION_NAME = "inception features on the GPU"
+STREAM_LIMIT = 180
+STREAM_NAME = "batches streamed from the image cache onto the GPU"
 AFTER_TRAINING = 90  # of the budget, kept for the checks that follow the training ones
 TOO_LATE = 15  # a check with less of the budget left than this is not started
 SPEED_CASE = "dcgan-mnist"  # speed.py's case: the default recipe, on the hand-written loop's loss
@@ -362,6 +364,41 @@ def inception_check(limit: float) -> Check:
     return run_check(INCEPTION_NAME, [sys.executable, "-c", code], limit, inception_verdict)
 
 
+# A set past data.memory_limit on the GPU: batches gathered on the host from the
+# memory-mapped cache, pinned and copied ahead of the step, must be exactly the CPU's
+# batches; then their rate at 256 x 256.
+STREAM_CODE = """
+import json, os, tempfile, time
+import numpy as np, torch
+os.environ["GANCORE_CACHE"] = tempfile.mkdtemp()
+import gancore
+from gancore._batches import StreamedBatches, batches_for
+def fill(out, advance):
+    out[:] = np.random.default_rng(0).integers(0, 256, out.shape, dtype=np.uint8)
+    return len(out), {{}}
+x, _ = gancore.stored_images((2000, 3, 256, 256), fill, key={{"device-check": 1}}, memory_limit=0)
+gpu = batches_for({{"x": x}}, torch.device("cuda"), 64, seed=3)
+cpu = StreamedBatches({{"x": x}}, 64, seed=3)
+same = all(torch.equal(gpu.next()["x"].cpu(), cpu.next()["x"]) for _ in range(40))
+torch.cuda.synchronize(); start = time.perf_counter()
+for _ in range(100):
+    batch = gpu.next()
+torch.cuda.synchronize()
+print(json.dumps({{"kind": type(gpu).__name__, "same": same, "batches_per_s": 100 / (time.perf_counter() - start)}}))
+"""
+
+
+def stream_verdict(out: str) -> tuple[bool, str]:
+    found = json.loads(out.splitlines()[-1])
+    note = (f"{found['kind']}: 40 batches {'equal to' if found['same'] else 'DIFFERENT from'} the CPU's; "
+            f"{found['batches_per_s']:.0f} batches of 64 x 3 x 256 x 256 a second onto the GPU")
+    return found["same"] and found["kind"] == "StreamedBatches", note
+
+
+def stream_check(limit: float) -> Check:
+    return run_check(STREAM_NAME, [sys.executable, "-c", STREAM_CODE.format()], limit, stream_verdict)
+
+
 def table(checks: list[Check]) -> str:
     def cell(text: str) -> str:
         return text.replace("|", "\\|")
@@ -415,6 +452,7 @@ def run_all(args: argparse.Namespace, facts: dict[str, object], work: Path) -> l
     # Alone on the GPU, after everything else.
     checks.append(show(in_time(end, SPEED_NAME, SPEED_LIMIT, partial(speed_check, args.rounds))))
     checks.append(show(in_time(end, INCEPTION_NAME, INCEPTION_LIMIT, inception_check)))
+    checks.append(show(in_time(end, STREAM_NAME, STREAM_LIMIT, stream_check)))
     return checks
 
 

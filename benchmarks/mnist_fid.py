@@ -116,7 +116,7 @@ def measure(model: str, minutes: float, slices: int, num: int, threads: int, roo
     slice_s = minutes * 60 / slices
     fids = []
     if model == HAND_LOOP:
-        loop = ExampleLoop(gancore.build("dataset", "mnist").tensors["x"])
+        loop = ExampleLoop(gancore.as_float(gancore.build("dataset", "mnist").tensors["x"]))
         for _ in range(slices):
             loop.train_for(slice_s)
             fids.append(fid(real_eval, loop.sample(num)))

@@ -51,7 +51,7 @@ def measure(variant: int, seed: int, steps: int, num: int, threads: int, root: P
         "data.source": "directory", "data.root": str(root), "data.split": "train",
     }
     run = gancore.create_run(RECIPE, overrides=overrides)
-    held_out = gancore.build("dataset", "mnist").tensors["x"]  # the bundled test split
+    held_out = gancore.as_float(gancore.build("dataset", "mnist").tensors["x"])  # the bundled test split
     real = held_out[torch.randperm(len(held_out), generator=torch.Generator().manual_seed(0))[:num]]
     marks = [round(steps * (0.6 + 0.4 * (i + 1) / CHECKPOINTS)) for i in range(CHECKPOINTS)]
     fids, start, diverged = [], time.perf_counter(), 0.0

@@ -59,7 +59,7 @@ class HandLoop:
         g, d = r.optimizers["generator"][2], r.optimizers["critic"][2]
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=g["lr"], betas=g["betas"])
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=d["lr"], betas=d["betas"])
-        self.data = run.dataset.tensors["x"].to(run.device)
+        self.data = gancore.as_float(run.dataset.tensors["x"]).to(run.device)  # a hand loop holds floats
         self.bs = r.train.batch_size
         self.device = run.device
         self.perm, self.i = torch.randperm(len(self.data), device=self.device), 0

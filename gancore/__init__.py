@@ -19,6 +19,7 @@ if _os.path.basename(_sys.argv[0] if _sys.argv else "") == "gancore":
 from ._evaluate import Features, LatentGenerator, Metric
 from ._errors import DivergenceError, DuplicateNameError, GancoreError, PluginError, PluginWarning, RecipeError, RecipeWarning, UnknownNameError
 from ._hooks import hookimpl, hookspec
+from ._image_store import cache_dir, stored_images
 from ._registry import Kind
 from ._params import Ref
 from ._parts import (
@@ -88,6 +89,7 @@ __all__ = [
     "UnknownNameError",
     "as_float",
     "build",
+    "cache_dir",
     "create_run",
     "frozen",
     "hookimpl",
@@ -100,4 +102,5 @@ __all__ = [
     "reload",
     "save_statistics",
     "side_by_side",
+    "stored_images",
 ]

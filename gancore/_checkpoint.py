@@ -12,13 +12,14 @@ import os
 import re
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import torch
 
 from ._errors import GancoreError
+from ._parts import DataSpec
 
 FORMAT = 2
 _NAME = re.compile(r"^step-(\d+)\.pt$")
@@ -221,3 +222,28 @@ def load_latest(folder: Path, map_location: Any = "cpu") -> dict[str, Any] | Non
     if errors:
         raise GancoreError("no loadable checkpoint: " + "; ".join(errors))
     return None
+
+
+def spec_entry(spec: DataSpec) -> dict[str, Any]:
+    """A checkpoint's record of the data the networks were built for (plain values)."""
+    entry: dict[str, Any] = {"shape": list(spec.shape), "num_classes": spec.num_classes,
+                             "fields": {k: list(v) for k, v in spec.fields.items()}}
+    if spec.class_names is not None:
+        entry["class_names"] = list(spec.class_names)
+    return entry
+
+
+def stored_spec(state: Mapping[str, Any]) -> DataSpec | None:
+    """The data spec a checkpoint records (None for one written before they did)."""
+    entry = state.get("data")
+    if not isinstance(entry, Mapping):
+        return None
+    names = entry.get("class_names")
+    return DataSpec(shape=tuple(entry["shape"]), num_classes=entry.get("num_classes"),
+                    fields={k: tuple(v) for k, v in entry.get("fields", {}).items()},
+                    class_names=tuple(names) if names is not None else None)
+
+
+def describe_spec(spec: DataSpec) -> str:
+    classes = f", {spec.num_classes} classes" if spec.num_classes else ""
+    return " x ".join(map(str, spec.shape)) + " samples" + classes

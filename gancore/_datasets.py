@@ -18,8 +18,22 @@ from ._errors import GancoreError
 from ._parts import Dataset
 
 
+class AbsentData:
+    """Stands in for the Python dataset of a run loaded without it: enough to sample from
+    the checkpoint, and one line when something needs the data itself."""
+
+    def __init__(self, class_name: str) -> None:
+        self.class_name = class_name
+
+    def __repr__(self) -> str:
+        return f"AbsentData({self.class_name!r})"
+
+
 def dataset_from(obj: Any) -> Dataset:
     """``obj`` as a ``gancore.Dataset`` (see the module's docstring)."""
+    if isinstance(obj, AbsentData):
+        raise GancoreError(f"this run's data was a Python object ({obj.class_name}); to train or to measure against "
+                           "real data, pass it again: load_run(path, data=...)")
     if isinstance(obj, Dataset):
         return obj
     if not (hasattr(obj, "__getitem__") and hasattr(obj, "__len__")):

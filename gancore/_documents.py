@@ -12,15 +12,16 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ._datasets import AbsentData
 from ._distributed import JobError
 from ._errors import GancoreError, RecipeWarning
 from ._optim import DEFAULT_OPTIMIZER, ENGINE_KEYS, upgrade_saved_tables
 from ._recipe import Recipe
 from ._registry import Registry
-from ._rundir import RECIPE_FILE
+from ._rundir import RECIPE_FILE, check_run
 
 # Only these may change when a run is resumed: they do not change what the weights are.
-RESUMABLE_KEYS = ("train.steps", "train.device", "train.log_every", "train.sample_every",
+RESUMABLE_KEYS = ("train.steps", "train.device", "train.threads", "train.log_every", "train.sample_every",
                   "train.checkpoint_every", "train.keep_checkpoints", "train.num_samples", "eval.every",
                   "eval.metrics", "eval.num_samples", "eval.features", "eval.best",
                   "train.on_nonfinite", "train.skip_limit", "train.backend", "train.sync_batchnorm", "callbacks")
@@ -41,12 +42,14 @@ def stored_recipe(path: Path, registry: Registry, *, overrides: Mapping[str, Any
                   log_to: Sequence[str] = (), objects: Mapping[str, Any] | None = None) -> Recipe:
     """The recipe of run directory ``path``, with the changes a resume may make; a slot that
     was a Python object must be given again."""
-    require_run(path)
+    check_run(path)
     objects = dict(objects or {})
     doc = read_document(path / RECIPE_FILE)
     upgrade_saved_tables(doc, registry)  # optimizer tables written by an older version
     for slot, value in list(doc.items()):
         if isinstance(value, dict) and value.get("name") == "<object>":
+            if slot == "data" and slot not in objects:  # sampling needs only the checkpoint
+                objects[slot] = AbsentData(str(value.get("class")))
             if slot not in objects:
                 raise GancoreError(f"this run's {slot} was a Python object ({value.get('class')}); pass it again: "
                                    f"load_run(path, {slot}=...)")
@@ -55,14 +58,6 @@ def stored_recipe(path: Path, registry: Registry, *, overrides: Mapping[str, Any
         check_resumable(overrides)
         doc = apply_overrides(doc, overrides)
     return Recipe(add_callbacks(doc, list(log_to)), registry, objects=objects)
-
-
-def require_run(path: Path) -> None:
-    """A run directory, or the error that says what ``path`` is instead."""
-    if not path.exists():
-        raise GancoreError(f"{path} does not exist")
-    if not (path / RECIPE_FILE).is_file():
-        raise GancoreError(f"{path} is not a gancore run (no {RECIPE_FILE})")
 
 
 def check_resumable(overrides: Mapping[str, Any] | list[str]) -> None:

@@ -101,6 +101,9 @@ class Engine:
 
     def __init__(self, train: Any, *, device: str | None = None) -> None:
         where = topology()
+        threads = getattr(train, "threads", None)
+        if threads is not None:  # process-wide: torch has one pool of CPU threads
+            torch.set_num_threads(threads)
         self.device = resolve_device(device or train.device, local_rank=where.local_rank if where.distributed else None)
         self.amp: str = train.amp
         check_precision(self.amp, self.device)

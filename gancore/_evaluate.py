@@ -21,10 +21,15 @@ class Metric:
     A metric that needs the generator itself, not only its samples (one that searches the
     latent space for codes reproducing given images), sets ``needs_generator = True`` and
     is called as ``compute(real, fake, generator=...)`` with a ``gancore.LatentGenerator``.
+    One whose real side is stored with it sets ``needs_real = False`` and gets an empty
+    ``real``: a run is then measured without its training data.
     """
 
     higher_is_better: ClassVar[Mapping[str, bool]] = {}
     needs_generator: ClassVar[bool] = False
+    # False where the real side is stored with the metric (FID against reference
+    # statistics): then ``real`` is empty and the run's data is not read.
+    needs_real: bool = True
 
     @classmethod
     def applies_to(cls, spec: DataSpec) -> bool:

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import json
 import re
 import types
 import typing
 from dataclasses import dataclass
-from collections.abc import Callable, Mapping, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
 from ._errors import InvalidValues
 
@@ -36,18 +38,98 @@ class Ref:
     kind: str
 
 
-def _scalar_kinds(ann: Any) -> set[type]:
-    """Which of bool, int and float an annotation accepts (through Optional and unions)."""
+def _scalar_kinds(ann: Any) -> set[Any]:
+    """Which of bool, int, float and str an annotation accepts at its top level (through
+    Optional, unions and Literal); ``object`` stands for any other type (a model, a path,
+    ``Any``), which may take values of its own kinds (a ByteSize takes "1 GiB")."""
+    if typing.get_origin(ann) is typing.Annotated:
+        ann = typing.get_args(ann)[0]
+    origin = typing.get_origin(ann)
+    if origin in (typing.Union, types.UnionType):
+        return set().union(*(_scalar_kinds(a) for a in typing.get_args(ann)))
+    if origin is typing.Literal:
+        return {type(a) for a in typing.get_args(ann)}
+    if ann in (bool, int, float, str) or ann is type(None):
+        return {ann}
+    return {object} if origin is None else set()
+
+
+def _plain_string(ann: Any) -> bool:
+    """``str`` or ``str | None``: a choice (``Literal``) is left to pydantic, which names the choices."""
     if typing.get_origin(ann) is typing.Annotated:
         ann = typing.get_args(ann)[0]
     if typing.get_origin(ann) in (typing.Union, types.UnionType):
-        return set().union(*(_scalar_kinds(a) for a in typing.get_args(ann)))
-    return {ann} & {bool, int, float}
+        args = [a for a in typing.get_args(ann) if a is not type(None)]
+        return len(args) == 1 and _plain_string(args[0])
+    return ann is str
+
+
+def _items(ann: Any, value: Any) -> list[tuple[Any, Any, Any]]:
+    """(annotation, value, index or key) for each item of a list, tuple or table ``value``
+    that the alternative of ``ann`` of its shape types (``list[int]``, ``tuple[float,
+    float]``, ``dict[str, int]``): what the check goes on into."""
+    if typing.get_origin(ann) is typing.Annotated:
+        ann = typing.get_args(ann)[0]
+    origin, args = typing.get_origin(ann), typing.get_args(ann)
+    if origin in (typing.Union, types.UnionType):
+        found = [_items(a, value) for a in args]
+        shaped = [f for f in found if f]
+        return shaped[0] if len(shaped) == 1 else []  # several shapes fit: pydantic picks, unchecked here
+    if isinstance(value, (list, tuple)) and origin in (list, tuple, set, frozenset, Sequence, Set) and args:
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            return [(a, v, i) for i, (a, v) in enumerate(zip(args, value))]
+        return [(args[0], v, i) for i, v in enumerate(value)]
+    if isinstance(value, dict) and origin in (dict, Mapping) and len(args) == 2:
+        return [(args[1], v, k) for k, v in value.items()]
+    return []
+
+
+def _shown(value: Any) -> str:
+    """A value as a recipe writes it: ``the string "5"``, ``3.0``, ``true``."""
+    if isinstance(value, str):
+        return f"the string {json.dumps(value, ensure_ascii=False)}"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def coerced(ann: Any, value: Any) -> tuple[tuple[Any, ...], str] | None:
+    """Why ``value`` would pass ``ann`` only as another type (a string or a boolean read as a
+    number, a float with a fraction or a ``.0`` cut to an integer, a number or a string read
+    as a boolean) or not at all (a number where only a string will do), or None. Lists, tuples and tables are checked item by item: the answer
+    is (where in ``value``, why), ``((1,), "expected a number, ...")`` for a tuple's second
+    item."""
+    kinds = _scalar_kinds(ann)
+    numbers = kinds & {int, float}
+    if object not in kinds:
+        if isinstance(value, bool) and numbers and bool not in kinds:
+            return (), "expected a number, not true or false"
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and bool in kinds and not numbers:
+            return (), "expected true or false, not a number"
+        if isinstance(value, float) and kinds & {int, bool} and float not in kinds:
+            return (), f"expected an integer, not {_shown(value)}"
+        if isinstance(value, str) and kinds & {int, float, bool} and str not in kinds:
+            expected = "an integer" if numbers == {int} else "a number" if numbers else "true or false"
+            return (), f"expected {expected}, not {_shown(value)}"
+        if isinstance(value, (int, float)) and _plain_string(ann):  # pydantic refuses it too, without the value
+            return (), f"expected a string, not {_shown(value)}"
+    for item_ann, item, key in _items(ann, value):
+        problem = coerced(item_ann, item)
+        if problem is not None:
+            return (key, *problem[0]), problem[1]
+    return None
+
+
+COERCED = "coerced"
+"""The pydantic error type of a value refused by :class:`ExactScalars`."""
 
 
 class ExactScalars(BaseModel):
-    """No coercion between booleans and numbers (``lr = true`` is not 1.0, ``layers = true``
-    is not 1 layer, ``conditional = 1`` is not true) and no infinite or NaN floats."""
+    """Values are taken as the types they are, never converted: no string is read as a
+    number or a boolean (``steps = "5"``), no float is cut to an integer (``hidden = 3.0``),
+    and no boolean is a number or a number a boolean (``lr = true`` is not 1.0,
+    ``conditional = 1`` is not true); an integer is a float (``lr = 1``). No infinite or
+    NaN floats either."""
 
     model_config = ConfigDict(allow_inf_nan=False)
 
@@ -55,12 +137,10 @@ class ExactScalars(BaseModel):
     @classmethod
     def _exact_scalars(cls, value: Any, info: ValidationInfo) -> Any:
         field = cls.model_fields.get(info.field_name or "")
-        kinds = _scalar_kinds(field.annotation) if field is not None else set()
-        if isinstance(value, bool):
-            if kinds and bool not in kinds:
-                raise ValueError("expected a number, not true or false")
-        elif isinstance(value, (int, float)) and kinds == {bool}:
-            raise ValueError("expected true or false, not a number")
+        problem = coerced(field.annotation, value) if field is not None else None
+        if problem is not None:
+            # The message goes in the context, where braces in a refused string are not a template.
+            raise PydanticCustomError(COERCED, "{problem}", {"problem": problem[1], "at": problem[0]})
         return value
 
 
@@ -315,14 +395,17 @@ def _unknown_parameter(name: str, known: list[str]) -> str:
 
 
 def validation_error_lines(exc: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> list[str]:
-    """``critic.hidden: Input should be a valid integer``, one line per error; an unknown
-    parameter gets a suggestion when ``model`` is given."""
+    """``critic.hidden: Input should be greater than or equal to 1``, one line per error; an
+    unknown parameter gets a suggestion when ``model`` is given."""
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in (prefix.split(".") if prefix else []) + list(err["loc"]))
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = _unknown_parameter(str(err["loc"][-1]), _fields_at(model, tuple(err["loc"][:-1])))
+        elif err["type"] == COERCED:
+            loc += "".join(f".{key}" for key in err["ctx"]["at"])
+            msg = err["ctx"]["problem"]
         elif err["type"] == "value_error":
             msg = msg.removeprefix("Value error, ")
         lines.append(f"{loc}: {msg}" if loc else msg)

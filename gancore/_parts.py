@@ -6,7 +6,7 @@ Networks (generators, critics) are plain ``torch.nn.Module``s with a small conve
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeGuard, runtime_checkable
 
@@ -34,11 +34,13 @@ class DataSpec:
 
     ``shape`` is one sample of the main field ``x``: ``(C, H, W)`` for images, ``(2,)`` for
     points. ``fields`` gives every field's per-sample shape (``x``, ``label``, ``y``, ...).
+    ``class_names``, where the data has them, name the classes in label order.
     """
 
     shape: tuple[int, ...]
     num_classes: int | None = None
     fields: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    class_names: tuple[str, ...] | None = None
 
     @property
     def is_image(self) -> bool:
@@ -63,6 +65,8 @@ class Dataset:
     num_classes: int | None = None
     modes: Tensor | None = None
     mode_std: float | None = None
+    class_names: Sequence[str] | None = None  # in label order, where the classes have names
+
 
     def __post_init__(self) -> None:
         if "x" not in self.tensors:
@@ -70,6 +74,8 @@ class Dataset:
         sizes = {name: t.shape[0] for name, t in self.tensors.items()}
         if len(set(sizes.values())) != 1:
             raise ValueError(f"dataset tensors differ in length: {sizes}")
+        if self.class_names is not None and len(self.class_names) != self.num_classes:
+            raise ValueError(f"{len(self.class_names)} class names for {self.num_classes} classes")
 
     def __len__(self) -> int:
         return self.tensors["x"].shape[0]
@@ -80,6 +86,7 @@ class Dataset:
             shape=tuple(self.tensors["x"].shape[1:]),
             num_classes=self.num_classes,
             fields={k: tuple(v.shape[1:]) for k, v in self.tensors.items()},
+            class_names=tuple(self.class_names) if self.class_names is not None else None,
         )
 
 

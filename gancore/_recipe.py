@@ -38,6 +38,7 @@ class TrainSettings(_Strict):
     batch_size: Annotated[int, Field(ge=1, description="samples per batch (the global batch, shared among the processes)")] = 64
     seed: Annotated[int, Field(ge=0, le=2**32 - 1, description="seed of every random draw; a CPU run repeats exactly")] = 0
     device: Annotated[str, Field(description="auto, cpu, cuda or cuda:N")] = "auto"
+    threads: Annotated[int | None, Field(ge=1, le=1024, description="CPU threads of each training process (default: the machine's cores, divided among the processes of a job)")] = None
     amp: Annotated[Literal["off", "bf16", "fp16"], Field(description="mixed precision of the forward passes: off, bf16, or fp16 with loss scaling")] = "off"
     on_nonfinite: Annotated[Literal["stop", "skip", "ignore"], Field(description="a non-finite loss or gradient: stop the run, skip the update, or ignore it")] = "stop"
     skip_limit: Annotated[int, Field(ge=1, description="skipped (non-finite) updates in a row that end the run")] = 20
@@ -278,7 +279,9 @@ class Recipe:
     def _object_entry(self, key: str) -> dict[str, str]:
         """What the run directory records of a part given as a Python object: its class."""
         obj = self.objects[key]
-        return {"name": "<object>", "class": f"{type(obj).__module__}.{type(obj).__qualname__}"}
+        # A run loaded without its Python dataset keeps the record of the one it had.
+        name = getattr(obj, "class_name", None) if type(obj).__name__ == "AbsentData" else None
+        return {"name": "<object>", "class": name or f"{type(obj).__module__}.{type(obj).__qualname__}"}
 
     def resolved(self) -> dict[str, Any]:
         """The whole recipe with every default filled in: what the run directory keeps."""

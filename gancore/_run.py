@@ -23,7 +23,8 @@ from torch.optim.swa_utils import AveragedModel
 from . import _checkpoint as ckpt
 from . import _rundir as rundir
 from ._artifacts import read_metrics, save_curves, save_samples
-from ._batches import DeviceBatches
+from ._assemble import build_scheme, check_pack
+from ._batches import DeviceBatches, StreamedBatches, batches_for
 from ._distributed import JobError, own_state, process_seed, restore_streams
 from ._engine import Engine
 from ._errors import DivergenceError, GancoreError
@@ -33,7 +34,7 @@ from ._ema import averaged_copy
 from ._evaluate import Metric, applicable_metrics, best_value, latent_generator, metric_specs, real_subset, score, warn_if_costly
 from ._footprint import check_networks
 from ._optim import build_optimizer
-from ._parts import Augment, Callback, DataSpec, Dataset, SampleRequest, Scheme
+from ._parts import Callback, DataSpec, Dataset, SampleRequest, Scheme
 from ._plugins import registry as default_registry
 from ._random import Random
 from ._recipe import Recipe
@@ -49,7 +50,7 @@ class Run:
     """Build with ``gancore.create_run`` (a new run) or ``gancore.load_run`` (a run directory)."""
 
     def __init__(self, recipe: Recipe, *, name: str = "run", out: str | Path | None = None,
-                 registry: Registry | None = None, device: str | None = None) -> None:
+                 registry: Registry | None = None, device: str | None = None, spec: DataSpec | None = None) -> None:
         self.recipe, self.name = recipe, name
         self.registry = registry or default_registry()
         self.out = Path(out) if out is not None else None
@@ -63,10 +64,12 @@ class Run:
         self.finite = True  # whether the loaded checkpoint's weights are finite
         self.best: dict[str, Any] | None = None  # the best checkpoint's metric, value and step
         self._eval_costs: tuple[float, float] | None = None  # (training seconds, evaluation seconds) at the last evaluation
-        self.new = False  # a new run, whose directory must not hold another run
+        self.new = False  # a new run, whose directory must be new or empty when it starts writing
+        self.advice = rundir.PYTHON  # the words a refused directory's error uses (the CLI sets its own)
         self.read_only: str | None = None  # why this run may be sampled but not trained
         self._dataset: Dataset | None = None
-        self._batches: DeviceBatches | None = None
+        self._spec = spec  # a checkpoint's: the networks are built without reading the data
+        self._batches: DeviceBatches | StreamedBatches | None = None
         self._resume_drawn: int | None = None
         self._build()
 
@@ -77,8 +80,8 @@ class Run:
         """A new run from a recipe (a name, a file or a dict), optional ``--set``-style
         overrides, callbacks to add by name (``log_to=["tensorboard"]``), and optional
         objects for slots (``generator=MyModule()``)."""
-        if out is not None and (Path(out) / rundir.RECIPE_FILE).exists():
-            raise GancoreError(f"{out} already holds a run; continue it with load_run({str(out)!r}) or choose another directory")
+        if out is not None:
+            rundir.check_new(Path(out))
         reg = registry or default_registry()
         name, recipe = new_recipe(source, reg, overrides=overrides, log_to=log_to, objects=objects)
         run = cls(recipe, name=name, out=out, registry=reg, device=device)
@@ -97,9 +100,13 @@ class Run:
         if best and step is not None:
             raise GancoreError("give a step or best, not both")
         recipe = stored_recipe(path, reg, overrides=overrides, log_to=log_to, objects=objects)
-        run = cls(recipe, name=path.name, out=path, registry=reg, device=device)
         folder = path / rundir.CHECKPOINTS
-        state, run.read_only = ckpt.choose(folder, step=step, best=best, map_location=run.device)
+        # Loaded on the CPU, then copied into the networks wherever they are: the checkpoint
+        # says what the data looks like before the networks are built.
+        state, read_only = ckpt.choose(folder, step=step, best=best, map_location="cpu")
+        spec = ckpt.stored_spec(state) if state is not None else None
+        run = cls(recipe, name=path.name, out=path, registry=reg, device=device, spec=spec)
+        run.read_only = read_only
         if state is not None:
             run.load_state_dict(state)
         run.best = ckpt.best_record(folder)
@@ -123,38 +130,9 @@ class Run:
         self.random = Random.seeded(r.train.seed, self.device, rank, world)
         spec = self.spec
         check_networks(reg, r.slots, spec, self.device)  # before anything is allocated
-        built: dict[str, Any] = {}
-        for slot_name, value in r.slots.items():
-            if slot_name in r.objects:
-                built[slot_name] = r.objects[slot_name]
-            elif isinstance(value, list):
-                built[slot_name] = [reg.build(k, n, p, spec=spec, random=self.random) for k, n, p in value]
-            elif value is not None:
-                kind, name, params = value
-                built[slot_name] = reg.build(kind, name, params, spec=spec, random=self.random)
-            else:
-                built[slot_name] = None
-        _, scheme_name, scheme_params = r.scheme
-        scheme = reg.build("scheme", scheme_name, scheme_params, spec=spec, random=self.random, **built)
-        if not isinstance(scheme, Scheme):
-            raise TypeError(f"scheme {scheme_name!r} did not build a gancore.Scheme")
-        keep_part_state(scheme, built)
-        if r.augments:
-            if not any(slot.kind == "critic" for slot in scheme.slots.values()):
-                raise GancoreError(f"[[augment]]: scheme {type(scheme).__name__} has no critic to augment the inputs of")
-            augments = [reg.build(kind, name, params, spec=spec, random=self.random) for kind, name, params in r.augments]
-            for part, (_, name, _) in zip(augments, r.augments):
-                if not isinstance(part, Augment):
-                    raise TypeError(f"augment {name!r} did not build a gancore.Augment")
-            scheme.augmentation = Augmentation(augments)  # a submodule: its state is checkpointed
-        self.augmentation: Augmentation | None = getattr(scheme, "augmentation", None)
-        self.scheme: Scheme = scheme.to(self.device)
-        local = r.train.batch_size // world
-        for module in self.scheme.modules():
-            pack = getattr(module, "pack", 1)
-            if isinstance(pack, int) and pack > 1 and local % pack:
-                share = f" (each of {world} processes gets {local})" if world > 1 else ""
-                raise JobError(f"train.batch_size: {r.train.batch_size}{share} is not divisible by the critic's pack size {pack}")
+        self.scheme: Scheme = build_scheme(r, reg, spec, self.random).to(self.device)
+        self.augmentation: Augmentation | None = getattr(self.scheme, "augmentation", None)
+        check_pack(self.scheme, r.train.batch_size, world)
         if r.train.sync_batchnorm and world > 1 and self.device.type == "cuda":
             for net_name in self.networks():  # in place below the scheme: same parameters and state_dict keys
                 setattr(self.scheme, net_name, nn.SyncBatchNorm.convert_sync_batchnorm(getattr(self.scheme, net_name)))
@@ -179,6 +157,8 @@ class Run:
 
     @property
     def dataset(self) -> Dataset:
+        """The training data, read when first needed: training and metrics that compare
+        with real data need it; building, sampling and a checkpoint's spec do not."""
         if self._dataset is None:
             if "data" in self.recipe.objects:
                 self._dataset = dataset_from(self.recipe.objects["data"])
@@ -192,14 +172,22 @@ class Run:
 
     @property
     def spec(self) -> DataSpec:
-        return self.dataset.spec
+        if self._spec is None:
+            self._spec = self.dataset.spec
+        return self._spec
+
+    def _check_data_matches(self) -> None:
+        """Training on from a checkpoint: the data must still be what the networks were built for."""
+        found = self.dataset.spec
+        if self._spec is not None and ckpt.spec_entry(found) != ckpt.spec_entry(self._spec):
+            raise GancoreError(f"the data has changed since the checkpoint: it holds {ckpt.describe_spec(found)}, "
+                               f"the networks were built for {ckpt.describe_spec(self._spec)}")
 
     @property
-    def batches(self) -> DeviceBatches:
+    def batches(self) -> DeviceBatches | StreamedBatches:
         if self._batches is None:
-            tensors = {k: v.to(self.device) for k, v in self.dataset.tensors.items()}
-            self._batches = DeviceBatches(tensors, self.recipe.train.batch_size, self.recipe.train.seed,
-                                          rank=self.processes.rank, world=self.processes.world)
+            self._batches = batches_for(self.dataset.tensors, self.device, self.recipe.train.batch_size,
+                                        self.recipe.train.seed, rank=self.processes.rank, world=self.processes.world)
         return self._batches
 
     # -- training ---------------------------------------------------------------------------
@@ -221,6 +209,7 @@ class Run:
         t, main = self.recipe.train, self.processes.on_main  # main: only the first process writes
         total = self.target_steps = steps or t.steps
         refuse_untrainable(self)
+        self._check_data_matches()
         batches = self.batches
         if self._resume_drawn is not None:
             batches.drawn, self._resume_drawn = self._resume_drawn, None
@@ -229,6 +218,9 @@ class Run:
             best_value(self.registry, self.eval_metrics(), self.recipe.eval.best)
             main(lambda: self.evaluate(num_samples=min(self.recipe.eval.num_samples, 64)))
         run_callbacks = main(lambda: CallbackList.of(self.registry, self.recipe.callbacks, callbacks, progress)) or CallbackList([])
+        out = self.out
+        if self.new and out is not None:  # before the lock file goes into a folder that is not the run's
+            main(lambda: rundir.check_new(out, self.advice))
         self.engine.wrap(self.networks(), self.scheme.networks_with_unused_parameters)
         meter = Meter(self.step)
         with training_session(self, run_callbacks, out=self.out, processes=self.processes, claim=self._claim_directory,
@@ -264,10 +256,11 @@ class Run:
         return self
 
     def _claim_directory(self) -> None:
-        """A new run never starts over another; write the resolved recipe."""
+        """A new run starts in a new or empty folder (checked again here, under the lock:
+        another process may have started a run in it since); write the resolved recipe."""
         assert self.out is not None
-        if self.new and (self.out / rundir.RECIPE_FILE).exists():
-            raise GancoreError(f"{self.out} already holds a run; continue it with --resume or choose another directory")
+        if self.new:
+            rundir.check_new(self.out, self.advice)
         self.new = False
         rundir.prepare(self.out, self.recipe.resolved(), self.step)
 
@@ -338,6 +331,7 @@ class Run:
             "ema": ema,
             "batches_drawn": self.batches.drawn if self._batches is not None else 0,
             "rng": rng,
+            "data": ckpt.spec_entry(self.spec),  # what sampling needs of the data, without it
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -490,33 +484,24 @@ class Run:
         built: list[tuple[str, Metric]] = []
         for name, params in metric_specs(self.registry, metrics, features or self.recipe.eval.features):
             built.append((name, self.registry.build("metric", name, params, spec=self.spec)))
-        seed = self.recipe.train.seed
-        real = real_subset(self.dataset.tensors, min(num_samples or self.recipe.eval.num_samples, len(self.dataset)),
-                           seed, self.device)
-        n = real["x"].shape[0]
-        conditional = bool(getattr(self.scheme, "num_classes", None)) and "label" in real
-        chunks = []
+        seed, wanted = self.recipe.train.seed, num_samples or self.recipe.eval.num_samples
+        if any(metric.needs_real for _, metric in built):
+            real = real_subset(self.dataset.tensors, min(wanted, len(self.dataset)), seed, self.device)
+        else:  # every metric has its real side stored (FID's reference statistics): no data needed
+            real = {}
+        n = real["x"].shape[0] if real else wanted
+        conditional = bool(getattr(self.scheme, "num_classes", None)) and (not real or "label" in real)
+        chunks, drawn = [], []
         for start in range(0, n, SAMPLE_CHUNK):
-            labels = real["label"][start : start + SAMPLE_CHUNK] if conditional else None
-            chunks.append(self.sample(min(SAMPLE_CHUNK, n - start), labels=labels, seed=seed + 1 + start))
-        fake = {"x": torch.cat(chunks)} | ({"label": real["label"]} if conditional else {})
+            labels = real["label"][start : start + SAMPLE_CHUNK] if conditional and real else None
+            x, classes = self.sample_with_labels(min(SAMPLE_CHUNK, n - start), labels=labels, seed=seed + 1 + start)
+            chunks.append(x)
+            drawn.append(classes)
+        fake = {"x": torch.cat(chunks)}
+        if conditional:
+            fake["label"] = real["label"] if real else torch.cat([c for c in drawn if c is not None])
         with self.averaged() as scheme:
             return score(built, real, fake, lambda name: latent_generator(scheme, name, self.device))
-
-
-def keep_part_state(scheme: Scheme, built: Mapping[str, Any]) -> None:
-    """Parts with state of their own (``nn.Module`` regularizers with moving averages, ...)
-    that the scheme holds outside its submodules (in a plain list) become submodules of
-    ``scheme.parts``, so every checkpoint has their state and a resume restores it."""
-    inside = {id(m) for m in scheme.modules()}
-    stateful: dict[str, nn.Module] = {}
-    for slot, value in built.items():
-        parts = value if isinstance(value, list) else [value]
-        modules = [p for p in parts if isinstance(p, nn.Module) and id(p) not in inside]
-        if modules:
-            stateful[slot] = nn.ModuleList(modules) if isinstance(value, list) else modules[0]
-    if stateful:
-        scheme.parts = nn.ModuleDict(stateful)
 
 
 def create_run(source: str | Path | Mapping[str, Any], **kwargs: Any) -> Run:

@@ -1,5 +1,11 @@
-"""The run directory: its file names, the lock that allows one writer, and what a
-training process writes there besides checkpoints (the resolved recipe, metrics lines).
+"""The run directory: its file names, which folders a run may be started in or loaded
+from, the lock that allows one writer, and what a training process writes there besides
+checkpoints (the resolved recipe, metrics lines).
+
+One rule for every entry point (``create_run``, ``load_run``, ``gancore train`` new or
+``--resume``, ``sample``, ``eval``): a new run goes into a new or empty folder, never into a
+file, another run, or a folder of someone else's files; a run is loaded only from a folder
+that holds one. Continuing a run is suggested only where there is a run to continue.
 
 The lock is an advisory ``flock`` on ``RUN/.lock``, which the kernel releases when the process ends in
 any way (kill -9 included), so a crashed run never leaves a stale lock behind. The file
@@ -10,11 +16,13 @@ holds the holder's process id, for the error message only. Readers (``gancore sa
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import tomli_w
 
 from ._artifacts import json_line, read_metrics
+from ._checkpoint import list_checkpoints
 from ._errors import GancoreError
 
 try:
@@ -29,6 +37,51 @@ CURVES_FILE = "curves.png"
 CHECKPOINTS = "checkpoints"
 BEST_CHECKPOINT = "best.pt"  # in CHECKPOINTS: the best-scoring evaluation's weights, never pruned
 SAMPLES = "samples"
+
+
+@dataclass(frozen=True)
+class Advice:
+    """How a refusal tells its reader to go on: in the words of Python's API or the CLI's."""
+
+    resume: str  # how to continue the run in {path}
+    elsewhere: str  # how to pick another folder
+
+
+PYTHON = Advice(resume="load_run({path!r})", elsewhere="choose another directory")
+CLI = Advice(resume="--resume", elsewhere="choose another --out")
+
+
+def check_new(folder: Path, advice: Advice = PYTHON) -> None:
+    """Refuse ``folder`` for a new run unless it is absent or empty (a lock file aside: a
+    run that was refused or stopped before writing anything leaves one)."""
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.is_file() else "is not a folder"
+        raise GancoreError(f"{folder} {what} for a run; {advice.elsewhere}")
+    if not any(p.name != LOCK_FILE for p in folder.iterdir()):
+        return
+    if not (folder / RECIPE_FILE).is_file():
+        raise GancoreError(f"{folder} is not empty and holds no gancore run (no {RECIPE_FILE}); a new run needs a new "
+                           f"or empty folder: {advice.elsewhere}")
+    holder = RunLock.holder(folder)
+    if holder is not None:  # a run still writing its first checkpoint is not one that stopped early
+        raise _in_use(folder, holder)
+    if not list_checkpoints(folder / CHECKPOINTS):
+        raise GancoreError(f"{folder} holds a run that stopped before its first checkpoint, so there is nothing "
+                           f"to resume; remove it (rm -r {folder}) or {advice.elsewhere}")
+    resume = advice.resume.format(path=str(folder))
+    raise GancoreError(f"{folder} already holds a run; continue it with {resume} or {advice.elsewhere}")
+
+
+def check_run(folder: Path) -> None:
+    """Refuse to load a run from ``folder`` unless it holds one."""
+    if not folder.exists():
+        raise GancoreError(f"{folder} does not exist")
+    if not folder.is_dir():
+        raise GancoreError(f"{folder} is {'a file' if folder.is_file() else 'not a folder'}, not a gancore run")
+    if not (folder / RECIPE_FILE).is_file():
+        raise GancoreError(f"{folder} is not a gancore run (no {RECIPE_FILE})")
 
 
 def prepare(folder: Path, resolved_recipe: dict[str, object], step: int) -> None:
@@ -50,6 +103,11 @@ def append_metrics(folder: Path, row: dict[str, object]) -> None:
         fh.write(json_line(row) + "\n")
 
 
+def _in_use(folder: Path, holder: str) -> GancoreError:
+    return GancoreError(f"{folder} is in use: another gancore process (pid {holder}) is training into it; "
+                        "wait for it to finish, or stop it first")
+
+
 class RunLock:
     """``with RunLock(folder):`` holds the folder's lock, or fails at once naming the holder."""
 
@@ -68,14 +126,31 @@ class RunLock:
         except BlockingIOError:
             holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise GancoreError(
-                f"{self.folder} is in use: another gancore process (pid {holder}) is training into it; "
-                "wait for it to finish, or stop it first"
-            ) from None
+            raise _in_use(self.folder, holder) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
         return self
+
+    @staticmethod
+    def holder(folder: Path) -> str | None:
+        """The process id of whoever else holds ``folder``'s lock now ("unknown" if it
+        wrote none yet), or None when it is free or this process holds it; the folder is
+        left as it was."""
+        if fcntl is None:
+            return None
+        try:
+            fd = os.open(folder / LOCK_FILE, os.O_RDONLY)
+        except OSError:
+            return None  # no lock file: nobody holds it
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            return None if holder == str(os.getpid()) else holder
+        finally:
+            os.close(fd)  # closing releases a lock this probe took
+        return None
 
     def release(self) -> None:
         if self._fd is not None:

@@ -2,8 +2,10 @@
 
 Each mutant is a built-in recipe with one change: a key deleted or added, a value replaced by
 one of the wrong type, a huge, negative, zero, NaN or infinite number, an odd string, a
-wrong nesting, or a part's name swapped for another registered name. A mutant must either be
-refused with one ``GancoreError`` or train one step; anything else is a bug.
+wrong nesting, a number retyped (``5`` written ``"5"`` or ``5.0``), or a part's name swapped
+for another registered name. A mutant must either be refused with one ``GancoreError`` or
+train one step; anything else is a bug. A retyped number must be refused: values are never
+converted, except an integer where a float is expected.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def mutate(doc: dict[str, Any], rng: random.Random) -> tuple[dict[str, Any], str
     paths = list(_paths(doc))
     path = rng.choice(paths)
     parent, key = _parent(doc, path), path[-1]
-    what = rng.choice(["delete", "add", "odd", "odd", "odd", "nest", "swap-name"])
+    what = rng.choice(["delete", "add", "odd", "odd", "odd", "nest", "swap-name", "retype"])
     names = sorted({n for _, n in gancore.registry().parts})
     if what == "delete" and isinstance(parent, dict):
         del parent[key]
@@ -63,6 +65,16 @@ def mutate(doc: dict[str, Any], rng: random.Random) -> tuple[dict[str, Any], str
         parent[rng.choice(["bogus", "name", "steps", "hidden", "norm"])] = rng.choice(ODD_VALUES)
     elif what == "nest":
         parent[key] = {"name": parent[key]} if not isinstance(parent[key], dict) else [parent[key]]
+    elif what == "retype":
+        # A number that QUICK leaves alone, written as its string, or an integer as a float.
+        numbers = [p for p in paths if _is_number(_parent(doc, p)[p[-1]])
+                   and not (len(p) == 2 and p[1] in QUICK.get(str(p[0]), {}))]
+        if not numbers:
+            return mutate(doc, rng)
+        path = rng.choice(numbers)
+        parent, key = _parent(doc, path), path[-1]
+        value = parent[key]
+        parent[key] = rng.choice([str(value), *([float(value)] if isinstance(value, int) else [])])
     elif what == "swap-name":
         tables = [p for p in paths if isinstance(_parent(doc, p + ("x",)), dict) and "name" in _parent(doc, p + ("x",))]
         if tables:
@@ -71,6 +83,15 @@ def mutate(doc: dict[str, Any], rng: random.Random) -> tuple[dict[str, Any], str
     else:
         parent[key] = rng.choice(ODD_VALUES)
     return doc, f"{what} {'.'.join(map(str, path))}"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def expected(change: str) -> str | None:
+    """The outcome a mutant must have, where its change decides it: a retyped number is refused."""
+    return "refused" if change.startswith("retype ") else None
 
 
 class Hang(Exception):

@@ -75,7 +75,7 @@ def test_the_critic_sees_augmented_samples_in_every_update_and_raw_ones_in_eval_
         assert training and ((x == 0).flatten(1).sum(1) >= 49).all()
     seen.clear()
     critic.eval()
-    real = run.dataset.tensors["x"][:4]
+    real = gancore.as_float(run.dataset.tensors["x"][:4])
     critic(real)
     assert torch.equal(seen[0][1], real)
 

@@ -10,8 +10,8 @@ from gancore_data.colored import PALETTE, colour_digits
 
 
 def test_each_image_is_its_digit_in_one_colour_on_another():
-    base = gancore.build("dataset", "mnist", {"limit": 200})
-    images, pick, colours = colour_digits(base.tensors["x"], 300, seed=3)
+    digits = gancore.as_float(gancore.build("dataset", "mnist", {"limit": 200}).tensors["x"])
+    images, pick, colours = colour_digits(digits, 300, seed=3)
     assert images.dtype == torch.uint8 and images.shape == (300, 3, 32, 32) and images.is_contiguous()
     assert (colours[:, 0] != colours[:, 1]).all()  # background and foreground always differ
     for i in (0, 7, 299):
@@ -19,7 +19,7 @@ def test_each_image_is_its_digit_in_one_colour_on_another():
         pixels = images[i].flatten(1).T  # 1024 x 3
         is_bg = (pixels == background).all(1)
         is_fg = (pixels == foreground).all(1)
-        ink = (base.tensors["x"][pick[i]] > -1).sum()  # the digit's pixels that are not blank
+        ink = (digits[pick[i]] > -1).sum()  # the digit's pixels that are not blank
         assert int(is_bg.sum()) == 32 * 32 - int(ink)  # everywhere off the digit: the background
         assert int(is_fg.sum()) > 0  # the digit's solid strokes: the foreground
 

@@ -289,14 +289,19 @@ def test_multi_network_schemes_learn_in_two_processes(tmp_path):
 @pytest.mark.slow
 def test_resume_in_two_processes_is_exact_with_per_process_state(tmp_path):
     """CycleGAN keeps a history pool of each process's own fakes, InfoGAN draws its codes
-    with gancore.randn: stopped halfway and resumed in 2 processes, both end bit-identical
-    to a straight run in 2 processes."""
+    with gancore.randn, a set past its memory limit is streamed from the image cache:
+    stopped halfway and resumed in 2 processes, each ends bit-identical to a straight run
+    in 2 processes."""
     from tests.test_infogan import TINY as INFOGAN
     from tests.test_translation import CYCLEGAN
+
+    from tests.test_streaming import _recipe as streamed, noise_images
 
     recipes = {
         "cyclegan": _expand("cyclegan-mnist", CYCLEGAN | {"train.steps": 6, "ema.decay": 0.9}),
         "infogan": copy.deepcopy(INFOGAN) | {"train": INFOGAN["train"] | {"steps": 6}},
+        # Images past data.memory_limit: both processes map one cache and read their rows.
+        "streamed": streamed(noise_images(tmp_path / "imgs", 40, size=(16, 16)), 6),
     }
     result = torchrun(str(WORKER), "resume", str(tmp_path / "resume.pt"), json.dumps(recipes), timeout=400)
     assert result.returncode == 0, result.stderr[-3000:]

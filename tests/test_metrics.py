@@ -250,7 +250,7 @@ def test_modes_benchmark_is_checked_and_auto_detected():
 
 @pytest.fixture(scope="module")
 def mnist_halves():
-    x = gancore.build("dataset", "mnist", {"limit": 2000}).tensors["x"]
+    x = gancore.as_float(gancore.build("dataset", "mnist", {"limit": 2000}).tensors["x"])
     return {"x": x[:1000]}, {"x": x[1000:]}
 
 

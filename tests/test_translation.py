@@ -49,7 +49,7 @@ def test_total_variation_counts_neighbour_differences():
 
 
 def test_feature_loss_is_differentiable_and_trains_nothing_of_its_own():
-    data = gancore.build("dataset", "mnist", {"limit": 8}).tensors["x"]
+    data = gancore.as_float(gancore.build("dataset", "mnist", {"limit": 8}).tensors["x"])
     for distance in ("l1", "l2"):
         feature = loss("feature", distance=distance)
         assert feature(data, data).item() == 0
@@ -126,8 +126,8 @@ def test_mnist_edges_pairs_edge_maps_with_digits_and_holds_data_out():
     assert len(held["x"]) == 100
     assert torch.equal(train["source"], sobel_edges(train["x"]))
     assert train["source"].min() >= -1 and train["source"].max() <= 1
-    digits = gancore.build("dataset", "mnist", {}).tensors
-    assert torch.equal(train["x"], digits["x"][:50]) and torch.equal(held["x"], digits["x"][-100:])
+    digits = gancore.as_float(gancore.build("dataset", "mnist", {}).tensors["x"])
+    assert torch.equal(train["x"], digits[:50]) and torch.equal(held["x"], digits[-100:])
     # An edge map is the outline: bright where the digit's intensity changes, dark inside big flat areas.
     assert (train["source"][train["x"] < -0.99] > 0).float().mean() < 0.2
 
@@ -135,13 +135,14 @@ def test_mnist_edges_pairs_edge_maps_with_digits_and_holds_data_out():
 def test_mnist_unpaired_draws_the_domains_from_disjoint_images():
     data = gancore.build("dataset", "mnist-unpaired", {"limit": 40}).tensors
     digits = gancore.build("dataset", "mnist", {"limit": 40}).tensors
-    assert torch.equal(data["a"], digits["x"][:20])
-    assert torch.equal(data["b"], dilate(digits["x"][20:40])) and data["x"] is data["b"]
+    x = gancore.as_float(digits["x"])
+    assert torch.equal(data["a"], x[:20])
+    assert torch.equal(data["b"], dilate(x[20:40])) and data["x"] is data["b"]
     assert torch.equal(data["label_b"], digits["label"][20:40])
     inverted = gancore.build("dataset", "mnist-unpaired", {"limit": 40, "domain_b": "inverted"}).tensors
-    assert torch.equal(inverted["b"], -digits["x"][20:40])
+    assert torch.equal(inverted["b"], -x[20:40])
     # Thick strokes cover more of the image than the plain ones they come from.
-    assert (data["b"] > 0).float().mean() > 1.5 * (digits["x"][20:40] > 0).float().mean()
+    assert (data["b"] > 0).float().mean() > 1.5 * (x[20:40] > 0).float().mean()
 
 
 # ---------------------------------------------------------------- history pool

@@ -180,6 +180,7 @@ class _Translator(nn.Module):
 
 def test_class_kept_counts_translations_that_keep_their_digit():
     x = gancore.build("dataset", "mnist", {"limit": 200}).tensors
+    x["x"] = gancore.as_float(x["x"])
     # plain digits <-> inverted digits, from disjoint images
     data = {"a": x["x"][:100], "label_a": x["label"][:100], "b": -x["x"][100:], "label_b": x["label"][100:]}
     logits = gancore.build("features", "mnist").logits

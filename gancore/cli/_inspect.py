@@ -1,4 +1,4 @@
-"""Commands that show what is registered: list, show, plugins, recipes.
+"""Commands that show what is registered: list, show, plugins (recipes: ``_recipes``).
 
 Their ``--json`` rows share key names: a part's ``kind``, ``name`` and ``summary``, and the
 ``plugin`` that registered it (in ``plugins --json``, the plugin's own name)."""
@@ -95,19 +95,4 @@ def plugins(json_: JSON = False) -> None:
         status = {"loaded": "[green]loaded[/]", "failed": "[red]failed[/]"}.get(r["status"], r["status"])
         plugin, version, distribution = _cells(r["plugin"], r["version"], r["distribution"])
         table.add_row(plugin, version, distribution, status, str(r["parts"]), escape(r["error"].splitlines()[0] if r["error"] else ""))
-    print_table(table)
-
-
-@app.command()
-def recipes(json_: JSON = False) -> None:
-    """List the built-in recipes (any registered by a plugin)."""
-    plugin_warnings()
-    reg = gancore.registry()
-    rows = [{"name": r.name, "plugin": r.plugin, "summary": r.summary} for r in sorted(reg.recipes.values(), key=lambda r: r.name)]
-    if json_:
-        print_json(rows)
-        return
-    table = Table("recipe", "plugin", "summary", box=None, pad_edge=False)
-    for r in rows:
-        table.add_row(*_cells(r["name"], r["plugin"], r["summary"]))
     print_table(table)

@@ -9,9 +9,9 @@ import typer
 
 from .._distributed import JobError, leave, topology
 from .._errors import GancoreError
-from .._documents import add_callbacks, apply_overrides, load_source, require_run
+from .._documents import add_callbacks, apply_overrides, load_source
 from .._recipe import DEFAULT_RECIPE, Recipe
-from .._rundir import RECIPE_FILE
+from .._rundir import CLI, RECIPE_FILE, check_new, check_run
 from .._run import Run
 from .._session import Stopped
 from ._app import app
@@ -56,11 +56,11 @@ def train(
             raise GancoreError("--resume needs --out DIR, the run to continue")
         if recipe is not None:
             raise GancoreError("--resume continues the recipe saved in --out; drop RECIPE (use --set train.steps=N to train longer)")
-        require_run(out)
+        check_run(out)
     else:
         name = recipe or DEFAULT_RECIPE
-        if first:  # the other processes of a job find the directory the first one made
-            _check_new_directory(out)
+        if first and out is not None:  # the other processes of a job find the directory the first one made
+            check_new(out, CLI)
     if nproc > 1:
         if already_launched():
             raise GancoreError("--nproc: this process is already one of a job's (torchrun started it); drop --nproc")
@@ -91,6 +91,7 @@ def _train(recipe: str | None, overrides: list[str], out: Path | None, device: s
     else:
         run = Run.create(recipe or DEFAULT_RECIPE, overrides=overrides, device=device, log_to=log_to)
         run.out = run.processes.share(out or _fresh_directory(run.name))
+        run.advice = CLI
         say = run.processes.is_main
     assert run.out is not None  # the run's directory: given, or made above
     if say:
@@ -134,14 +135,6 @@ def _across(run: Run) -> str:
         return ""
     batch = run.recipe.train.batch_size
     return f" in {p.world} processes ({batch // p.world} of each global batch of {batch} per process)"
-
-
-def _check_new_directory(out: Path | None) -> None:
-    if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
-        if out.is_dir() and (out / RECIPE_FILE).is_file() and not any((out / "checkpoints").glob("step-*.pt")):
-            raise GancoreError(f"{out} holds a run that stopped before its first checkpoint, so there is nothing "
-                               f"to resume; remove it (rm -r {out}) or choose another --out")
-        raise GancoreError(f"{out} already exists and is not empty; continue it with --resume or choose another --out")
 
 
 def _validated(name: str, overrides: list[str], log_to: list[str], nproc: int) -> str:

@@ -31,7 +31,7 @@ def mnist_subset(
     the first ``limit`` of them, from the "mnist" of the registry (``build``) building the
     dataset. ``size`` resizes the images; by default they keep that dataset's own side."""
     data = build("dataset", "mnist", {} if size is None else {"size": size})
-    x, labels = data.tensors["x"], data.tensors["label"]
+    x, labels = gancore.as_float(data.tensors["x"]), data.tensors["label"]  # styles work on floats
     cut = len(x) - held_out
     if subset == "train":
         x, labels = x[:cut], labels[:cut]

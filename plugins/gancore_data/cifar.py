@@ -92,13 +92,6 @@ CIFAR100 = Layout(
 )
 
 
-@dataclass
-class CifarDataset(gancore.Dataset):
-    """A ``gancore.Dataset`` that also keeps the name of each class, indexed by label."""
-
-    class_names: tuple[str, ...] = ()
-
-
 # ---------------------------------------------------------------- finding the files
 
 
@@ -233,7 +226,7 @@ def load(
     label: str,
     classes: list[int] | None,
     limit: int | None,
-) -> CifarDataset:
+) -> gancore.Dataset:
     """The dataset: ``x`` uint8 N x 3 x 32 x 32 and ``label`` int64 (the ``label`` byte)."""
     count = layout.num_classes[label]
     if classes is not None:
@@ -268,7 +261,7 @@ def load(
         filled += len(rows)
         start = stop
     tensors = {"x": torch.from_numpy(x), "label": torch.from_numpy(labels[keep].astype(np.int64))}
-    return CifarDataset(tensors, num_classes=count, class_names=names)
+    return gancore.Dataset(tensors, num_classes=count, class_names=names)
 
 
 # ---------------------------------------------------------------- the parts
@@ -284,7 +277,7 @@ def cifar10(
     split: Annotated[Split, Field(description='"train" (50,000 images) or "test" (10,000)')] = "train",
     classes: Annotated[list[int] | None, Field(description="keep only these classes (labels stay 0..9)")] = None,
     limit: Annotated[int | None, Field(ge=1, description="keep the first N images (after the class filter)")] = None,
-) -> CifarDataset:
+) -> gancore.Dataset:
     """CIFAR-10: 32 x 32 colour photos in 10 classes, uint8 3 x 32 x 32, from the official binary archive."""
     return load(CIFAR10, root, split, "label", classes, limit)
 
@@ -299,7 +292,7 @@ def cifar100(
         list[int] | None, Field(description="keep only these classes of the chosen labels (labels keep their values)")
     ] = None,
     limit: Annotated[int | None, Field(ge=1, description="keep the first N images (after the class filter)")] = None,
-) -> CifarDataset:
+) -> gancore.Dataset:
     """CIFAR-100: 32 x 32 colour photos in 100 classes (20 superclasses), uint8 3 x 32 x 32, from the official binary archive."""
     return load(CIFAR100, root, split, labels, classes, limit)
 

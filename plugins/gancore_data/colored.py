@@ -53,5 +53,5 @@ def colored_mnist(
 ) -> gancore.Dataset:
     """Colored MNIST: 3 x 32 x 32 digits in one of 8 colours on another, at random offsets (label = digit); offline."""
     base = build("dataset", "mnist", {})  # the bundled test split: no download
-    images, pick, _ = colour_digits(base.tensors["x"], num_samples, seed)
+    images, pick, _ = colour_digits(gancore.as_float(base.tensors["x"]), num_samples, seed)
     return gancore.Dataset({"x": images, "label": base.tensors["label"][pick]}, num_classes=10)

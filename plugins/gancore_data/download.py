@@ -21,15 +21,15 @@ import urllib.request
 import zlib
 from pathlib import Path
 
+import gancore
 from gancore import GancoreError
 
 _CHUNK = 1 << 20
 
 
 def cache_root() -> Path:
-    """Where downloaded data lives: ``$GANCORE_CACHE``, else ``~/.cache/gancore``."""
-    configured = os.environ.get("GANCORE_CACHE", "").strip()
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "gancore"
+    """Where downloaded data lives: gancore's cache folder (``$GANCORE_CACHE``)."""
+    return gancore.cache_dir()
 
 
 def _cached(dest: Path, what: str) -> bool:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -12,12 +13,13 @@ import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Annotated, Literal
+from collections.abc import Callable
+from typing import IO, Annotated, Any, Literal
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
-from pydantic import Field
+from pydantic import ByteSize, Field
 
 import gancore
 from gancore import GancoreError
@@ -139,7 +141,7 @@ def _few(names: list[str]) -> str:
     return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
-def labels_from_file(files: ImageFiles) -> tuple[list[str], list[int] | None, int | None]:
+def labels_from_file(files: ImageFiles) -> tuple[list[str], list[int] | None, int | None, list[str] | None]:
     """Every image under the root with its label from ``dataset.json``, StyleGAN's layout:
     ``{"labels": [["00000/img00000000.png", 6], ...]}`` (``"labels": null``: unlabelled).
     Each image needs one label and each label one image."""
@@ -155,7 +157,7 @@ def labels_from_file(files: ImageFiles) -> tuple[list[str], list[int] | None, in
         raise GancoreError(f"image-folder: {where} has no \"labels\" key; it must {layout}")
     entries = document["labels"]
     if entries is None:
-        return files.names, None, None
+        return files.names, None, None, None
     if not isinstance(entries, list):
         raise GancoreError(f"image-folder: {where}: \"labels\" is a {type(entries).__name__}; it must {layout}")
     labels: dict[str, int] = {}
@@ -178,10 +180,10 @@ def labels_from_file(files: ImageFiles) -> tuple[list[str], list[int] | None, in
     if missing:
         raise GancoreError(f"image-folder: {where} labels {len(missing)} files that are not images "
                            f"in {files.root}: {_few(missing)}")
-    return files.names, [labels[n] for n in files.names], max(labels.values()) + 1
+    return files.names, [labels[n] for n in files.names], max(labels.values()) + 1, None
 
 
-def labels_from_folders(files: ImageFiles) -> tuple[list[str], list[int] | None, int | None]:
+def labels_from_folders(files: ImageFiles) -> tuple[list[str], list[int] | None, int | None, list[str] | None]:
     """Images directly under the root are unlabelled data; subfolders holding images are
     classes, numbered in the order of their names. Mixing both is refused, as ambiguous."""
     classes = sorted({n.split("/")[0] for n in files.names if "/" in n})
@@ -192,9 +194,9 @@ def labels_from_folders(files: ImageFiles) -> tuple[list[str], list[int] | None,
             "put every image in a class subfolder, or none"
         )
     if not classes:
-        return files.names, None, None
+        return files.names, None, None, None
     number = {name: k for k, name in enumerate(classes)}
-    return files.names, [number[n.split("/")[0]] for n in files.names], len(classes)
+    return files.names, [number[n.split("/")[0]] for n in files.names], len(classes), classes
 
 
 def _to_mode(img: Image.Image, mode: str) -> Image.Image:
@@ -250,7 +252,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _decode_into(out: np.ndarray, files: ImageFiles, names: list[str], size: int, mode: str, crop: Crop,
-                 skip_bad: bool) -> list[tuple[int, str]]:
+                 skip_bad: bool, advance: Callable[[int], None]) -> list[tuple[int, str]]:
     """Each image into its row of ``out`` (N x C x H x W uint8). Returns the unreadable
     files' rows with the reason; stops at the first one unless ``skip_bad``."""
 
@@ -267,6 +269,7 @@ def _decode_into(out: np.ndarray, files: ImageFiles, names: list[str], size: int
     pool = ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1))
     try:
         for i, problem in enumerate(pool.map(load, range(len(names)))):
+            advance(1)
             if problem is None:
                 continue
             if not skip_bad:
@@ -278,6 +281,28 @@ def _decode_into(out: np.ndarray, files: ImageFiles, names: list[str], size: int
     return bad
 
 
+def _listing_digest(files: ImageFiles) -> str:
+    """What the images are made from, for the cache key: every file's name, size and
+    modification time (an archive's own size and time stand for its members)."""
+    h = hashlib.sha256()
+    if files.archive is not None:
+        stat = files.root.stat()
+        h.update(f"{files.root.resolve()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    else:
+        for name in files.names + ([LABELS_FILE] if files.has_labels_file else []):
+            stat = (files.root / name).stat()
+            h.update(f"{name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _mirror_into(out: np.ndarray, kept: int, chunk: int = 256) -> None:
+    """Rows kept..2*kept of ``out`` become the left-right mirrors of rows 0..kept, a chunk
+    at a time (one assignment of the whole set could make a temporary copy of it)."""
+    for start in range(0, kept, chunk):
+        stop = min(kept, start + chunk)
+        out[kept + start : kept + stop] = out[start:stop, :, :, ::-1]
+
+
 def image_folder(
     root: Annotated[str, Field(description="a folder of images (loose, or one subfolder per class) or a .zip archive of one")],
     size: Annotated[int, Field(ge=4, le=1024, description="side of the square images")] = 64,
@@ -287,6 +312,9 @@ def image_folder(
                                             "image on black bars), stretch (resize the whole image as it is)")] = "center",
     mirror: Annotated[bool, Field(description="append a left-right mirrored copy of every image (labels repeated)")] = False,
     skip_bad: Annotated[bool, Field(description="leave out unreadable images with one warning, instead of stopping")] = False,
+    memory_limit: Annotated[ByteSize | None, Field(
+        description='the most memory the images may take ("4GB", "512MiB" or bytes; default half the machine\'s); '
+                    "a larger set is read from a memory-mapped cache in $GANCORE_CACHE/images")] = None,
 ) -> gancore.Dataset:
     """Images from a folder or .zip (classes: subfolders or dataset.json) as uint8 squares."""
     root_path = Path(root).expanduser()
@@ -294,41 +322,52 @@ def image_folder(
     try:
         if not files.names:
             raise GancoreError(f"image-folder: no image files in {root_path} (nor in its subfolders)")
-        names, labels, num_classes = labels_from_file(files) if files.has_labels_file else labels_from_folders(files)
+        names, labels, num_classes, class_names = (labels_from_file(files) if files.has_labels_file
+                                                   else labels_from_folders(files))
         names = names[:limit]
         if labels is not None:
             labels = labels[:limit]
         n, copies = len(names), 2 if mirror else 1
         mode = "L" if channels == 1 else "RGB"
-        # One uint8 array for the whole set, mirrored copies included: nothing is stacked.
-        out = np.empty((n * copies, channels, size, size), dtype=np.uint8)
-        bad = _decode_into(out, files, names, size, mode, crop, skip_bad)
+
+        def fill(out: np.ndarray, advance: Callable[[int], None]) -> tuple[int, dict[str, Any]]:
+            bad = _decode_into(out, files, names, size, mode, crop, skip_bad, advance)
+            kept = n - len(bad)
+            if bad:
+                if kept == 0:
+                    first, reason = bad[0]
+                    raise GancoreError(f"image-folder: none of the {n} images in {root_path} can be read "
+                                       f"({files.show(names[first])}: {reason})")
+                skipped = {i for i, _ in bad}
+                for j, i in enumerate(i for i in range(n) if i not in skipped):  # close the gaps in place
+                    if i != j:
+                        out[j] = out[i]
+            if mirror:
+                _mirror_into(out, kept)
+            return kept * copies, {"skipped": [[i, files.show(names[i]), reason] for i, reason in bad]}
+
+        # The images: in memory, or mapped from a cache keyed by the files and every
+        # parameter that changes a pixel or a row.
+        key = {"source": "image-folder", "root": str(root_path.resolve()), "files": _listing_digest(files),
+               "names": n, "size": size, "channels": channels, "crop": crop, "mirror": mirror, "skip_bad": skip_bad}
+        x, notes = gancore.stored_images((n * copies, channels, size, size), fill, key=key,
+                                         memory_limit=memory_limit, what="image-folder")
     finally:
         files.close()
-    kept = n
+    bad = notes.get("skipped") or []
     if bad:
-        first, reason = bad[0]
-        if len(bad) == n:
-            raise GancoreError(f"image-folder: none of the {n} images in {root_path} can be read "
-                               f"({files.show(names[first])}: {reason})")
-        skipped = {i for i, _ in bad}
-        rows = [i for i in range(n) if i not in skipped]
-        for j, i in enumerate(rows):  # close the gaps in place
-            if i != j:
-                out[j] = out[i]
-        kept = len(rows)
-        if labels is not None:
-            labels = [labels[i] for i in rows]
+        _, where, reason = bad[0]
         warnings.warn(f"image-folder: skipped {len(bad)} unreadable image(s) of {n} in {root_path} "
-                      f"(the first: {files.show(names[first])}: {reason})", SkippedImagesWarning, stacklevel=2)
-    if mirror:
-        out[kept : 2 * kept] = out[:kept, :, :, ::-1]
-    if kept < n:
-        out.resize((kept * copies, channels, size, size), refcheck=False)  # no view of it exists
-    tensors = {"x": torch.from_numpy(out)}
+                      f"(the first: {where}: {reason})", SkippedImagesWarning, stacklevel=2)
+        if labels is not None:
+            skipped = {i for i, *_ in bad}
+            labels = [label for i, label in enumerate(labels) if i not in skipped]
+    tensors = {"x": x}
     if labels is not None:
         tensors["label"] = torch.tensor(labels * copies, dtype=torch.int64)
-    return gancore.Dataset(tensors, num_classes=num_classes if labels is not None else None)
+    if labels is None:
+        return gancore.Dataset(tensors)
+    return gancore.Dataset(tensors, num_classes=num_classes, class_names=class_names)
 
 
 def _example_folder() -> list[dict[str, object]]:

@@ -71,6 +71,7 @@ class FrechetDistance(ImagesByDefault):
         self.space = feature_space(features, build)
         self.reference = gancore.load_statistics(reference) if reference is not None else None
         self.reference_path = reference
+        self.needs_real = self.reference is None
 
     def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor]) -> dict[str, float]:
         if self.reference is None:

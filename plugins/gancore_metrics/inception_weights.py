@@ -42,7 +42,6 @@ SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 
 WEIGHTS_ENV = "GANCORE_INCEPTION_WEIGHTS"
 CACHE_ENV = "GANCORE_CACHE"
-DEFAULT_CACHE = "~/.cache/gancore"
 DOWNLOAD_TIMEOUT_S = 60
 _CHUNK = 1 << 20
 
@@ -54,7 +53,7 @@ class InceptionWeightsWarning(gancore.RecipeWarning):
 
 def cache_dir() -> Path:
     """The folder downloaded weights are kept in: ``GANCORE_CACHE``, else ``~/.cache/gancore``."""
-    return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE).expanduser()
+    return gancore.cache_dir()
 
 
 def _existing(path: str | Path, what: str) -> Path:

@@ -58,7 +58,7 @@ class Reconstruction(gancore.Metric):
         data = build("dataset", dataset, dict(dataset_params))
         x = data.tensors["x"]
         pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[: min(num_images, len(x))]
-        self.images = x[pick]
+        self.images = gancore.as_float(x[pick])
         self.steps, self.restarts, self.lr, self.batch_size, self.seed = steps, restarts, lr, batch_size, seed
 
     def supports(self, spec: gancore.DataSpec) -> bool:
