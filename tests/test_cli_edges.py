@@ -98,6 +98,9 @@ def test_sample_out_takes_a_file_or_a_folder_as_every_out_does(trained, tmp_path
         assert (tmp_path / written).stat().st_size > 0
     result = invoke("sample", trained, "--out", "grid.jpg")
     assert result.exit_code == 2 and result.output == "error: --out grid.jpg: use a .npz or .png file, or a folder\n"
+    # Without --out the file goes into the run, whatever the run's folder is called.
+    result = invoke("sample", "runs/missing.v2")
+    assert result.exit_code == 2 and result.output == "error: runs/missing.v2 does not exist\n"
 
 
 def test_stats_out_takes_a_folder_too(tmp_path, monkeypatch):

@@ -29,7 +29,7 @@ def sample(
 ) -> None:
     """Draw samples from a run's latest weights (the EMA weights when the run keeps them)."""
     plugin_warnings()
-    out = output_file(out or run_dir, "sample.png", (".npz", ".png"))
+    out = run_dir / "sample.png" if out is None else output_file(out, "sample.png", (".npz", ".png"))
     suffix = out.suffix.lower()
     run = trained_run(run_dir, device=device, step=step, best=best)
     x, labels = run.sample_with_labels(num, labels=label, seed=seed, ema=not no_ema)
