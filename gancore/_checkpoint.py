@@ -21,6 +21,8 @@ import torch
 from ._errors import GancoreError
 from ._parts import DataSpec
 
+BEST_CHECKPOINT = "best.pt"  # beside the numbered checkpoints: the best-scoring evaluation's weights, never pruned
+
 FORMAT = 2
 _NAME = re.compile(r"^step-(\d+)\.pt$")
 _TMP = re.compile(r"^\.step-\d+\.pt\..*\.tmp$")
@@ -174,8 +176,6 @@ def choose(folder: Path, *, step: int | None, best: bool,
     """The checkpoint a run is loaded at: the newest that loads (None when there is none),
     the one of ``step``, or the best one; and, for an older one, why the run may then be
     sampled but not trained (training on would fork its history)."""
-    from ._rundir import BEST_CHECKPOINT
-
     where = folder.parent
     if best:
         if not (folder / BEST_CHECKPOINT).is_file():
@@ -194,8 +194,6 @@ def choose(folder: Path, *, step: int | None, best: bool,
 def best_record(folder: Path) -> dict[str, Any] | None:
     """The best checkpoint's record (metric, value, step), or None when there is none; a
     damaged one is skipped with a warning, and the next better evaluation replaces it."""
-    from ._rundir import BEST_CHECKPOINT
-
     path = folder / BEST_CHECKPOINT
     if not path.is_file():
         return None

@@ -386,7 +386,7 @@ class Run:
             raise JobError(f"step {self.step}: the processes' copies of {', '.join(drifted)} differ: their gradients "
                            "were not all reduced (a network that computes outside its forward and its own methods?)")
         folder = self.out / rundir.CHECKPOINTS
-        path = folder / rundir.BEST_CHECKPOINT if best else ckpt.checkpoint_path(folder, self.step)
+        path = folder / ckpt.BEST_CHECKPOINT if best else ckpt.checkpoint_path(folder, self.step)
 
         def write() -> None:
             ckpt.save_atomic(state, path)

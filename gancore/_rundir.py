@@ -22,7 +22,7 @@ from pathlib import Path
 import tomli_w
 
 from ._artifacts import json_line, read_metrics
-from ._checkpoint import list_checkpoints
+from ._checkpoint import BEST_CHECKPOINT, list_checkpoints
 from ._errors import GancoreError
 
 try:
@@ -35,7 +35,6 @@ RECIPE_FILE = "recipe.toml"
 METRICS_FILE = "metrics.jsonl"
 CURVES_FILE = "curves.png"
 CHECKPOINTS = "checkpoints"
-BEST_CHECKPOINT = "best.pt"  # in CHECKPOINTS: the best-scoring evaluation's weights, never pruned
 SAMPLES = "samples"
 
 
