@@ -10,6 +10,7 @@ through the ``gancore.Step`` it is handed.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -41,6 +42,7 @@ from ._recipe import Recipe
 from ._registry import Registry
 from ._session import CallbackList, Meter, refuse_untrainable, training_session
 from ._step import Augmentation, Step
+from ._threads import choose_threads
 
 Reporter = Callable[[dict[str, Any]], None]
 SAMPLE_CHUNK = 500  # samples generated at once for an evaluation: bounds memory, keeps the device busy
@@ -76,13 +78,15 @@ class Run:
     @classmethod
     def create(cls, source: str | Path | Mapping[str, Any], *, overrides: Mapping[str, Any] | list[str] | None = None,
                out: str | Path | None = None, device: str | None = None, registry: Registry | None = None,
-               log_to: Sequence[str] = (), **objects: Any) -> Run:
+               log_to: Sequence[str] = (), threads: int | None = None, **objects: Any) -> Run:
         """A new run from a recipe (a name, a file or a dict), optional ``--set``-style
-        overrides, callbacks to add by name (``log_to=["tensorboard"]``), and optional
-        objects for slots (``generator=MyModule()``)."""
+        overrides, callbacks to add by name (``log_to=["tensorboard"]``), the CPU threads
+        to train with (``threads=``, the recipe's ``train.threads``), and optional objects
+        for slots (``generator=MyModule()``)."""
         if out is not None:
             rundir.check_new(Path(out))
         reg = registry or default_registry()
+        overrides = with_threads(overrides, threads)
         name, recipe = new_recipe(source, reg, overrides=overrides, log_to=log_to, objects=objects)
         run = cls(recipe, name=name, out=out, registry=reg, device=device)
         run.new = True
@@ -91,7 +95,7 @@ class Run:
     @classmethod
     def load(cls, path: str | Path, *, overrides: Mapping[str, Any] | list[str] | None = None, device: str | None = None,
              registry: Registry | None = None, step: int | None = None, best: bool = False, log_to: Sequence[str] = (),
-             **objects: Any) -> Run:
+             threads: int | None = None, **objects: Any) -> Run:
         """An existing run directory with its latest checkpoint, to resume or sample; or
         the checkpoint of ``step``, or its best-scoring one (``best=True``, kept when
         ``[eval]`` evaluates during training), to sample and evaluate (training on from a
@@ -99,7 +103,7 @@ class Run:
         path, reg = Path(path), registry or default_registry()
         if best and step is not None:
             raise GancoreError("give a step or best, not both")
-        recipe = stored_recipe(path, reg, overrides=overrides, log_to=log_to, objects=objects)
+        recipe = stored_recipe(path, reg, overrides=with_threads(overrides, threads), log_to=log_to, objects=objects)
         folder = path / rundir.CHECKPOINTS
         # Loaded on the CPU, then copied into the networks wherever they are: the checkpoint
         # says what the data looks like before the networks are built.
@@ -209,6 +213,7 @@ class Run:
         t, main = self.recipe.train, self.processes.on_main  # main: only the first process writes
         total = self.target_steps = steps or t.steps
         refuse_untrainable(self)
+        choose_threads(t.threads, device=self.device, distributed=self.processes.distributed)
         self._check_data_matches()
         batches = self.batches
         if self._resume_drawn is not None:
@@ -502,6 +507,15 @@ class Run:
             fake["label"] = real["label"] if real else torch.cat([c for c in drawn if c is not None])
         with self.averaged() as scheme:
             return score(built, real, fake, lambda name: latent_generator(scheme, name, self.device))
+
+
+def with_threads(overrides: Mapping[str, Any] | list[str] | None, threads: int | None) -> Mapping[str, Any] | list[str] | None:
+    """``threads=`` as the override it stands for (checked with the recipe's values)."""
+    if threads is None:
+        return overrides
+    if isinstance(overrides, list):
+        return [*overrides, f"train.threads={json.dumps(threads)}"]  # a TOML value, typed as given
+    return {**(overrides or {}), "train.threads": threads}
 
 
 def create_run(source: str | Path | Mapping[str, Any], **kwargs: Any) -> Run:

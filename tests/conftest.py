@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import textwrap
 
@@ -12,7 +13,10 @@ import torch
 import gancore
 
 # The suite's tensors are tiny: extra intra-op threads only add contention. Parallelism
-# comes from running test files in separate processes (pytest -n 2) instead.
+# comes from running test files in separate processes (pytest -n 2) instead. The
+# variable passes the choice on to the processes tests start, and keeps runs from
+# choosing their threads by how busy the machine is (pytest's other worker).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(1)
 
 

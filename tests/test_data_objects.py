@@ -51,8 +51,10 @@ def test_a_torch_dataset_trains_and_resumes(tmp_path):
     torch.testing.assert_close(run.dataset.tensors["x"][5], mine[5][0])
     run.train()
     assert (tmp_path / "run" / "recipe.toml").read_text().count('name = "<object>"') == 1
+    without = gancore.load_run(tmp_path / "run", overrides={"train.steps": 6})  # samples from its checkpoint
+    assert without.sample(3).shape == (3, 1, 28, 28)
     with pytest.raises(gancore.GancoreError, match=r"this run's data was a Python object .*Digits.*data=\.\.\."):
-        gancore.load_run(tmp_path / "run")
+        without.train()
     again = gancore.load_run(tmp_path / "run", data=mine, overrides={"train.steps": 6})
     again.train()
     assert again.step == 6 and len(again.dataset) == 48

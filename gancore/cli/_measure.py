@@ -22,7 +22,7 @@ from ._app import app
 from ._metrics import metric_items
 from ._output import console, plugin_warnings, print_json, print_table
 from ._paths import output_file
-from ._runs import DEFAULT_DEVICE, DeviceOption, trained_run
+from ._runs import DEFAULT_DEVICE, DeviceOption, ThreadsOption, trained_run, use_threads
 
 FeaturesOption = Annotated[Optional[str], typer.Option("--features", help="Feature space of every metric that takes one (see gancore list features); default: each metric's own.")]
 WeightsOption = Annotated[Optional[Path], typer.Option("--weights", help="Weights file of the feature space (inception: pt_inception-2015-12-05-6726825d.pth; also GANCORE_INCEPTION_WEIGHTS).")]
@@ -72,10 +72,12 @@ def eval_(
     resize: ResizeOption = None,
     reference: Annotated[Optional[Path], typer.Option("--reference", help="FID against these statistics (.npz from gancore stats, or pytorch-fid's) instead of the run's data.")] = None,
     device: DeviceOption = DEFAULT_DEVICE,
+    threads: ThreadsOption = None,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Evaluate a run's latest weights with registered metrics."""
     plugin_warnings()
+    use_threads(threads)
     run = trained_run(run_dir, device=device, step=step, best=best)
     # Names, or the recipe's tables of a name and parameters.
     names: list[Any] = metric_items(metrics) if metrics else run.eval_metrics()
@@ -110,10 +112,12 @@ def stats(
     weights: WeightsOption = None,
     resize: ResizeOption = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per forward pass.")] = 100,
+    threads: ThreadsOption = None,
 ) -> None:
     """Write the reference statistics (feature mean and covariance) of real images, for
     gancore eval RUN --reference FILE and other FID tools."""
     plugin_warnings()
+    use_threads(threads)
     out = output_file(out, f"{Path(source).name or 'statistics'}.npz", (".npz",))
     registry = default_registry()
     choice = features_choice(registry, None, features, weights, resize)

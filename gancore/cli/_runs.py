@@ -4,8 +4,9 @@ on the device asked for, from a checkpoint whose weights are finite."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
+import torch
 import typer
 
 from .._errors import GancoreError
@@ -13,6 +14,15 @@ from .._run import Run
 
 DeviceOption = Annotated[str, typer.Option("--device", help="auto (CUDA when there is one, else the CPU), cpu, cuda or cuda:N.")]
 DEFAULT_DEVICE = "auto"  # what a recipe's train.device is by default: train, sample and eval agree
+ThreadsOption = Annotated[Optional[int], typer.Option(
+    "--threads", metavar="N", min=1, max=1024,
+    help="CPU threads of this process (default: the machine's cores; give 1 per process when several run at once).")]
+
+
+def use_threads(threads: int | None) -> None:
+    """``--threads`` of a command that computes outside a recipe's training."""
+    if threads is not None:
+        torch.set_num_threads(threads)
 
 
 def trained_run(run_dir: Path, *, device: str, step: int | None, best: bool) -> Run:

@@ -39,6 +39,7 @@ def train(
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its latest checkpoint.")] = False,
     log_to: Annotated[Optional[list[str]], typer.Option("--log-to", metavar="CALLBACK", help="Add a callback by name, e.g. tensorboard or csv (repeatable; see gancore list callback).")] = None,
     nproc: Annotated[int, typer.Option("--nproc", metavar="N", help="Train in N processes on this machine (one per GPU), started as torchrun starts them; train.batch_size is the global batch.")] = 1,
+    threads: Annotated[Optional[int], typer.Option("--threads", metavar="N", min=1, max=1024, help="CPU threads of each training process (train.threads; default: the machine's cores, divided among --nproc's processes).")] = None,
 ) -> None:
     """Train a recipe. The run directory gets the resolved recipe, metrics.jsonl,
     sample grids and checkpoints. Exit codes: 2 bad input, 3 the run diverged
@@ -49,7 +50,7 @@ def train(
     first = topology().rank == 0
     if first:
         plugin_warnings()
-    overrides: list[str] = list(set_ or [])
+    overrides: list[str] = list(set_ or []) + ([f"train.threads={threads}"] if threads is not None else [])
     log_to = list(log_to or [])
     if resume:
         if out is None:

@@ -12,7 +12,7 @@ from .._artifacts import save_samples
 from ._app import app
 from ._output import console, plugin_warnings
 from ._paths import output_file
-from ._runs import DEFAULT_DEVICE, DeviceOption, trained_run
+from ._runs import DEFAULT_DEVICE, DeviceOption, ThreadsOption, trained_run, use_threads
 
 
 @app.command()
@@ -26,9 +26,11 @@ def sample(
     best: Annotated[bool, typer.Option("--best", help="Use the run's best-scoring checkpoint (kept when [eval] evaluates during training).")] = False,
     no_ema: Annotated[bool, typer.Option("--no-ema", help="Use the live weights even if the run keeps an EMA copy.")] = False,
     device: DeviceOption = DEFAULT_DEVICE,
+    threads: ThreadsOption = None,
 ) -> None:
     """Draw samples from a run's latest weights (the EMA weights when the run keeps them)."""
     plugin_warnings()
+    use_threads(threads)
     out = run_dir / "sample.png" if out is None else output_file(out, "sample.png", (".npz", ".png"))
     suffix = out.suffix.lower()
     run = trained_run(run_dir, device=device, step=step, best=best)
