@@ -93,6 +93,10 @@ def test_what_cannot_be_done_is_one_line(args, message, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_out_refuses_a_folder(tmp_path):
-    assert _error(invoke("recipes", "gan-ring", "--out", tmp_path)) == (
-        f"error: {tmp_path} is a folder; give --out a file name, for example {tmp_path / 'recipe.toml'}")
+def test_out_as_a_folder_takes_the_recipe_s_name(tmp_path):
+    """--out as every command reads it: a folder gets NAME.toml (as sample's gets sample.png)."""
+    result = invoke("recipes", "gan-ring", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "[generator]" in (tmp_path / "gan-ring.toml").read_text()
+    assert _error(invoke("recipes", "gan-ring", "--out", tmp_path / "r.yaml")) == (
+        f"error: --out {tmp_path / 'r.yaml'}: use a .toml file, or a folder")

@@ -24,6 +24,7 @@ from .._errors import GancoreError, RecipeError
 from .._recipe import Recipe
 from ._app import app
 from ._inspect import _cells
+from ._paths import output_file
 from ._output import console, plugin_warnings, print_json, print_table
 
 
@@ -32,7 +33,7 @@ def recipes(
     name: Annotated[Optional[str], typer.Argument(help="A built-in recipe to print as TOML; without it, the recipes are listed.")] = None,
     raw: Annotated[bool, typer.Option("--raw", help="Print the recipe as written, without the defaults filled in.")] = False,
     set_: Annotated[Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE", help="Override a value before the recipe is resolved, as train's --set does (repeatable).")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", metavar="FILE", help="Write the TOML to FILE (a new file) instead of printing it.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", metavar="FILE", help="Write the TOML to FILE (a new .toml file), or into a folder as NAME.toml, instead of printing it.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Let --out replace a file that exists.")] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print the list as JSON instead of a table.")] = False,
 ) -> None:
@@ -56,6 +57,9 @@ def recipes(
     if out is None:
         sys.stdout.write(text)
         return
+    if out.suffix.lower() == ".json":
+        raise GancoreError(f"--out {out}: a recipe is written as TOML; name the file .toml (a .json file is read as JSON)")
+    out = output_file(out, f"{name}.toml", (".toml",))  # a folder takes NAME.toml
     _write(out, text, force)
     console.print(f"wrote {name}{' as written' if raw else ''} to {out}; train it with: gancore train {out}", markup=False)
 
@@ -100,12 +104,9 @@ def _resolved(name: str, overrides: list[str]) -> str:
 
 def _write(out: Path, text: str, force: bool) -> None:
     """The file written whole or not at all; an existing file is replaced only with --force."""
-    if out.suffix.lower() == ".json":
-        raise GancoreError(f"--out {out}: a recipe is written as TOML; name the file .toml (a .json file is read as JSON)")
-    if out.is_dir():
-        raise GancoreError(f"{out} is a folder; give --out a file name, for example {out / 'recipe.toml'}")
     if out.exists() and not force:
         raise GancoreError(f"{out} exists; --force replaces it, or choose another --out")
+
     def write(fh: BinaryIO) -> None:
         fh.write(text.encode("utf-8"))
 
