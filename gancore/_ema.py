@@ -1,5 +1,7 @@
-"""The EMA copy of a network: ``torch.optim.swa_utils.AveragedModel`` with a warm-up of its
-decay, updated by the training loop after every step and swapped in for sampling."""
+"""The EMA copy of a network: ``torch.optim.swa_utils.AveragedModel`` updated by the
+training loop after every step and swapped in for sampling. Its decay is a fixed value
+warmed up over the first updates, or StyleGAN's half-life in images (with an optional
+ramp-up), which stays the same whatever the batch size."""
 
 from __future__ import annotations
 
@@ -10,10 +12,16 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
 
-def averaged_copy(network: nn.Module, decay: float) -> AveragedModel:
-    """An EMA copy of ``network`` (buffers too, so batch-norm statistics are averaged)."""
+def averaged_copy(network: nn.Module, decay: float, *, half_life: float | None = None, rampup: float | None = None,
+                  batch_size: int = 1, start: int = 0) -> AveragedModel:
+    """An EMA copy of ``network`` (buffers too, so batch-norm statistics are averaged):
+    with ``half_life`` (kimg) the decay follows :func:`half_life_decay`, else ``decay``
+    with a warm-up. ``start``: the steps trained before the first update."""
     avg = AveragedModel(network, use_buffers=True)
-    avg.multi_avg_fn = _ema_with_warmup(decay, avg)
+    if half_life is not None:
+        avg.multi_avg_fn = _ema_by_half_life(half_life, rampup, batch_size, start, avg)
+    else:
+        avg.multi_avg_fn = _ema_with_warmup(decay, avg)
     # The update reads this counter on the host every step; keeping it on the CPU avoids
     # a device sync per step.
     avg.n_averaged = avg.n_averaged.cpu()
@@ -26,11 +34,36 @@ def _ema_with_warmup(decay: float, owner: AveragedModel) -> Callable[..., None]:
 
     def update(averaged: list[Tensor], current: list[Tensor], _: Tensor) -> None:
         n = int(owner.n_averaged)  # a CPU counter: reading it costs no device sync
-        d = min(decay, (1 + n) / (10 + n))
-        if averaged[0].is_floating_point():
-            torch._foreach_lerp_(averaged, current, 1 - d)
-        else:  # integer buffers (BN's batch counter) are copied
-            for a, c in zip(averaged, current):
-                a.copy_(c)
+        _average(averaged, current, min(decay, (1 + n) / (10 + n)))
 
     return update
+
+
+def half_life_decay(half_life: float, rampup: float | None, batch_size: int, images: int) -> float:
+    """The decay of one update of ``batch_size`` images, after ``images`` images in all,
+    for a half-life of ``half_life`` thousand images: ``0.5 ** (batch_size / h)`` with
+    ``h = half_life * 1000``, or ``min(h, rampup * images)`` with a ramp-up (StyleGAN2-ADA's
+    ema_kimg and ema_rampup)."""
+    h = half_life * 1000
+    if rampup is not None:
+        h = min(h, images * rampup)
+    return float(0.5 ** (batch_size / max(h, 1e-8)))
+
+
+def _ema_by_half_life(half_life: float, rampup: float | None, batch_size: int, start: int,
+                      owner: AveragedModel) -> Callable[..., None]:
+    def update(averaged: list[Tensor], current: list[Tensor], _: Tensor) -> None:
+        # The n-th update (n >= 1: the first one copies) follows training step start + n + 1:
+        # the images so far depend only on the checkpointed counter, so resumes are exact.
+        images = (start + int(owner.n_averaged) + 1) * batch_size
+        _average(averaged, current, half_life_decay(half_life, rampup, batch_size, images))
+
+    return update
+
+
+def _average(averaged: list[Tensor], current: list[Tensor], decay: float) -> None:
+    if averaged[0].is_floating_point():
+        torch._foreach_lerp_(averaged, current, 1 - decay)
+    else:  # integer buffers (BN's batch counter) are copied
+        for a, c in zip(averaged, current):
+            a.copy_(c)

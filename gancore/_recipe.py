@@ -15,7 +15,7 @@ import difflib
 from collections.abc import Callable, Collection, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ._errors import GancoreError, InvalidValues, RecipeError, UnknownNameError, unknown_name_message
 from ._evaluate import best_value, metric_spec, metric_specs
@@ -53,8 +53,22 @@ class TrainSettings(_Strict):
 
 
 class EmaSettings(_Strict):
-    decay: Annotated[float, Field(ge=0, lt=1, description="0 turns EMA off")] = 0.0
+    decay: Annotated[float, Field(ge=0, lt=1, description="0 turns EMA off (unless half_life is set)")] = 0.0
+    half_life: Annotated[float | None, Field(gt=0, description="thousands of images (kimg) after which an averaged weight counts half: StyleGAN's ema_kimg, instead of decay")] = None
+    rampup: Annotated[float | None, Field(gt=0, le=1, description="with half_life: the half-life is at most rampup x the images trained on so far (StyleGAN's ema_rampup, e.g. 0.05)")] = None
     start: Annotated[int, Field(ge=0, description="steps trained before the average starts")] = 0
+
+    @model_validator(mode="after")
+    def _one_way(self) -> EmaSettings:
+        if self.half_life is not None and self.decay > 0:
+            raise ValueError("give ema.decay or ema.half_life, not both")
+        if self.rampup is not None and self.half_life is None:
+            raise ValueError("ema.rampup goes with ema.half_life (a ramp of the half-life)")
+        return self
+
+    @property
+    def on(self) -> bool:
+        return self.decay > 0 or self.half_life is not None
 
 
 class EvalSettings(_Strict):

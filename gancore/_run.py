@@ -146,9 +146,10 @@ class Run:
         if rank:
             torch.manual_seed(process_seed(r.train.seed, rank))
         self.ema: dict[str, AveragedModel] = {}
-        if r.ema.decay > 0:
+        if r.ema.on:
             for net_name in self.scheme.averaged_networks():
-                self.ema[net_name] = averaged_copy(getattr(self.scheme, net_name), r.ema.decay)
+                self.ema[net_name] = averaged_copy(getattr(self.scheme, net_name), r.ema.decay, half_life=r.ema.half_life,
+                                                   rampup=r.ema.rampup, batch_size=r.train.batch_size, start=r.ema.start)
         if r.train.compile:
             for net_name in self.networks():  # in place (nn.Module.compile): state_dict keys unchanged
                 getattr(self.scheme, net_name).compile()
