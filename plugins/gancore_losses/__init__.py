@@ -2,7 +2,7 @@
 
 import gancore
 
-from .adversarial import HingeLoss, LeastSquaresLoss, MinimaxLoss, NonSaturatingLoss, WassersteinLoss
+from .adversarial import HingeLoss, LeastSquaresLoss, MinimaxLoss, NonSaturatingLoss, RelativisticPairingLoss, WassersteinLoss
 from .regularizers import Consistency, DraganPenalty, GradientPenalty, LeCam, R1Penalty, R2Penalty, WeightClipping
 
 
@@ -13,6 +13,7 @@ def register_parts(register):
     register("loss", "least-squares", LeastSquaresLoss)
     register("loss", "hinge", HingeLoss)
     register("loss", "wasserstein", WassersteinLoss)
+    register("loss", "rpgan", RelativisticPairingLoss)
     register("regularizer", "gradient-penalty", GradientPenalty)
     register("regularizer", "r1", R1Penalty)
     register("regularizer", "r2", R2Penalty)

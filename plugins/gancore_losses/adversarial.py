@@ -12,7 +12,7 @@ Scores may be ``(N,)`` or ``(N // pack,)``; real and fake need not have equal le
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import torch.nn.functional as F
 from pydantic import Field
@@ -101,4 +101,34 @@ class WassersteinLoss(gancore.AdversarialLoss):
         return -fake.mean()
 
 
-__all__ = ["HingeLoss", "LeastSquaresLoss", "MinimaxLoss", "NonSaturatingLoss", "WassersteinLoss"]
+class RelativisticPairingLoss(gancore.AdversarialLoss):
+    """Relativistic pairing loss (RpGAN), R3GAN's: each real score against the fake one it is paired with.
+
+    softplus(-(real - fake)) for the critic and softplus(-(fake - real)) for the generator
+    (Jolicoeur-Martineau 2018; Huang et al. 2024). Pair it with R1 and R2 of one
+    gamma (R3GAN: ``[[regularizers]]`` r1 and r2, each ``weight = gamma``).
+
+    Pairs need as many real scores as fake ones, which every scheme gives (a packed
+    critic packs both alike).
+    """
+
+    needs_real_in_generator_step: ClassVar[bool] = True
+
+    def critic(self, real: Tensor, fake: Tensor) -> Tensor:
+        return F.softplus(fake - _paired(real, fake)).mean()
+
+    def generator(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
+        if real is None:
+            raise ValueError("rpgan: the generator's loss pairs each fake score with a real one; pass the real scores")
+        return F.softplus(_paired(real, fake) - fake).mean()
+
+
+def _paired(real: Tensor, fake: Tensor) -> Tensor:
+    """``real``, checked to pair with ``fake`` one to one."""
+    if real.shape != fake.shape:
+        raise ValueError(f"rpgan pairs real and fake scores one to one: got {tuple(real.shape)} real "
+                         f"and {tuple(fake.shape)} fake")
+    return real
+
+
+__all__ = ["HingeLoss", "RelativisticPairingLoss", "LeastSquaresLoss", "MinimaxLoss", "NonSaturatingLoss", "WassersteinLoss"]
