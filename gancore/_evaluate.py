@@ -182,6 +182,24 @@ def real_subset(tensors: Mapping[str, Tensor], n: int, seed: int, device: torch.
     return {k: as_float(v[pick].to(device)) for k, v in tensors.items()}
 
 
+def generated_like(real: Mapping[str, Tensor], wanted: int, conditional: bool, seed: int,
+                   draw: Callable[..., tuple[Tensor, Tensor | None]]) -> dict[str, Tensor]:
+    """As many generated samples as ``real`` has (``wanted`` when it is empty), drawn in
+    chunks with ``draw(n, labels=..., seed=...)`` (``Run.sample_with_labels``); a
+    conditional model draws the real labels, or without real data the classes it picks."""
+    n = real["x"].shape[0] if real else wanted
+    chunks, drawn = [], []
+    for start in range(0, n, SAMPLE_CHUNK):
+        labels = real["label"][start : start + SAMPLE_CHUNK] if conditional and real else None
+        x, classes = draw(min(SAMPLE_CHUNK, n - start), labels=labels, seed=seed + 1 + start)
+        chunks.append(x)
+        drawn.append(classes)
+    fake = {"x": torch.cat(chunks)}
+    if conditional:
+        fake["label"] = real["label"] if real else torch.cat([c for c in drawn if c is not None])
+    return fake
+
+
 def score(metrics: Sequence[tuple[str, Metric]], real: Mapping[str, Tensor], fake: Mapping[str, Tensor],
           generator: Callable[[str], LatentGenerator]) -> dict[str, float]:
     """Every built metric (name, metric) on real and generated data; ``generator(name)``

@@ -10,7 +10,6 @@ through the ``gancore.Step`` it is handed.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -32,7 +31,8 @@ from ._errors import DivergenceError, GancoreError
 from ._datasets import dataset_from
 from ._documents import new_recipe, stored_recipe
 from ._ema import averaged_copy
-from ._evaluate import Metric, applicable_metrics, best_value, latent_generator, metric_specs, real_subset, score, warn_if_costly
+from ._evaluate import (Metric, applicable_metrics, best_value, generated_like, latent_generator, metric_specs, real_subset,
+                        score, warn_if_costly)
 from ._footprint import check_networks
 from ._optim import build_optimizer
 from ._parts import Callback, DataSpec, Dataset, SampleRequest, Scheme
@@ -42,10 +42,9 @@ from ._recipe import Recipe
 from ._registry import Registry
 from ._session import CallbackList, Meter, refuse_untrainable, training_session
 from ._step import Augmentation, Step
-from ._threads import choose_threads
+from ._threads import choose_threads, with_threads
 
 Reporter = Callable[[dict[str, Any]], None]
-SAMPLE_CHUNK = 500  # samples generated at once for an evaluation: bounds memory, keeps the device busy
 
 
 class Run:
@@ -495,28 +494,10 @@ class Run:
             real = real_subset(self.dataset.tensors, min(wanted, len(self.dataset)), seed, self.device)
         else:  # every metric has its real side stored (FID's reference statistics): no data needed
             real = {}
-        n = real["x"].shape[0] if real else wanted
         conditional = bool(getattr(self.scheme, "num_classes", None)) and (not real or "label" in real)
-        chunks, drawn = [], []
-        for start in range(0, n, SAMPLE_CHUNK):
-            labels = real["label"][start : start + SAMPLE_CHUNK] if conditional and real else None
-            x, classes = self.sample_with_labels(min(SAMPLE_CHUNK, n - start), labels=labels, seed=seed + 1 + start)
-            chunks.append(x)
-            drawn.append(classes)
-        fake = {"x": torch.cat(chunks)}
-        if conditional:
-            fake["label"] = real["label"] if real else torch.cat([c for c in drawn if c is not None])
+        fake = generated_like(real, wanted, conditional, seed, self.sample_with_labels)
         with self.averaged() as scheme:
             return score(built, real, fake, lambda name: latent_generator(scheme, name, self.device))
-
-
-def with_threads(overrides: Mapping[str, Any] | list[str] | None, threads: int | None) -> Mapping[str, Any] | list[str] | None:
-    """``threads=`` as the override it stands for (checked with the recipe's values)."""
-    if threads is None:
-        return overrides
-    if isinstance(overrides, list):
-        return [*overrides, f"train.threads={json.dumps(threads)}"]  # a TOML value, typed as given
-    return {**(overrides or {}), "train.threads": threads}
 
 
 def create_run(source: str | Path | Mapping[str, Any], **kwargs: Any) -> Run:

@@ -11,9 +11,12 @@ An explicit ``train.threads``, ``--threads`` or ``OMP_NUM_THREADS`` is always ob
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import warnings
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
@@ -74,3 +77,13 @@ def choose_threads(requested: int | None, *, device: torch.device, distributed: 
         warnings.warn(f"other processes keep {busy:.1f} of this machine's {cores} cores busy: training with {threads} "
                       f"thread{'s' if threads > 1 else ''} instead of {cores}, so that neither slows the other "
                       "down; set train.threads (--threads) to choose", ThreadsWarning, stacklevel=2)
+
+
+def with_threads(overrides: Mapping[str, Any] | list[str] | None, threads: int | None) -> Mapping[str, Any] | list[str] | None:
+    """``threads=`` of ``create_run`` / ``load_run`` as the override it stands for (checked
+    with the recipe's other values)."""
+    if threads is None:
+        return overrides
+    if isinstance(overrides, list):
+        return [*overrides, f"train.threads={json.dumps(threads)}"]  # a TOML value, typed as given
+    return {**(overrides or {}), "train.threads": threads}
