@@ -129,3 +129,12 @@ def test_fid_against_stored_statistics_needs_no_data(tmp_path):
     done = gancore_cli("eval", str(tmp_path / "run"), "--metrics", "kid", "--features", "identity", "--num", "32")
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert done.returncode != 0 and len(errors) == 1 and str(root) in errors[0]
+
+
+def test_renamed_classes_train_on(tmp_path):
+    root = folder_of_colours(tmp_path / "imgs")
+    gancore.create_run(tiny({"name": "image-folder", "root": str(root), "size": 16}), out=tmp_path / "run").train()
+    (root / "red").rename(root / "scarlet")  # the same two classes, one renamed
+    run = gancore.load_run(tmp_path / "run", overrides=["train.steps=3"])
+    run.train()
+    assert run.step == 3
