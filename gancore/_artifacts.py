@@ -71,11 +71,13 @@ def save_scatter(points: Tensor, path: Path, real: Tensor | None = None) -> None
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(4, 4), dpi=100)
+    # Generated points underneath, half transparent; the real ones (small, dark) on top, so
+    # that a generator covering the data does not hide where the data is.
+    p = points.detach().float().cpu().numpy()
+    ax.scatter(p[:, 0], p[:, 1], s=3, c="tab:blue", alpha=0.5, linewidths=0, label="generated", zorder=1)
     if real is not None:
         r = real[:2000].detach().float().cpu().numpy()
-        ax.scatter(r[:, 0], r[:, 1], s=2, c="0.75", label="real")
-    p = points.detach().float().cpu().numpy()
-    ax.scatter(p[:, 0], p[:, 1], s=2, c="tab:blue", label="generated")
+        ax.scatter(r[:, 0], r[:, 1], s=1, c="0.2", linewidths=0, label="real", zorder=2)
     ax.set_aspect("equal")
     ax.legend(loc="upper right", fontsize=7, markerscale=3)
     fig.tight_layout()

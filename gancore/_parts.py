@@ -367,7 +367,7 @@ KINDS: dict[str, str] = {
     "regularizer": "critic penalty or weight constraint",
     "normalization": "activation normalization or weight reparametrisation",
     "image-loss": "distance between images, for image-to-image schemes",
-    "dataset": "training data held in memory",
+    "dataset": "training data: tensors in memory, or images mapped from a cache",
     "scheme": "the training step that wires networks and losses",
     "metric": "sample-quality measure",
     "features": "feature network for metrics",

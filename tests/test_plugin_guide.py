@@ -122,3 +122,14 @@ def test_the_plugin_guide_console_examples_print_what_it_shows(tmp_path, monkeyp
 def test_every_tutorial_example_left_unrun_is_in_the_guide():
     commands = {e.command for e in console_examples("docs/plugins.md")}
     assert set(TUTORIAL_NOT_RUN) <= commands, sorted(set(TUTORIAL_NOT_RUN) - commands)
+
+
+def test_the_example_readme_names_every_kind():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "plugins" / "example-relativistic" / "README.md").read_text()
+    listed = re.search(r"listed in `gancore.KINDS` \(([^)]*)\)", text)
+    assert listed is not None
+    named = {k.strip() for k in listed.group(1).replace("\n", " ").split(",")}
+    assert named == set(gancore.KINDS)

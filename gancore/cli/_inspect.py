@@ -5,7 +5,7 @@ Their ``--json`` rows share key names: a part's ``kind``, ``name`` and ``summary
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
@@ -62,10 +62,9 @@ def show(
     if info["summary"]:
         console.print(info["summary"], markup=False)
     if "slots" in info:
-        table = Table("slot", "kind", "", "default", "what", box=None, pad_edge=False, title="parts it takes")
+        table = Table("slot", "kind", "default", "what", box=None, pad_edge=False, title="parts it takes")
         for slot, s in info["slots"].items():
-            table.add_row(*_cells(slot, s["kind"], "list" if s["many"] else ("required" if s["required"] else "optional"),
-                                  s["default"] or "", s["help"]))
+            table.add_row(*_cells(slot, s["kind"], _left_out(s), s["help"]))
         print_table(table)
     if not info["parameters"]:
         console.print("no parameters")
@@ -96,3 +95,13 @@ def plugins(json_: JSON = False) -> None:
         plugin, version, distribution = _cells(r["plugin"], r["version"], r["distribution"])
         table.add_row(plugin, version, distribution, status, str(r["parts"]), escape(r["error"].splitlines()[0] if r["error"] else ""))
     print_table(table)
+
+
+def _left_out(slot: dict[str, Any]) -> str:
+    """What a recipe that leaves the slot out gets, written as the parameters' table
+    writes defaults: the default part, "(required)", or "(none)"."""
+    if slot["many"]:
+        return "(none: a list)"
+    if slot["default"]:
+        return str(slot["default"])
+    return "(required)" if slot["required"] else "(none)"
