@@ -8,6 +8,7 @@ leaves the previous checkpoint intact.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tempfile
@@ -171,6 +172,16 @@ def prune(folder: Path, keep: int, *, newest_is_finite: bool = True) -> None:
             path.unlink(missing_ok=True)
 
 
+def beats(value: Any, best: Mapping[str, Any] | None, key: str, higher: bool) -> bool:
+    """Whether an evaluation's ``value`` of ``key`` beats the best record (a record of
+    another metric counts as none)."""
+    if not (isinstance(value, float) and math.isfinite(value)):
+        return False
+    if best is None or best.get("metric") != key:
+        return True
+    return bool(value > best["value"] if higher else value < best["value"])
+
+
 def choose(folder: Path, *, step: int | None, best: bool,
            map_location: Any = "cpu") -> tuple[dict[str, Any] | None, str | None]:
     """The checkpoint a run is loaded at: the newest that loads (None when there is none),
@@ -240,6 +251,14 @@ def stored_spec(state: Mapping[str, Any]) -> DataSpec | None:
     return DataSpec(shape=tuple(entry["shape"]), num_classes=entry.get("num_classes"),
                     fields={k: tuple(v) for k, v in entry.get("fields", {}).items()},
                     class_names=tuple(names) if names is not None else None)
+
+
+def check_same_data(found: DataSpec, stored: DataSpec) -> None:
+    """Training on from a checkpoint: the data must still be what the networks were built
+    for. Renamed classes are still the same classes."""
+    if (found.shape, found.num_classes, dict(found.fields)) != (stored.shape, stored.num_classes, dict(stored.fields)):
+        raise GancoreError(f"the data has changed since the checkpoint: it holds {describe_spec(found)}, "
+                           f"the networks were built for {describe_spec(stored)}")
 
 
 def describe_spec(spec: DataSpec) -> str:

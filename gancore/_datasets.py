@@ -29,6 +29,17 @@ class AbsentData:
         return f"AbsentData({self.class_name!r})"
 
 
+def build_dataset(recipe: Any, registry: Any) -> Dataset:
+    """A recipe's training data: its Python object, or its ``[data]`` part built."""
+    if "data" in recipe.objects:
+        return dataset_from(recipe.objects["data"])
+    _, name, params = recipe.data
+    data = registry.build("dataset", name, params)
+    if not isinstance(data, Dataset):
+        raise TypeError(f"dataset {name!r} did not build a gancore.Dataset")
+    return data
+
+
 def dataset_from(obj: Any) -> Dataset:
     """``obj`` as a ``gancore.Dataset`` (see the module's docstring)."""
     if isinstance(obj, AbsentData):

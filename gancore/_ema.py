@@ -5,11 +5,17 @@ ramp-up), which stays the same whatever the batch size."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+
+from typing import TypeVar
 
 import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
+
+
+S = TypeVar("S", bound=nn.Module)
 
 
 def averaged_copy(network: nn.Module, decay: float, *, half_life: float | None = None, rampup: float | None = None,
@@ -67,3 +73,24 @@ def _average(averaged: list[Tensor], current: list[Tensor], decay: float) -> Non
     else:  # integer buffers (BN's batch counter) are copied
         for a, c in zip(averaged, current):
             a.copy_(c)
+
+
+@contextlib.contextmanager
+def swapped_in(scheme: S, ema: Mapping[str, AveragedModel]) -> Iterator[S]:
+    """``scheme`` with the EMA copies (those that have started) in place of its live
+    networks, in eval mode and without gradients; everything is put back afterwards."""
+    swapped = {}
+    for name, avg in ema.items():
+        if int(avg.n_averaged) > 0:
+            swapped[name] = getattr(scheme, name)
+            setattr(scheme, name, avg.module)
+    modes = {m: m.training for m in scheme.modules()}
+    scheme.eval()
+    try:
+        with torch.no_grad():
+            yield scheme
+    finally:
+        for name, live in swapped.items():
+            setattr(scheme, name, live)
+        for m, was in modes.items():
+            m.train(was)

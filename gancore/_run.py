@@ -10,9 +10,8 @@ through the ``gancore.Step`` it is handed.
 from __future__ import annotations
 
 import contextlib
-import math
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +27,14 @@ from ._batches import DeviceBatches, StreamedBatches, batches_for
 from ._distributed import JobError, own_state, process_seed, restore_streams
 from ._engine import Engine
 from ._errors import DivergenceError, GancoreError
-from ._datasets import dataset_from
+from ._datasets import build_dataset
 from ._documents import new_recipe, stored_recipe
-from ._ema import averaged_copy
-from ._evaluate import (Metric, applicable_metrics, best_value, generated_like, latent_generator, metric_specs, real_subset,
+from ._ema import averaged_copy, swapped_in
+from ._evaluate import (applicable_metrics, best_value, generated_like, latent_generator, metric_specs, real_subset,
                         score, warn_if_costly)
 from ._footprint import check_networks
 from ._optim import build_optimizer
-from ._parts import Callback, DataSpec, Dataset, SampleRequest, Scheme
+from ._parts import Callback, DataSpec, Dataset, SampleRequest, Scheme, requested_labels
 from ._plugins import registry as default_registry
 from ._random import Random
 from ._recipe import Recipe
@@ -164,14 +163,7 @@ class Run:
         """The training data, read when first needed: training and metrics that compare
         with real data need it; building, sampling and a checkpoint's spec do not."""
         if self._dataset is None:
-            if "data" in self.recipe.objects:
-                self._dataset = dataset_from(self.recipe.objects["data"])
-            else:
-                _, name, params = self.recipe.data
-                data = self.registry.build("dataset", name, params)
-                if not isinstance(data, Dataset):
-                    raise TypeError(f"dataset {name!r} did not build a gancore.Dataset")
-                self._dataset = data
+            self._dataset = build_dataset(self.recipe, self.registry)
         return self._dataset
 
     @property
@@ -179,15 +171,6 @@ class Run:
         if self._spec is None:
             self._spec = self.dataset.spec
         return self._spec
-
-    def _check_data_matches(self) -> None:
-        """Training on from a checkpoint: the data must still be what the networks were built for."""
-        found = self.dataset.spec
-        # What the networks' shapes depend on; renamed classes are still the same classes.
-        if self._spec is not None and (found.shape, found.num_classes, dict(found.fields)) != (
-                self._spec.shape, self._spec.num_classes, dict(self._spec.fields)):
-            raise GancoreError(f"the data has changed since the checkpoint: it holds {ckpt.describe_spec(found)}, "
-                               f"the networks were built for {ckpt.describe_spec(self._spec)}")
 
     @property
     def batches(self) -> DeviceBatches | StreamedBatches:
@@ -216,7 +199,8 @@ class Run:
         total = self.target_steps = steps or t.steps
         refuse_untrainable(self)
         choose_threads(t.threads, device=self.device, distributed=self.processes.distributed)
-        self._check_data_matches()
+        if self._spec is not None:  # built from a checkpoint: the data must still fit the networks
+            ckpt.check_same_data(self.dataset.spec, self._spec)
         batches = self.batches
         if self._resume_drawn is not None:
             batches.drawn, self._resume_drawn = self._resume_drawn, None
@@ -293,10 +277,7 @@ class Run:
             return
         key, higher = chosen
         value = row.get(key)
-        record = self.best if self.best is not None and self.best.get("metric") == key else None
-        better = isinstance(value, float) and math.isfinite(value) and (
-            record is None or (value > record["value"] if higher else value < record["value"]))
-        if self.processes.any(int(better)):  # the first process evaluated; the others follow its decision
+        if self.processes.any(int(ckpt.beats(value, self.best, key, higher))):  # the first process evaluated; the others follow its decision
             self.best = {"metric": key, "value": value, "step": self.step}
             self.save_checkpoint(best=True)
 
@@ -410,28 +391,12 @@ class Run:
 
     # -- using the trained networks -----------------------------------------------------------
 
-    @contextlib.contextmanager
-    def averaged(self, use: bool = True) -> Iterator[Scheme]:
+    def averaged(self, use: bool = True) -> contextlib.AbstractContextManager[Scheme]:
         """The scheme with its EMA copies in place of the live networks (where the run
         keeps them and they have started), in eval mode and without gradients: sampling,
         evaluation and a scheme's own helpers (``translate_ab``, ...) inside the block see
         the averaged weights."""
-        swapped = {}
-        if use:
-            for name, avg in self.ema.items():
-                if int(avg.n_averaged) > 0:
-                    swapped[name] = getattr(self.scheme, name)
-                    setattr(self.scheme, name, avg.module)
-        modes = {m: m.training for m in self.scheme.modules()}
-        self.scheme.eval()
-        try:
-            with torch.no_grad():
-                yield self.scheme
-        finally:
-            for name, live in swapped.items():
-                setattr(self.scheme, name, live)
-            for m, was in modes.items():
-                m.train(was)
+        return swapped_in(self.scheme, self.ema if use else {})
 
     def sample(self, n: int, *, labels: Tensor | list[int] | int | None = None, seed: int | None = None,
                ema: bool = True) -> Tensor:
@@ -443,17 +408,7 @@ class Run:
         """``n`` samples and the classes they were drawn for (None for an unconditional
         model). Without ``labels``, a conditional model draws the classes its scheme
         chooses (``Scheme.sample_classes``: every class in turn, or InfoGAN's grid rows)."""
-        # A scheme may offer classes to sample that are not data labels (InfoGAN's code).
-        classes = getattr(self.scheme, "num_classes", None) or getattr(self.scheme, "sample_labels", None)
-        if labels is not None:
-            if not classes:
-                raise GancoreError("this model is not class-conditional: --label does not apply")
-            if not isinstance(labels, Tensor):
-                labels = torch.full((n,), labels) if isinstance(labels, int) else torch.tensor(labels)
-            if int(labels.min()) < 0 or int(labels.max()) >= classes:
-                raise GancoreError(f"label out of range: this model has classes 0..{classes - 1}")
-        elif classes:
-            labels = self.scheme.sample_classes(n, classes)
+        labels = requested_labels(self.scheme, n, labels)
         if labels is not None:
             labels = labels.to(self.device)
         generator = torch.Generator().manual_seed(self.recipe.train.seed if seed is None else seed)
@@ -488,9 +443,8 @@ class Run:
         metrics = self.eval_metrics() if metrics is None else metrics
         if not metrics:
             return {}
-        built: list[tuple[str, Metric]] = []
-        for name, params in metric_specs(self.registry, metrics, features or self.recipe.eval.features):
-            built.append((name, self.registry.build("metric", name, params, spec=self.spec)))
+        built = [(name, self.registry.build("metric", name, params, spec=self.spec))
+                 for name, params in metric_specs(self.registry, metrics, features or self.recipe.eval.features)]
         seed, wanted = self.recipe.train.seed, num_samples or self.recipe.eval.num_samples
         if any(metric.needs_real for _, metric in built):
             real = real_subset(self.dataset.tensors, min(wanted, len(self.dataset)), seed, self.device)
