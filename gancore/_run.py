@@ -34,11 +34,12 @@ from ._evaluate import (applicable_metrics, best_value, generated_like, latent_g
                         score, warn_if_costly)
 from ._footprint import check_networks
 from ._optim import build_optimizer
-from ._parts import Callback, DataSpec, Dataset, SampleRequest, Scheme, requested_labels
+from ._parts import Callback, DataSpec, Dataset, SampleRequest, Scheme
 from ._plugins import registry as default_registry
 from ._random import Random
 from ._recipe import Recipe
 from ._registry import Registry
+from ._sampling import requested_labels
 from ._session import CallbackList, Meter, refuse_untrainable, training_session
 from ._step import Augmentation, Step
 from ._threads import choose_threads, with_threads
