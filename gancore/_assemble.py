@@ -18,8 +18,10 @@ from ._registry import Registry
 from ._step import Augmentation
 
 
-def build_scheme(recipe: Recipe, registry: Registry, spec: DataSpec, random: Random) -> Scheme:
-    """The recipe's scheme with every slot filled, on the CPU."""
+def build_scheme(recipe: Recipe, registry: Registry, spec: DataSpec, random: Random) -> tuple[Scheme, dict[str, Any]]:
+    """The recipe's scheme with every slot filled, on the CPU, and the parts built for it by
+    their place in the recipe (``loss``, ``regularizers.0``, ``augment.1``): where the
+    recipe's schedules set their values."""
     built: dict[str, Any] = {}
     for slot_name, value in recipe.slots.items():
         if slot_name in recipe.objects:
@@ -36,6 +38,12 @@ def build_scheme(recipe: Recipe, registry: Registry, spec: DataSpec, random: Ran
     if not isinstance(scheme, Scheme):
         raise TypeError(f"scheme {scheme_name!r} did not build a gancore.Scheme")
     keep_part_state(scheme, built)
+    places: dict[str, Any] = {}
+    for slot_name, value in built.items():
+        if isinstance(value, list):
+            places |= {f"{slot_name}.{i}": part for i, part in enumerate(value)}
+        else:
+            places[slot_name] = value
     if recipe.augments:
         if not any(slot.kind == "critic" for slot in scheme.slots.values()):
             raise GancoreError(f"[[augment]]: scheme {type(scheme).__name__} has no critic to augment the inputs of")
@@ -44,7 +52,8 @@ def build_scheme(recipe: Recipe, registry: Registry, spec: DataSpec, random: Ran
             if not isinstance(part, Augment):
                 raise TypeError(f"augment {name!r} did not build a gancore.Augment")
         scheme.augmentation = Augmentation(augments)  # a submodule: its state is checkpointed
-    return scheme
+        places |= {f"augment.{i}": part for i, part in enumerate(augments)}
+    return scheme, places
 
 
 def keep_part_state(scheme: Scheme, built: Mapping[str, Any]) -> None:

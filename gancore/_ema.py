@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 
 from typing import TypeVar
 
@@ -18,29 +19,40 @@ from torch.optim.swa_utils import AveragedModel
 S = TypeVar("S", bound=nn.Module)
 
 
+@dataclass
+class EmaLength:
+    """The average's length, read by every update: a ``[schedule]`` of ``ema.decay`` or
+    ``ema.half_life`` sets it before each step."""
+
+    decay: float
+    half_life: float | None = None
+
+
 def averaged_copy(network: nn.Module, decay: float, *, half_life: float | None = None, rampup: float | None = None,
-                  batch_size: int = 1, start: int = 0) -> AveragedModel:
+                  batch_size: int = 1, start: int = 0, length: EmaLength | None = None) -> AveragedModel:
     """An EMA copy of ``network`` (buffers too, so batch-norm statistics are averaged):
     with ``half_life`` (kimg) the decay follows :func:`half_life_decay`, else ``decay``
-    with a warm-up. ``start``: the steps trained before the first update."""
+    with a warm-up. ``start``: the steps trained before the first update. ``length``, when
+    given, holds the decay and half-life instead (shared by a run's copies, and scheduled)."""
     avg = AveragedModel(network, use_buffers=True)
-    if half_life is not None:
-        avg.multi_avg_fn = _ema_by_half_life(half_life, rampup, batch_size, start, avg)
+    length = length or EmaLength(decay, half_life)
+    if length.half_life is not None:
+        avg.multi_avg_fn = _ema_by_half_life(rampup, batch_size, start, avg, length)
     else:
-        avg.multi_avg_fn = _ema_with_warmup(decay, avg)
+        avg.multi_avg_fn = _ema_with_warmup(avg, length)
     # The update reads this counter on the host every step; keeping it on the CPU avoids
     # a device sync per step.
     avg.n_averaged = avg.n_averaged.cpu()
     return avg
 
 
-def _ema_with_warmup(decay: float, owner: AveragedModel) -> Callable[..., None]:
+def _ema_with_warmup(owner: AveragedModel, length: EmaLength) -> Callable[..., None]:
     """EMA whose decay ramps up as min(decay, (1 + n) / (10 + n)) over the first updates,
     so that early samples are not dominated by the random initial weights."""
 
     def update(averaged: list[Tensor], current: list[Tensor], _: Tensor) -> None:
         n = int(owner.n_averaged)  # a CPU counter: reading it costs no device sync
-        _average(averaged, current, min(decay, (1 + n) / (10 + n)))
+        _average(averaged, current, min(length.decay, (1 + n) / (10 + n)))
 
     return update
 
@@ -56,13 +68,13 @@ def half_life_decay(half_life: float, rampup: float | None, batch_size: int, ima
     return float(0.5 ** (batch_size / max(h, 1e-8)))
 
 
-def _ema_by_half_life(half_life: float, rampup: float | None, batch_size: int, start: int,
-                      owner: AveragedModel) -> Callable[..., None]:
+def _ema_by_half_life(rampup: float | None, batch_size: int, start: int, owner: AveragedModel,
+                      length: EmaLength) -> Callable[..., None]:
     def update(averaged: list[Tensor], current: list[Tensor], _: Tensor) -> None:
         # The n-th update (n >= 1: the first one copies) follows training step start + n + 1:
         # the images so far depend only on the checkpointed counter, so resumes are exact.
         images = (start + int(owner.n_averaged) + 1) * batch_size
-        _average(averaged, current, half_life_decay(half_life, rampup, batch_size, images))
+        _average(averaged, current, half_life_decay(length.half_life or 0.0, rampup, batch_size, images))
 
     return update
 

@@ -23,7 +23,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ._distributed import Processes, join, topology
 from ._errors import DivergenceError, GancoreError
-from ._optim import schedule_rates
+from ._optim import set_group_values
+from ._schedule import Scheduled, Target, Value, applied
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -120,14 +121,35 @@ class Engine:
         self.scalers: dict[str, torch.amp.GradScaler] = {}
         self.replicas: dict[str, DistributedDataParallel] | None = None
         self.total_steps = train.steps
+        # Lazy regularization: penalties every k-th step, in an update of their own; the
+        # groups they update, found at their first penalty update (Step.critic_update).
+        self.regularize_every: int = getattr(train, "regularize_every", 1)
+        self.lazy_groups: set[str] = set()
+        self.schedules: list[Scheduled] = []
+        self.values: dict[str, Value] = {}  # the scheduled values in force this step
         self.step_number = 0  # the training step being taken, as the metrics count it (1-based)
         self.logs: dict[str, Tensor] = {}  # the gradient norms the updates took
 
     def setup(self, optimizers: Mapping[str, torch.optim.Optimizer], params: Mapping[str, list[nn.Parameter]],
-              settings: Mapping[str, Any]) -> None:
+              settings: Mapping[str, Any], *, schedules: Sequence[Scheduled] = (),
+              set_value: Callable[[Target, Value], None] | None = None) -> None:
         """The run's optimizers, one per group, over ``params``; ``settings`` are each group's
-        engine keys (``schedule``, ``final_lr``, ``clip_norm``)."""
+        engine keys (``schedule``, ``final_lr``, ``clip_norm``). ``schedules`` are the
+        recipe's; the engine sets an optimizer's values itself, and hands every other
+        target (a part's parameter, the EMA's length) to ``set_value`` before each step."""
         self.optimizers, self.settings = dict(optimizers), dict(settings)
+        self.schedules, self.set_value = list(schedules), set_value
+        self._scheduled_params: dict[str, list[Scheduled]] = {}
+        for s in self.schedules:
+            if s.target.where[0] == "optim":
+                _, group, param = s.target.where
+                self._scheduled_params.setdefault(group, []).append(s)
+                for pg in self.optimizers[group].param_groups:
+                    if param not in pg:
+                        raise GancoreError(f"{s.target.name}: the optimizer of group {group!r} keeps no {param!r} in its "
+                                           "param groups, so it cannot be scheduled")
+            elif set_value is None:
+                raise ValueError(f"{s.target.name}: scheduled, but the engine was given no set_value")
         self.params = {g: list(p) for g, p in params.items()}
         self.scalers = {g: torch.amp.GradScaler(self.device.type) for g in self.optimizers} if self.amp == "fp16" else {}
         self.clip = {g: s.clip_norm for g, s in self.settings.items() if s.clip_norm is not None}
@@ -146,8 +168,13 @@ class Engine:
         autocast, and (several processes) each network's DDP wrapper in the scheme's place,
         so every backward pass reduces the gradients."""
         self.step_number, self.logs = number + 1, {}
-        for group, settings in self.settings.items():
-            schedule_rates(self.optimizers[group], settings, number, self.total_steps)
+        self.values = applied(self.schedules, number, self.total_steps)
+        for s in self.schedules:
+            if s.target.where[0] != "optim":
+                assert self.set_value is not None  # checked in setup
+                self.set_value(s.target, self.values[s.target.name])
+        for group in self.optimizers:
+            self._set_group(group)
         replicas = self.replicas or {}
         modules = scheme._modules
         for name, replica in replicas.items():
@@ -158,6 +185,32 @@ class Engine:
         finally:
             for name, replica in replicas.items():
                 modules[name] = replica.module
+
+    def _set_group(self, group: str) -> None:
+        """``group``'s optimizer values for the step being taken: its learning-rate schedule,
+        the recipe's schedules of its parameters, and lazy regularization's adjustment."""
+        settings = self.settings[group]
+        scheduled = self._scheduled_params.get(group, ())
+        lazy = group in self.lazy_groups
+        if settings.schedule == "constant" and not scheduled and not lazy:
+            return  # nothing moves: the values the optimizer was built with stay
+        values = {s.target.where[2]: self.values[s.target.name] for s in scheduled}
+        ratio = self.regularize_every / (self.regularize_every + 1) if lazy else None
+        set_group_values(self.optimizers[group], settings, self.step_number - 1, self.total_steps, values, ratio)
+
+    def regularizing(self, group: str) -> bool:
+        """Whether the critic update of ``group`` in this step adds the penalties (always,
+        unless ``train.regularize_every`` k > 1: then every k-th step, in an update of its
+        own). The first time, the group's rate and betas take lazy regularization's
+        adjustment, k / (k + 1) (StyleGAN2's): the group then sees k + 1 updates where it
+        would see k."""
+        k = self.regularize_every
+        if k == 1:
+            return True
+        if group not in self.lazy_groups:
+            self.lazy_groups.add(group)
+            self._set_group(group)
+        return (self.step_number - 1) % k == 0
 
     def autocast(self) -> ContextManager[object]:
         """The context a training step's forward passes run in."""

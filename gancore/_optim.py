@@ -212,15 +212,19 @@ def build_optimizer(registry: Registry, part: OptimizerPart, parameters: list[nn
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer {name!r} did not build a torch.optim.Optimizer (got {type(optimizer).__qualname__})")
     base_rates = [group.get("lr") for group in optimizer.param_groups]
+    base_betas = [group.get("betas") for group in optimizer.param_groups]
 
     def record_base_rates(built: torch.optim.Optimizer) -> None:
         # A param group without an "lr" (a plugin's optimizer may name its rate otherwise)
         # has no base rate. Run again after loading a state_dict: one written before base
         # rates were recorded holds only its step's rate, and the base rate is then the
-        # recipe's, the one the optimizer was built with.
-        for group, rate in zip(built.param_groups, base_rates):
+        # recipe's, the one the optimizer was built with. Betas likewise, for lazy
+        # regularization's adjustment.
+        for group, rate, betas in zip(built.param_groups, base_rates, base_betas):
             if rate is not None:
                 group.setdefault("initial_lr", rate)
+            if betas is not None:
+                group.setdefault("initial_betas", tuple(betas))
 
     record_base_rates(optimizer)
     optimizer.register_load_state_dict_post_hook(record_base_rates)
@@ -243,11 +247,22 @@ def lr_factor(schedule: str, step: int, total: int, final: float) -> float:
     raise ValueError(f"unknown learning-rate schedule {schedule!r}")
 
 
-def schedule_rates(optimizer: torch.optim.Optimizer, settings: OptimSettings, step: int, total: int) -> None:
-    """Set ``optimizer``'s learning rates for generator step ``step`` (0-based) of ``total``:
-    each param group's base rate times the schedule's factor."""
-    if settings.schedule == "constant":
-        return
-    factor = lr_factor(settings.schedule, step, total, settings.final_lr)
+def set_group_values(optimizer: torch.optim.Optimizer, settings: OptimSettings, step: int, total: int,
+                     scheduled: Mapping[str, Any], lazy_ratio: float | None) -> None:
+    """Set ``optimizer``'s values for step ``step`` (0-based) of ``total``: the values the
+    recipe's ``[schedule]`` gives (``scheduled``), else each param group's base rate times
+    the group's learning-rate schedule; then, under lazy regularization, the rate times
+    ``lazy_ratio`` and the betas to its power (StyleGAN2's adjustment)."""
+    factor = lr_factor(settings.schedule, step, total, settings.final_lr) if settings.schedule != "constant" else None
     for group in optimizer.param_groups:
-        group["lr"] = group["initial_lr"] * factor
+        values = dict(scheduled)
+        if factor is not None:
+            values["lr"] = group["initial_lr"] * factor
+        if lazy_ratio is not None:
+            lr = values.get("lr", group.get("initial_lr"))
+            if lr is not None:
+                values["lr"] = lr * lazy_ratio
+            betas = values.get("betas", group.get("initial_betas"))
+            if betas is not None:
+                values["betas"] = tuple(b ** lazy_ratio for b in betas)
+        group.update(values)

@@ -22,11 +22,12 @@ from ._evaluate import best_value, metric_spec, metric_specs
 from ._optim import OptimizerPart, OptimSettings, engine_keys, optim_tables, resolved_table
 from ._params import ExactScalars, invalid_values, refs_of
 from ._registry import Registry
+from ._schedule import ScheduleTable, Scheduled, find_place, read_tables, resolve
 
 DEFAULT_RECIPE = "dcgan-mnist"
 """What ``gancore train`` runs when no recipe is named."""
 
-FIXED_SECTIONS = ("description", "scheme", "data", "train", "optim", "ema", "eval", "augment", "callbacks")
+FIXED_SECTIONS = ("description", "scheme", "data", "train", "optim", "ema", "eval", "augment", "callbacks", "schedule")
 
 
 class _Strict(ExactScalars):
@@ -44,6 +45,7 @@ class TrainSettings(_Strict):
     skip_limit: Annotated[int, Field(ge=1, description="skipped (non-finite) updates in a row that end the run")] = 20
     backend: Annotated[Literal["auto", "gloo", "nccl"], Field(description="process-group backend when several processes train (torchrun): auto is nccl on CUDA, gloo on the CPU")] = "auto"
     sync_batchnorm: Annotated[bool, Field(description="with several CUDA processes, batch norm takes its statistics over the global batch (refused on the CPU)")] = False
+    regularize_every: Annotated[int, Field(ge=1, le=1000, description="lazy regularization: the critic's penalties (R1, R2, gradient penalties) only every k-th step, as an update of their own scaled by k, with the regularized group's lr and betas adjusted by k/(k+1) as StyleGAN2 does (1: in every critic update)")] = 1
     compile: Annotated[bool, Field(description="torch.compile the networks (slower on small CPU models; see docs/benchmarks.md)")] = False
     log_every: Annotated[int, Field(ge=1, description="steps between metric lines")] = 50
     sample_every: Annotated[int, Field(ge=0, description="steps between sample grids (0: only at the end)")] = 500
@@ -254,7 +256,33 @@ class Recipe:
         # and callbacks.
         self.augments = self._part_list(problems, registry, raw, "augment", "augment")
         self.callbacks = self._part_list(problems, registry, raw, "callbacks", "callback")
+        # Last: what a schedule names is only known once everything else is read.
+        self.schedule_tables: dict[str, ScheduleTable] = {}
+        self.schedules: list[Scheduled] = []
+        if "schedule" in raw:
+            self._read_schedules(problems, registry, raw["schedule"])
         problems.raise_any()
+
+    def _read_schedules(self, problems: _Problems, registry: Registry, raw: Any) -> None:
+        tables, errors = read_tables(raw)
+        for error in errors:
+            problems.add(error)
+        if problems.errors:
+            return  # a key's place and its values' ranges mean nothing in a recipe with errors
+        seen: dict[str, str] = {}
+        for key, table in tables.items():
+            scheduled = problems.attempt(resolve, key, table, lambda k: find_place(k, self, registry))
+            if scheduled is None:
+                continue
+            for one in scheduled:
+                if one.target.name in seen:
+                    problems.add(GancoreError(f'schedule."{key}": moves {one.target.name}, which '
+                                              f'schedule."{seen[one.target.name]}" moves already'))
+                    break
+                seen[one.target.name] = key
+            else:
+                self.schedule_tables[key] = table
+                self.schedules += scheduled
 
     def _part_list(self, problems: _Problems, registry: Registry, raw: Mapping[str, Any], section: str,
                    kind: str) -> list[tuple[str, str, dict[str, Any]]]:
@@ -321,6 +349,8 @@ class Recipe:
             out["augment"] = [{"name": n, **p} for _, n, p in self.augments]
         if self.callbacks:
             out["callbacks"] = [{"name": n, **p} for _, n, p in self.callbacks]
+        if self.schedule_tables:
+            out["schedule"] = {key: table.model_dump(mode="json", exclude_none=True) for key, table in self.schedule_tables.items()}
         safe: dict[str, Any] = _toml_safe(out)
         return safe
 

@@ -81,9 +81,23 @@ class Entry:
         title = "".join(w.capitalize() for w in f"{self.kind}-{self.name}".replace("_", "-").split("-"))
         return params_model(self.factory, f"{title}Params", skip=skip, injectable=INJECTABLE)
 
+    @cached_property
+    def schedulable(self) -> tuple[str, ...]:
+        """The parameters a recipe's ``[schedule]`` may move: the factory's ``schedulable``
+        class attribute, each one of its parameters (the part keeps it as an attribute of
+        the same name and reads it at every use)."""
+        names = tuple(getattr(self.factory, "schedulable", ()) or ())
+        unknown = [n for n in names if n not in self.params.model_fields]
+        if unknown:
+            raise TypeError(f"{self.kind} {self.name!r} declares {', '.join(map(repr, unknown))} schedulable, "
+                            f"but takes no parameter of that name")
+        return names
+
     def describe(self) -> dict[str, Any]:
         row: dict[str, Any] = {"kind": self.kind, "name": self.name, "plugin": self.plugin, "summary": self.summary}
         row["parameters"] = describe(self.params)
+        for p in row["parameters"]:
+            p["schedulable"] = p["name"] in self.schedulable
         if _is_scheme(self.factory):
             row["slots"] = {
                 k: {"kind": s.kind, "many": s.many, "required": s.required, "default": s.default, "help": s.help}

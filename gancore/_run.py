@@ -29,7 +29,7 @@ from ._engine import Engine
 from ._errors import DivergenceError, GancoreError
 from ._datasets import build_dataset
 from ._documents import new_recipe, stored_recipe
-from ._ema import averaged_copy, swapped_in
+from ._ema import EmaLength, averaged_copy, swapped_in
 from ._evaluate import (applicable_metrics, best_value, generated_like, latent_generator, metric_specs, real_subset,
                         score, warn_if_costly)
 from ._footprint import check_networks
@@ -40,6 +40,7 @@ from ._random import Random
 from ._recipe import Recipe
 from ._registry import Registry
 from ._sampling import requested_labels
+from ._schedule import Target, Value
 from ._session import CallbackList, Meter, refuse_untrainable, training_session
 from ._step import Augmentation, Step
 from ._threads import choose_threads, with_threads
@@ -133,7 +134,8 @@ class Run:
         self.random = Random.seeded(r.train.seed, self.device, rank, world)
         spec = self.spec
         check_networks(reg, r.slots, spec, self.device)  # before anything is allocated
-        self.scheme: Scheme = build_scheme(r, reg, spec, self.random).to(self.device)
+        self.scheme, self.parts = build_scheme(r, reg, spec, self.random)
+        self.scheme.to(self.device)
         self.augmentation: Augmentation | None = getattr(self.scheme, "augmentation", None)
         check_pack(self.scheme, r.train.batch_size, world)
         if r.train.sync_batchnorm and world > 1 and self.device.type == "cuda":
@@ -141,17 +143,29 @@ class Run:
                 setattr(self.scheme, net_name, nn.SyncBatchNorm.convert_sync_batchnorm(getattr(self.scheme, net_name)))
         params = self.scheme.group_parameters()
         self.optimizers = {g: build_optimizer(reg, r.optimizers[g], params[g]) for g in self.scheme.groups()}
-        self.engine.setup(self.optimizers, params, r.optim)
         if rank:
             torch.manual_seed(process_seed(r.train.seed, rank))
         self.ema: dict[str, AveragedModel] = {}
+        self.ema_length = EmaLength(r.ema.decay, r.ema.half_life)  # what a schedule of the EMA's length sets
         if r.ema.on:
             for net_name in self.scheme.averaged_networks():
                 self.ema[net_name] = averaged_copy(getattr(self.scheme, net_name), r.ema.decay, half_life=r.ema.half_life,
-                                                   rampup=r.ema.rampup, batch_size=r.train.batch_size, start=r.ema.start)
+                                                   rampup=r.ema.rampup, batch_size=r.train.batch_size, start=r.ema.start,
+                                                   length=self.ema_length)
+        self.engine.setup(self.optimizers, params, r.optim, schedules=r.schedules, set_value=self._set_scheduled)
         if r.train.compile:
             for net_name in self.networks():  # in place (nn.Module.compile): state_dict keys unchanged
                 getattr(self.scheme, net_name).compile()
+
+    def _set_scheduled(self, target: Target, value: Value) -> None:
+        """A scheduled value, before each step (the engine sets an optimizer's own): the
+        EMA's length, or a part's parameter (an attribute of the same name, which the part
+        reads each time it is used)."""
+        if target.where[0] == "ema":
+            setattr(self.ema_length, target.where[1], value)
+        else:
+            _, place, param = target.where
+            setattr(self.parts[place], param, list(value) if isinstance(value, tuple) else value)
 
     def networks(self) -> dict[str, nn.Module]:
         """The scheme's trained networks by attribute name (every group's)."""
@@ -261,6 +275,8 @@ class Run:
         row, elapsed = meter.row(self.step, self.processes)
         self.seconds += elapsed
         row = {"step": self.step, "seconds": round(self.seconds, 3)} | row
+        for name, value in self.engine.values.items():  # the scheduled values of the last step
+            row |= {f"{name}.{i}": v for i, v in enumerate(value)} if isinstance(value, tuple) else {name: value}
         if self.recipe.train.on_nonfinite == "skip" or self.recipe.train.amp == "fp16":
             row["skipped_updates"] = self.engine.guard.skipped
         if evaluate:

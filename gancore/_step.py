@@ -184,13 +184,20 @@ class Step:
         """
         if not judged:
             raise ValueError("critic_update needs at least one (critic, real, fake) triple")
+        penalizing = [reg for reg in regularizers if type(reg).penalty is not Regularizer.penalty]
+        # Lazy regularization (train.regularize_every = k > 1): the penalties only every
+        # k-th step, scaled by k, in an update of their own after the adversarial one.
+        regularize = self.engine.regularizing(group) if penalizing else False
+        lazy = self.engine.regularize_every > 1
         adversarial: Tensor | None = None
         penalties: list[Tensor] = []
         real_means, fake_means = [], []
+        judges = []  # (critic, judge, real, fake), for the lazy penalties
         for critic, real, fake in judged:
             # Fakes made under autocast come in half precision; the critic's inputs (and a
             # penalty's interpolates between real and fake) share the real data's dtype.
             judge, fake = self.judge(critic, labels, group=group), fake.detach().to(real.dtype)
+            judges.append((critic, judge, real, fake))
             _check_samples(real, fake)
             real_scores, fake_scores = judge(real), judge(fake)
             _check_scores(real_scores, real.shape[0], f"critic ({type(_unwrapped(critic)).__name__})")
@@ -204,11 +211,8 @@ class Step:
                 penalty = reg.score_penalty(real_scores, fake_scores)
                 if penalty is not None:
                     penalties.append(_check_scalar(penalty, f"regularizer's score penalty ({type(reg).__name__})"))
-            with _uncompiled(critic):
-                for reg in regularizers:
-                    penalty = reg.penalty(judge, real, fake)
-                    if penalty is not None:
-                        penalties.append(_check_scalar(penalty, f"regularizer's penalty ({type(reg).__name__})"))
+            if regularize and not lazy:
+                penalties += self._penalties(penalizing, critic, judge, real, fake)
         assert adversarial is not None
         one = len(judged) == 1  # the common case, without stacking a single value
         logs = {
@@ -230,7 +234,27 @@ class Step:
                     reg.after_critic_step(critic)
 
         self.update(group, total, after_step=constrain if regularizers else None)
+        if regularize and lazy:
+            # The updated critic's penalties (StyleGAN2's separate regularization pass),
+            # weighted by k so that on average they count as in every update. A new judge
+            # carries the loss scale as it is now (fp16).
+            lazy_penalties = [p for critic, _, real, fake in judges
+                              for p in self._penalties(penalizing, critic, self.judge(critic, labels, group=group), real, fake)]
+            if lazy_penalties:
+                lazy_sum = torch.stack(lazy_penalties).sum()
+                logs["penalty"] = lazy_sum.detach() + logs["penalty"] if "penalty" in logs else lazy_sum.detach()
+                self.update(group, lazy_sum * self.engine.regularize_every, after_step=constrain)
         return logs
+
+    def _penalties(self, regularizers: Sequence[Regularizer], critic: nn.Module, judge: Judge, real: Tensor,
+                   fake: Tensor) -> list[Tensor]:
+        out = []
+        with _uncompiled(critic):
+            for reg in regularizers:
+                penalty = reg.penalty(judge, real, fake)
+                if penalty is not None:
+                    out.append(_check_scalar(penalty, f"regularizer's penalty ({type(reg).__name__})"))
+        return out
 
     def generator_loss(
         self,

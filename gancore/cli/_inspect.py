@@ -72,7 +72,8 @@ def show(
     table = Table("parameter", "type", "default", "constraints", "description", box=None, pad_edge=False)
     for p in info["parameters"]:
         default = "(required)" if p["required"] else repr(p["default"])
-        table.add_row(*_cells(p["name"], p["type"], default, p["constraints"], p["description"]))
+        constraints = ", ".join(filter(None, [p["constraints"], "schedulable" if p["schedulable"] else ""]))
+        table.add_row(*_cells(p["name"], p["type"], default, constraints, p["description"]))
     print_table(table)
 
 

@@ -284,8 +284,35 @@ SIMPLE_CHECKS: dict[str, Callable[..., None]] = {
 }
 
 
+def _schedulable_check(reg: Registry, entry: Entry) -> Callable[[], None]:
+    """A part that declares parameters schedulable keeps each as an attribute of the same
+    name, holding the value it was built with: what a ``[schedule]`` sets before each step."""
+    def check() -> None:
+        label = _label(entry, "schedulable")
+        try:
+            names = entry.schedulable
+        except TypeError as exc:
+            fail(label, str(exc))
+        params = examples(entry)[0]
+        spec = next((s for s in STANDARD_SPECS.values() if accepts(entry.factory, s)), None)
+        injected: dict[str, Any] = {"random": Random(torch.Generator().manual_seed(0))}
+        if spec is not None:
+            injected["spec"] = spec
+        part = _build(reg, entry, params, label, **injected)
+        given = entry.params.model_validate(params)
+        for name in names:
+            expect(hasattr(part, name), label, f"declares {name!r} schedulable but keeps no attribute {name!r}: "
+                   "a schedule sets that attribute before each step, and the part must read it at each use")
+            expect(getattr(part, name) == getattr(given, name), label,
+                   f"attribute {name!r} is {getattr(part, name)!r}, not the value it was built with ({getattr(given, name)!r})")
+
+    return check
+
+
 def part_cases(entry: Entry, registry: Registry | None = None) -> Iterator[Case]:
     reg = registry or default_registry()
+    if getattr(entry.factory, "schedulable", None):
+        yield Case(entry.kind, entry.name, entry.plugin, "schedulable", _schedulable_check(reg, entry))
     if entry.kind in ("generator", "critic"):
         yield from _network_cases(reg, entry)
         return

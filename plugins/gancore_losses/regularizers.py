@@ -32,6 +32,8 @@ class GradientPenalty(gancore.Regularizer):
         target: the gradient norm the penalty pulls towards.
     """
 
+    schedulable = ("weight",)  # a [schedule] may move these: read from self at each use
+
     def __init__(self, weight: NonNegativeFloat = 10.0, target: NonNegativeFloat = 1.0, *,
                  random: gancore.Random = gancore.Random()) -> None:
         self.weight, self.target, self.random = weight, target, random
@@ -60,6 +62,8 @@ class R1Penalty(gancore.Regularizer):
         weight: gamma; the penalty is gamma / 2 times the mean squared gradient norm.
     """
 
+    schedulable = ("weight",)  # a [schedule] may move these: read from self at each use
+
     def __init__(self, weight: NonNegativeFloat = 10.0) -> None:
         self.weight = weight
 
@@ -73,6 +77,8 @@ class R2Penalty(gancore.Regularizer):
     Args:
         weight: gamma; the penalty is gamma / 2 times the mean squared gradient norm.
     """
+
+    schedulable = ("weight",)  # a [schedule] may move these: read from self at each use
 
     def __init__(self, weight: NonNegativeFloat = 10.0) -> None:
         self.weight = weight
@@ -88,6 +94,8 @@ class DraganPenalty(gancore.Regularizer):
         weight: multiplier of the penalty (lambda).
         spread: the perturbation's size, as a multiple of the real batch's standard deviation.
     """
+
+    schedulable = ("weight",)  # a [schedule] may move these: read from self at each use
 
     def __init__(self, weight: NonNegativeFloat = 10.0, spread: PositiveFloat = 0.5, *,
                  random: gancore.Random = gancore.Random()) -> None:
@@ -115,6 +123,8 @@ class LeCam(nn.Module, gancore.Regularizer):
         weight: lambda; the paper uses 0.3 (BigGAN) to 0.01 (StyleGAN2) on limited data.
         decay: of the moving averages of the mean real and fake scores.
     """
+
+    schedulable = ("weight",)  # a [schedule] may move these: read from self at each use
 
     # Buffers, registered in __init__.
     average_real: Tensor
@@ -149,6 +159,8 @@ class Consistency(gancore.Regularizer):
         augment_params: the augmentation's parameters.
     """
 
+    schedulable = ("weight_real", "weight_fake")  # a [schedule] may move these: read from self at each use
+
     supports = staticmethod(lambda spec: spec.is_image)  # the default augmentation's data
 
     def __init__(
@@ -179,6 +191,8 @@ class WeightClipping(gancore.Regularizer):
     Args:
         clip: the bound c of the clamp.
     """
+
+    schedulable = ("clip",)  # a [schedule] may move these: read from self at each use
 
     def __init__(self, clip: PositiveFloat = 0.01) -> None:
         self.clip = clip
