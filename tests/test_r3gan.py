@@ -26,7 +26,7 @@ from gancore_nets.r3gan import (
 )
 
 MNIST = gancore.DataSpec((1, 28, 28), num_classes=10)
-TINY = {"widths": 4, "cardinality": 2}  # 8 expanded channels in 2 groups: fast at every size
+TINY = {"widths": 2, "cardinality": 2}  # 2 channels at the image's side, doubled per halving: fast at every size
 
 
 def build(kind, params=None, spec=MNIST):
@@ -57,7 +57,7 @@ def test_output_shapes_at_every_size(side, sides, channels, conditional):
     assert gen.latent_dim == 8 and gen.num_classes == critic.num_classes == (10 if conditional else None)
     # One stage per side: the generator's first is the basis at the start side, the critic's last ends there.
     assert len(gen.stages) == len(critic.stages) == len(sides)
-    assert tuple(gen.basis.basis.shape) == (4, sides[0], sides[0])
+    assert tuple(gen.basis.basis.shape) == (2 * 2 ** (len(sides) - 1), sides[0], sides[0])
     assert critic.basis.conv.kernel_size == (sides[0], sides[0])
     labels = torch.tensor([0, 3, 9]) if conditional else None
     out = gen(torch.randn(3, 8), labels)
@@ -79,7 +79,7 @@ def test_feature_map_sides_along_the_networks():
         h = stage(h)
         sides.append(h.shape[-1])
     assert sides == [16, 8, 4, 4]  # each stage but the last ends by halving the side
-    assert critic.basis(h).shape == (1, 4)
+    assert critic.basis(h).shape == (1, 16)  # the widths are 16, 8, 4, 2 from 4x4 up
 
 
 def test_widths_blocks_and_cardinality_per_stage_from_the_smallest_side_up():
@@ -97,6 +97,12 @@ def test_widths_blocks_and_cardinality_per_stage_from_the_smallest_side_up():
     same = build("generator", {"widths": [8, 8, 4], "cardinality": 2})
     assert [type(t.conv) for t in of_type(same, Transition)] == [nn.Identity, nn.Conv2d]
     assert critic.input.in_channels == 1 and critic.input.out_channels == 4
+    # An int is the width at the image's side, doubled at each smaller side.
+    for spec, expected in ((MNIST, [32, 16, 8]), (square(3, 32), [64, 32, 16, 8])):
+        for kind in ("generator", "critic"):
+            net = build(kind, {"widths": 8, "cardinality": 1}, spec)
+            found = [of_type(stage, ResidualBlock)[0].expand.in_channels for stage in net.stages]
+            assert found == (expected if kind == "generator" else expected[::-1])
     assert gen.output.in_channels == 4 and gen.output.out_channels == 1
     assert isinstance(gen.basis, GenerativeBasis) and isinstance(critic.basis, DiscriminativeBasis)
 
@@ -186,7 +192,7 @@ def test_fixup_factor():
 def test_branch_weights_are_he_initialised_and_scaled_by_the_number_of_blocks_in_the_network():
     torch.manual_seed(0)
     # L counts the network's blocks over all stages: 2 + 3 + 1 = 6.
-    gen = build("generator", {"widths": 64, "blocks": [2, 3, 1], "cardinality": 8})
+    gen = build("generator", {"widths": [64, 64, 64], "blocks": [2, 3, 1], "cardinality": 8})
     gain = LEAKY_GAIN * 6**-0.25
     expand = torch.cat([b.expand.weight.flatten() for b in of_type(gen, ResidualBlock)])
     grouped = torch.cat([b.grouped.weight.flatten() for b in of_type(gen, ResidualBlock)])
@@ -195,7 +201,7 @@ def test_branch_weights_are_he_initialised_and_scaled_by_the_number_of_blocks_in
     # Layers outside the branches: He-initialised for a linear map (gain 1).
     assert gen.output.weight.std().item() == pytest.approx(1 / 8, rel=0.3)
     assert gen.basis.linear.weight.std().item() == pytest.approx(1 / 8, rel=0.05)  # z of 64
-    critic = build("critic", {"widths": 64, "blocks": 1, "cardinality": 8})
+    critic = build("critic", {"widths": [64, 64, 64], "blocks": 1, "cardinality": 8})
     assert critic.basis.conv.weight.std().item() == pytest.approx(1 / 7, rel=0.05)  # one channel's 7x7 map
     assert of_type(critic, ResidualBlock)[0].expand.weight.std().item() == pytest.approx(
         LEAKY_GAIN * 3**-0.25 / 8, rel=0.05)
@@ -366,9 +372,9 @@ def test_reparametrisations_wrap_every_weighted_layer_and_start_every_branch_non
     torch.manual_seed(0)
     critic = build("critic", TINY | {"norm": norm, "conditional": "projection"}, square(1, 28, num_classes=10))
     weighted = [m for m in critic.modules() if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding))]
-    # The input conv, three blocks of three convs, the basis, psi and the projection embedding
-    # (equal widths: the transitions have no conv).
-    assert len(weighted) == 1 + 9 + 1 + 2 and all(_reparametrised(m) for m in weighted)
+    # The input conv, three blocks of three convs, two transitions' convs, the basis, psi
+    # and the projection embedding.
+    assert len(weighted) == 1 + 9 + 2 + 1 + 2 and all(_reparametrised(m) for m in weighted)
     for block in of_type(critic, ResidualBlock):
         # A zero weight has no direction or singular value: these norms could not divide by it.
         assert torch.isfinite(block.reduce.weight).all() and block.reduce.weight.abs().sum() > 0

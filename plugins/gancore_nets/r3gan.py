@@ -16,8 +16,10 @@ upsampling in the generator, after downsampling in the critic, at the smaller si
 way). The default resampling is the paper's low-pass one: the separable binomial filter
 [1, 3, 3, 1] / 8 (the [1, 2, 1] filter widened by the factor 2), applied after inserting
 zeros to upsample (interpolation) and before dropping every other pixel to downsample
-(anti-aliasing). ``resample = "bilinear"`` uses torch's bilinear interpolation instead,
-whose downsampling is a plain 2x2 average.
+(anti-aliasing). Upsampling by it is bilinear interpolation but for zeros beyond the
+borders; downsampling damps what would alias far more than a 2x2 average does.
+``resample = "bilinear"`` uses torch's bilinear interpolation instead, whose downsampling
+is that 2x2 average.
 
 The generator modulates a learned start-size basis (one map per channel) by a linear map
 of z, and ends in a 1x1 convolution to the data's channels and tanh (the paper's generator
@@ -27,16 +29,19 @@ depthwise convolution over the whole start-size map, one feature per channel, th
 linear score.
 
 Sizes: square images of side 28 (stages at 7, 14, 28) or 32, 64, 128, 256 (from 4x4, one
-stage per doubling); any channel count. ``widths``, ``blocks`` and ``cardinality`` are an
-int for every stage or a list with one entry per stage, listed from the smallest side up,
-in the generator and in the critic alike (so one list gives mirrored networks, as in the
-paper).
+stage per doubling); any channel count. ``widths``, ``blocks`` and ``cardinality`` take a
+list with one entry per stage, listed from the smallest side up, in the generator and in
+the critic alike (so one list gives mirrored networks, as in the paper). ``blocks`` and
+``cardinality`` also take an int, the same at every stage; ``widths`` takes an int as the
+width at the image's side, doubled at each smaller side (as dcgan's ``width``).
 
-The defaults are sized for a CPU at MNIST size, not the paper's: the paper's CIFAR-10
-networks have 768 channels, two blocks per stage and 16 channels per group. Here every
-stage has 64 channels, one block, and 16 channels per group (cardinality 8 of 128
-expanded channels): a 28x28 training step with R1 then costs about what the dcgan
-networks' does (see docs/networks.md for the measured costs).
+The defaults are sized for a CPU at MNIST size, not like the paper's (its CIFAR-10
+networks have 768 channels at every stage, two blocks per stage and 16 channels per
+group). On a CPU the cost of a step is the cost of the largest feature maps, so the
+channels double as the side halves: ``widths = 8`` gives 32, 16 and 8 channels at 7, 14
+and 28, with one block per stage and two groups (cardinality 2). A 28x28 step with R1
+then costs about twice the dcgan-mnist networks' step on one core; 64 channels at every
+stage would cost about fifteen times as much (docs/networks.md has the measurements).
 
 Conditioning as in the paper: the generator concatenates a learned embedding of the label
 to z; the critic adds a projection term, the inner product of its final features with an
@@ -53,6 +58,7 @@ first.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import torch
@@ -115,11 +121,39 @@ def per_stage(value: int | list[int], name: str, sides: list[int], what: str) ->
     return list(value)
 
 
+def stage_widths(widths: int | list[int], sides: list[int], what: str) -> list[int]:
+    """Channels per stage, smallest side first: a list as given, or an int as the width at
+    the image's side, doubled at each smaller side (as dcgan's ``width``)."""
+    if isinstance(widths, int):
+        return [widths * 2 ** (len(sides) - 1 - i) for i in range(len(sides))]
+    return per_stage(widths, "widths", sides, what)
+
+
 def check_groups(widths: list[int], expansion: int, cardinality: list[int], what: str) -> None:
     for stage, (width, groups) in enumerate(zip(widths, cardinality)):
         if (width * expansion) % groups:
             raise ValueError(f"{what}: cardinality {groups} does not divide the {width * expansion} channels of stage "
                              f"{stage}'s grouped convolution (width {width} x expansion {expansion})")
+
+
+@dataclass(frozen=True)
+class Stages:
+    """A network's stages, smallest side first: side, channels, residual blocks, groups."""
+
+    sides: list[int]
+    widths: list[int]
+    blocks: list[int]
+    groups: list[int]
+
+
+def plan_stages(spec: gancore.DataSpec, what: str, widths: int | list[int], blocks: int | list[int],
+                expansion: int, cardinality: int | list[int]) -> Stages:
+    """The stages for a data spec, or a ValueError naming what does not fit."""
+    sides = r3gan_sides(spec, what)
+    plan = Stages(sides, stage_widths(widths, sides, what), per_stage(blocks, "blocks", sides, what),
+                  per_stage(cardinality, "cardinality", sides, what))
+    check_groups(plan.widths, expansion, plan.groups, what)
+    return plan
 
 
 # ---------------------------------------------------------------- initialisation
@@ -265,7 +299,7 @@ class R3GANGenerator(nn.Module):
 
     Args:
         latent_dim: size of the latent code z
-        widths: channels of every stage (an int), or one per stage from the smallest side up
+        widths: channels per stage from the smallest side up, or an int: the width at the image's side, doubled at each smaller side
         blocks: residual blocks of every stage (an int), or one per stage from the smallest side up
         expansion: factor by which a residual branch widens its features
         cardinality: groups of the 3x3 convolution of every stage (an int), or one per stage
@@ -283,22 +317,17 @@ class R3GANGenerator(nn.Module):
         spec: gancore.DataSpec,
         build: gancore.Build = gancore.build,
         latent_dim: Width = 64,
-        widths: PerStage = 64,
+        widths: PerStage = 8,
         blocks: PerStageBlocks = 1,
         expansion: Width = 2,
-        cardinality: PerStage = 8,
+        cardinality: PerStage = 2,
         resample: Resampling = "lowpass",
         norm: NormRef = "none",
         conditional: bool = False,
         embed_dim: Width = 64,
     ) -> None:
         super().__init__()
-        what = "the r3gan generator"
-        sides = r3gan_sides(spec, what)
-        stage_widths = per_stage(widths, "widths", sides, what)
-        stage_blocks_ = per_stage(blocks, "blocks", sides, what)
-        groups = per_stage(cardinality, "cardinality", sides, what)
-        check_groups(stage_widths, expansion, groups, what)
+        plan = plan_stages(spec, "the r3gan generator", widths, blocks, expansion, cardinality)
         self.latent_dim = latent_dim
         self.num_classes = need_classes(spec.num_classes, "a conditional r3gan generator") if conditional else None
         self.embed = None
@@ -307,16 +336,17 @@ class R3GANGenerator(nn.Module):
             # The paper's embedding is a linear map of the one-hot label, He-initialised.
             nn.init.normal_(self.embed.embed.weight, 0.0, 1 / math.sqrt(self.num_classes))
         maker = LayerMaker(norm, build=build)
-        gain = fixup_gain(sum(stage_blocks_))
+        gain = fixup_gain(sum(plan.blocks))
 
-        self.basis = GenerativeBasis(latent_dim + (embed_dim if conditional else 0), stage_widths[0], sides[0], maker)
+        width = plan.widths
+        self.basis = GenerativeBasis(latent_dim + (embed_dim if conditional else 0), width[0], plan.sides[0], maker)
         stages: list[nn.Module] = []
-        for i, width in enumerate(stage_widths):
-            layers: list[nn.Module] = [Transition(stage_widths[i - 1], width, True, resample, maker)] if i else []
-            layers += stage_blocks(width, stage_blocks_[i], expansion, groups[i], gain, maker)
+        for i in range(len(plan.sides)):
+            layers: list[nn.Module] = [Transition(width[i - 1], width[i], True, resample, maker)] if i else []
+            layers += stage_blocks(width[i], plan.blocks[i], expansion, plan.groups[i], gain, maker)
             stages.append(nn.Sequential(*layers))
         self.stages = nn.Sequential(*stages)
-        self.output = maker.weighted(he_init(nn.Conv2d(stage_widths[-1], spec.shape[0], 1)))
+        self.output = maker.weighted(he_init(nn.Conv2d(width[-1], spec.shape[0], 1)))
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         code = z if self.embed is None else self.embed.concat(z, require_labels(labels, "generator"))
@@ -329,7 +359,7 @@ class R3GANCritic(nn.Module):
     Scores are raw (no sigmoid).
 
     Args:
-        widths: channels of every stage (an int), or one per stage from the smallest side up
+        widths: channels per stage from the smallest side up, or an int: the width at the image's side, doubled at each smaller side
         blocks: residual blocks of every stage (an int), or one per stage from the smallest side up
         expansion: factor by which a residual branch widens its features
         cardinality: groups of the 3x3 convolution of every stage (an int), or one per stage
@@ -348,38 +378,34 @@ class R3GANCritic(nn.Module):
         *,
         spec: gancore.DataSpec,
         build: gancore.Build = gancore.build,
-        widths: PerStage = 64,
+        widths: PerStage = 8,
         blocks: PerStageBlocks = 1,
         expansion: Width = 2,
-        cardinality: PerStage = 8,
+        cardinality: PerStage = 2,
         resample: Resampling = "lowpass",
         norm: NormRef = "none",
         conditional: R3GANConditioning = "none",
         pack: Width = 1,
     ) -> None:
         super().__init__()
-        what = "the r3gan critic"
-        sides = r3gan_sides(spec, what)
-        stage_widths = per_stage(widths, "widths", sides, what)
-        stage_blocks_ = per_stage(blocks, "blocks", sides, what)
-        groups = per_stage(cardinality, "cardinality", sides, what)
-        check_groups(stage_widths, expansion, groups, what)
+        plan = plan_stages(spec, "the r3gan critic", widths, blocks, expansion, cardinality)
         self.pack = pack
         self.conditioning = conditional
         self.num_classes = critic_classes(spec.num_classes, conditional, "r3gan critic")
         maker = LayerMaker(norm, build=build)
-        gain = fixup_gain(sum(stage_blocks_))
+        gain = fixup_gain(sum(plan.blocks))
 
-        self.input = maker.weighted(he_init(nn.Conv2d(pack * spec.shape[0], stage_widths[-1], 1, bias=False)))
+        width = plan.widths
+        self.input = maker.weighted(he_init(nn.Conv2d(pack * spec.shape[0], width[-1], 1, bias=False)))
         stages: list[nn.Module] = []
-        for i in reversed(range(len(sides))):  # from the image's side down
-            layers = stage_blocks(stage_widths[i], stage_blocks_[i], expansion, groups[i], gain, maker)
+        for i in reversed(range(len(plan.sides))):  # from the image's side down
+            layers = stage_blocks(width[i], plan.blocks[i], expansion, plan.groups[i], gain, maker)
             if i:
-                layers.append(Transition(stage_widths[i], stage_widths[i - 1], False, resample, maker))
+                layers.append(Transition(width[i], width[i - 1], False, resample, maker))
             stages.append(nn.Sequential(*layers))
         self.stages = nn.Sequential(*stages)
-        self.basis = DiscriminativeBasis(stage_widths[0], sides[0], maker)
-        self.psi, self.projection = score_heads(maker.weighted, stage_widths[0], self.num_classes, conditional)
+        self.basis = DiscriminativeBasis(width[0], plan.sides[0], maker)
+        self.psi, self.projection = score_heads(maker.weighted, width[0], self.num_classes, conditional)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         h = self.basis(self.stages(self.input(pack_samples(x, self.pack))))
