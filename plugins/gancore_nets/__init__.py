@@ -11,6 +11,7 @@ import gancore
 
 from .dcgan import DCGANCritic, DCGANGenerator
 from .mlp import MLPCritic, MLPGenerator
+from .r3gan import R3GANCritic, R3GANGenerator
 from .sngan import SNGANCritic, SNGANGenerator
 
 
@@ -19,9 +20,14 @@ def register_parts(register):
     register("generator", "mlp", MLPGenerator)
     register("generator", "dcgan", DCGANGenerator)
     register("generator", "sngan", SNGANGenerator)
+    register("generator", "r3gan", R3GANGenerator)
     register("critic", "mlp", MLPCritic)
     register("critic", "dcgan", DCGANCritic)
     register("critic", "sngan", SNGANCritic)
+    register("critic", "r3gan", R3GANCritic)
 
 
-__all__ = ["DCGANCritic", "DCGANGenerator", "MLPCritic", "MLPGenerator", "SNGANCritic", "SNGANGenerator"]
+__all__ = [
+    "DCGANCritic", "DCGANGenerator", "MLPCritic", "MLPGenerator", "R3GANCritic", "R3GANGenerator", "SNGANCritic",
+    "SNGANGenerator",
+]
