@@ -12,11 +12,17 @@ N generated samples and N held-out images of the MNIST train split (``--mnist-ro
 the end of each time slice.
 
     python benchmarks/mnist_fid.py [--minutes 10] [--slices 5] [--recipes a,b] [--num 5000] [--jobs 2]
+                                   [--seeds 3] [--section mnist-fid]
+
+A recipe may carry overrides, ``--recipes r3gan-mnist,r3gan-mnist+train.regularize_every=1``.
+With ``--seeds N`` every recipe trains N times (train.seed 0 .. N-1) and each cell is the
+mean ± standard error; the hand-written loop trains once (seed 0).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -28,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gancore  # noqa: E402
 from _hand_loop import hand_written_step  # noqa: E402
 from _mnist import add_reference_option, fid, held_out_images, sample_run, train_recipe_for  # noqa: E402
-from _report import add_worker_options, in_workers, publish, workers_note  # noqa: E402
+from _report import add_worker_options, in_workers, mean_se, publish, workers_note  # noqa: E402
 from gancore._recipe import DEFAULT_RECIPE  # noqa: E402
 
 CONDITIONAL = {"cgan-mnist", "cdcgan-mnist"}
@@ -108,7 +114,8 @@ class ExampleLoop:
 HAND_LOOP = "hand-written DCGAN loop (the PyTorch example at 28x28)"
 
 
-def measure(model: str, minutes: float, slices: int, num: int, threads: int, root: Path) -> tuple[str, list[float], int]:
+def measure(model: str, minutes: float, slices: int, num: int, threads: int, root: Path,
+            seed: int = 0) -> tuple[str, list[float], int]:
     """Train one model (a recipe name, or HAND_LOOP) for ``minutes``, measuring FID after each
     of ``slices`` equal slices; returns its row: the model, the FIDs and the steps taken."""
     torch.set_num_threads(threads)
@@ -121,7 +128,10 @@ def measure(model: str, minutes: float, slices: int, num: int, threads: int, roo
             loop.train_for(slice_s)
             fids.append(fid(real_eval, loop.sample(num)))
         return model, fids, loop.steps
-    run = gancore.create_run(model, overrides={"train.device": "cpu", "train.steps": 10**7, "train.log_every": 10**6})
+    # "recipe+key=value+...": the recipe with overrides (a variant, such as another regularize_every)
+    name, *changes = model.split("+")
+    overrides = {"train.device": "cpu", "train.steps": 10**7, "train.log_every": 10**6, "train.seed": seed}
+    run = gancore.create_run(name, overrides=[*(f"{k}={v}" for k, v in overrides.items()), *changes])
     for _ in range(slices):
         train_recipe_for(run, slice_s)
         fids.append(fid(real_eval, sample_run(run, num)))
@@ -134,21 +144,28 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=5, help="FID measured after each of this many slices")
     parser.add_argument("--recipes", default=",".join(MNIST_RECIPES))
     parser.add_argument("--num", type=int, default=5000, help="samples for each FID")
+    parser.add_argument("--seeds", type=int, default=1, help="runs of each recipe (train.seed 0 .. N-1)")
+    parser.add_argument("--section", default="mnist-fid", help="the docs/benchmarks.md section to write")
     add_worker_options(parser, "model")
     add_reference_option(parser)
     args = parser.parse_args()
     _, reference = held_out_images(args.mnist_root, args.num)  # a missing folder fails before any training
     models = [HAND_LOOP, *args.recipes.split(",")]
-    work = [(m, args.minutes, args.slices, args.num, args.threads, args.mnist_root) for m in models]
-    results: dict[str, tuple[list[float], int]] = {}
+    work = [(m, args.minutes, args.slices, args.num, args.threads, args.mnist_root, seed)
+            for m in models for seed in range(1 if m == HAND_LOOP else args.seeds)]
+    runs: dict[str, list[tuple[list[float], int]]] = {}
     for model, fids, steps in in_workers(measure, work, args.jobs):
         print(model, [round(f, 2) for f in fids], f"{steps} steps", flush=True)
-        results[model] = (fids, steps)
+        runs.setdefault(model, []).append((fids, steps))
+    # Each model's mean FID per slice and mean steps.
+    results = {m: ([statistics.fmean(r[0][i] for r in rs) for i in range(args.slices)],
+                   round(statistics.fmean(r[1] for r in rs))) for m, rs in runs.items()}
     rows = []
     for model in models:
-        fids, steps = results[model]
         label = model if model == HAND_LOOP else f"gancore `{model}`"
-        rows.append(f"| {label} | " + " | ".join(f"{f:.2f}" for f in fids) + f" | {steps} |")
+        cells = [mean_se([r[0][i] for r in runs[model]]) if len(runs[model]) > 1 else f"{results[model][0][i]:.2f}"
+                 for i in range(args.slices)]
+        rows.append(f"| {label} | " + " | ".join(cells) + f" | {results[model][1]} |")
     hand = results[HAND_LOOP][0]
     columns = [f"{(i + 1) * args.minutes / args.slices:g} min" for i in range(args.slices)]
     header = "| model | " + " | ".join(f"FID at {c}" for c in columns) + " | steps |"
@@ -165,10 +182,12 @@ def main() -> None:
     if DEFAULT_RECIPE in results:
         beats = all(f < h for f, h in zip(results[DEFAULT_RECIPE][0], hand))
         verdicts.append(f"The default recipe `{DEFAULT_RECIPE}` beats the loop at every time slice: {'yes' if beats else 'no'}.")
+    runs_note = (f"each recipe's cells are the mean ± standard error of {args.seeds} runs (train.seed 0 .. "
+                 f"{args.seeds - 1}), its steps their mean; the hand-written loop ran once; " if args.seeds > 1 else "")
     body = (f"{table}\n\n" + "  \n".join(verdicts) + f"  \nFID of {args.num} samples against {reference}, in the "
-            f"MNIST feature space (lower is better); every model trains on the bundled test split; "
+            f"MNIST feature space (lower is better); every model trains on the bundled test split; {runs_note}"
             + workers_note(args, "model"))
-    publish("mnist-fid", body, not args.no_write, args.threads)
+    publish(args.section, body, not args.no_write, args.threads)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,11 @@ borders; downsampling damps what would alias far more than a 2x2 average does.
 is that 2x2 average.
 
 The generator modulates a learned start-size basis (one map per channel) by a linear map
-of z, and ends in a 1x1 convolution to the data's channels and tanh (the paper's generator
-has no tanh; gancore's generators keep their samples in [-1, 1]). The critic starts with a
+of z, and ends in a 1x1 convolution to the data's channels: linear, as the paper's, but
+clamped to [-1, 1] (gancore's generators keep their samples in the data's range) with the
+identity's gradient, so that pixels pushed past the range keep learning (``output =
+"clamp"``); ``output = "tanh"`` squashes instead, which on MNIST lets a generator saturate
+at the all-black background and stop there. The critic starts with a
 1x1 convolution from the data's channels, and ends in the paper's discriminative basis: a
 depthwise convolution over the whole start-size map, one feature per channel, then a
 linear score.
@@ -295,7 +298,7 @@ def stage_blocks(width: int, count: int, expansion: int, cardinality: int, gain:
 
 
 class R3GANGenerator(nn.Module):
-    """R3GAN generator: a start-size basis modulated by z, residual stages doubling the side, 1x1 conv and tanh.
+    """R3GAN generator: a start-size basis modulated by z, residual stages doubling the side, a 1x1 conv out.
 
     Args:
         latent_dim: size of the latent code z
@@ -307,6 +310,7 @@ class R3GANGenerator(nn.Module):
         norm: normalization in the residual branches (none in the paper), or wrapping every layer
         conditional: concatenate a label embedding to z; needs labelled data
         embed_dim: size of the label embedding
+        output: clamp (the paper's linear output, clamped to [-1, 1] with the identity's gradient) or tanh
     """
 
     supports = staticmethod(r3gan_sized)
@@ -325,8 +329,10 @@ class R3GANGenerator(nn.Module):
         norm: NormRef = "none",
         conditional: bool = False,
         embed_dim: Width = 64,
+        output: Literal["clamp", "tanh"] = "clamp",
     ) -> None:
         super().__init__()
+        self.squash = output
         plan = plan_stages(spec, "the r3gan generator", widths, blocks, expansion, cardinality)
         self.latent_dim = latent_dim
         self.num_classes = need_classes(spec.num_classes, "a conditional r3gan generator") if conditional else None
@@ -350,7 +356,13 @@ class R3GANGenerator(nn.Module):
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         code = z if self.embed is None else self.embed.concat(z, require_labels(labels, "generator"))
-        return torch.tanh(self.output(self.stages(self.basis(code))))
+        y = self.output(self.stages(self.basis(code)))
+        if self.squash == "tanh":
+            return torch.tanh(y)
+        # Straight through: samples stay in the data's range, but a pixel pushed past it
+        # still gets the gradient of the paper's linear output. Under tanh an MNIST
+        # generator driven to the all-black background saturates there and stops learning.
+        return y + (y.clamp(-1.0, 1.0) - y).detach()
 
 
 class R3GANCritic(nn.Module):
