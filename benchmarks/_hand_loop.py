@@ -1,5 +1,6 @@
-"""The GAN update a user writes by hand from the PyTorch DCGAN example, shared by the
-hand-written loops that benchmarks/mnist_fid.py and benchmarks/speed.py measure gancore against."""
+"""The GAN updates a user writes by hand (from the PyTorch DCGAN example; R3GAN's from its
+authors' code), shared by the hand-written loops that benchmarks/mnist_fid.py and
+benchmarks/speed.py measure gancore against."""
 
 from __future__ import annotations
 
@@ -21,6 +22,31 @@ def hand_written_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, 
     opt_d.step()
     d_fake = D(fake)
     loss_g = F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
+    opt_g.zero_grad()
+    loss_g.backward()
+    opt_g.step()
+
+
+def hand_written_r3gan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+                            real: torch.Tensor, z: torch.Tensor, gamma: float) -> None:
+    """R3GAN's update (Huang et al. 2024) as its authors' code writes it: the relativistic
+    pairing loss, with R1 and R2 (gamma / 2 times the mean squared gradient norm on real and
+    on generated samples) differentiated from the same critic passes as the loss; then one
+    generator step reusing the fake, against the critic's scores of the real batch."""
+    fake = G(z)
+    real_in, fake_in = real.detach().requires_grad_(True), fake.detach().requires_grad_(True)
+    d_real, d_fake = D(real_in), D(fake_in)
+    grad_real, grad_fake = torch.autograd.grad((d_real.sum(), d_fake.sum()), (real_in, fake_in), create_graph=True)
+    r1 = grad_real.square().flatten(1).sum(1).mean()
+    r2 = grad_fake.square().flatten(1).sum(1).mean()
+    loss_d = F.softplus(d_fake - d_real).mean() + 0.5 * gamma * (r1 + r2)
+    opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+    with torch.no_grad():
+        d_real = D(real)
+    d_fake = D(fake)
+    loss_g = F.softplus(d_real - d_fake).mean()
     opt_g.zero_grad()
     loss_g.backward()
     opt_g.step()
