@@ -74,7 +74,8 @@ def case(name: str) -> tuple[str, dict[str, object], str]:
 
 def hand_update(recipe: Recipe) -> Callable[..., None]:
     """The hand-written update of the recipe's objective, where the loop has one; the
-    networks and Adam settings are the recipe's."""
+    networks and Adam settings are the recipe's (a scheduled value is held at the recipe's
+    own value: the work of a step is the same)."""
     _, scheme, params = recipe.scheme
     loss = recipe.slots["loss"][1]
     penalties = {name: p["weight"] for _, name, p in recipe.slots.get("regularizers") or []}
@@ -82,10 +83,11 @@ def hand_update(recipe: Recipe) -> Callable[..., None]:
     if scheme != "adversarial" or params.get("n_critic", 1) != 1 or recipe.augments or optimizers != {"adam"}:
         raise ValueError(f"the hand-written loop is one critic and one generator step with Adam, without "
                          f"augmentation: not {recipe.scheme[1]} {params}, optimizers {sorted(optimizers)}")
+    every = getattr(recipe.train, "regularize_every", 1)
     if loss == "non-saturating" and not penalties:
         return hand_written_step
     if loss == "rpgan" and set(penalties) == {"r1", "r2"} and penalties["r1"] == penalties["r2"]:
-        return partial(hand_written_r3gan_step, gamma=penalties["r1"])
+        return partial(hand_written_r3gan_step, gamma=penalties["r1"], every=every)
     raise ValueError(f"the hand-written loop writes the non-saturating loss, or rpgan with r1 and r2 of one weight "
                      f"(R3GAN): not {loss} with {penalties or 'no regularizers'}")
 
@@ -100,6 +102,7 @@ class HandLoop:
         if getattr(run.scheme, "num_classes", None):
             raise ValueError("the hand-written loop is unconditional")
         self.update = hand_update(r)
+        self.every = getattr(r.train, "regularize_every", 1) if isinstance(self.update, partial) else 1
         torch.manual_seed(r.train.seed)
         spec = run.spec
         self.G = reg.build("generator", r.slots["generator"][1], r.slots["generator"][2], spec=spec).to(run.device)
@@ -109,22 +112,27 @@ class HandLoop:
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
         g, d = r.optimizers["generator"][2], r.optimizers["critic"][2]
+        c = self.every / (self.every + 1)  # lazy regularization: StyleGAN2's adjustment of the critic's Adam
+        d_lr, d_betas = (d["lr"] * c, [b**c for b in d["betas"]]) if self.every > 1 else (d["lr"], d["betas"])
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=g["lr"], betas=g["betas"], eps=g["eps"])
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=d["lr"], betas=d["betas"], eps=d["eps"])
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=d_lr, betas=d_betas, eps=d["eps"])
         self.data = gancore.as_float(run.dataset.tensors["x"]).to(run.device)  # a hand loop holds floats
         self.bs = r.train.batch_size
         self.device = run.device
         self.perm, self.i = torch.randperm(len(self.data), device=self.device), 0
+        self.steps = 0
 
     def step(self) -> None:
         if (self.i + 1) * self.bs > len(self.data):
             self.perm, self.i = torch.randperm(len(self.data), device=self.device), 0
         real = self.data[self.perm[self.i * self.bs : (self.i + 1) * self.bs]]
         if self.channels_last and real.dim() == 4:
-            real = real.contiguous(memory_format=torch.channels_last)
+            real = real.to(memory_format=torch.channels_last)
         self.i += 1
         z = torch.randn(self.bs, self.G.latent_dim, device=self.device)
-        self.update(self.G, self.D, self.opt_g, self.opt_d, real, z)
+        lazy = {"regularize": self.steps % self.every == 0} if self.every > 1 else {}
+        self.update(self.G, self.D, self.opt_g, self.opt_d, real, z, **lazy)
+        self.steps += 1
 
     def train(self, steps: int) -> None:
         for _ in range(steps):

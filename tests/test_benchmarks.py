@@ -148,10 +148,26 @@ def test_the_hand_written_loop_writes_the_recipes_objective_in_either_format(spe
     r3gan = {"loss.name": "rpgan", "regularizers": [{"name": "r1", "weight": 0.5}, {"name": "r2", "weight": 0.5}]}
     run = gancore.create_run("dcgan-mnist", overrides=small | r3gan)
     update = speed.hand_update(run.recipe)
-    assert update.func is speed.hand_written_r3gan_step and update.keywords == {"gamma": 0.5}
+    assert update.func is speed.hand_written_r3gan_step and update.keywords == {"gamma": 0.5, "every": 1}
     hand = speed.HandLoop(run, channels_last=True)
     assert all(p.is_contiguous(memory_format=torch.channels_last) for p in hand.D.parameters() if p.dim() == 4)
     before = [p.detach().clone() for p in hand.D.parameters()]
     hand.train(2)
     assert all(torch.isfinite(p).all() for p in hand.D.parameters())
     assert any(not torch.equal(a, p) for a, p in zip(before, hand.D.parameters()))
+
+
+def test_the_hand_written_r3gan_loop_regularizes_lazily_as_the_recipe_does(speed, monkeypatch):
+    import gancore
+
+    r3gan = {"train.device": "cpu", "data.limit": 64, "train.batch_size": 16, "train.regularize_every": 4,
+             "loss.name": "rpgan", "regularizers": [{"name": "r1", "weight": 0.5}, {"name": "r2", "weight": 0.5}]}
+    hand = speed.HandLoop(gancore.create_run("dcgan-mnist", overrides=r3gan))
+    assert hand.update.keywords == {"gamma": 0.5, "every": 4}
+    group = hand.opt_d.param_groups[0]  # StyleGAN2's adjustment, c = 4 / 5
+    assert group["lr"] == pytest.approx(5e-4 * 0.8) and group["betas"] == pytest.approx([0.5**0.8, 0.999**0.8])
+    assert hand.opt_g.param_groups[0]["lr"] == 5e-4
+    updates = []
+    monkeypatch.setattr(hand.opt_d, "step", lambda: updates.append(hand.steps))
+    hand.train(5)
+    assert updates == [0, 0, 1, 2, 3, 4, 4]  # steps 0 and 4 take the penalties' update too
