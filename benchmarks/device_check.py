@@ -6,7 +6,8 @@ has it natively) and fp16, each ending with a sample grid and a checkpoint; the 
 recipe with ``train.compile = true``; DDP over nccl in one process per GPU (with
 ``train.sync_batchnorm`` too); the default recipe's CUDA checkpoints sampled on the CPU,
 with CUDA hidden, the samples checked finite; the default recipe's steps per second on the
-GPU against the hand-written loop of benchmarks/speed.py, in alternating rounds; and the
+GPU against the hand-written loop of benchmarks/speed.py, in alternating rounds, in fp32
+and bf16 (where the GPU has it), each also in channels-last memory format; and the
 ``inception`` features on the GPU (random weights in the published layout): the same as
 on the CPU, and their images/s.
 
@@ -229,15 +230,29 @@ def finite_samples(path: Path, count: int) -> Verdict:
     return verdict
 
 
+def speed_variants(bf16: bool) -> list[str]:
+    """speed.py's variants the comparison measures: fp32 and, where the GPU has it natively,
+    bf16, each also in channels-last format (whether train.channels_last wins on CUDA)."""
+    return ["fp32", "channels_last", *(["bf16", "bf16+channels_last"] if bf16 else [])]
+
+
 def speed_ratio(rounds: int, measured: dict[str, float]) -> Verdict:
-    """The speeds speed.measure printed, kept in ``measured``, and their ratio."""
+    """The speeds speed.measure printed, kept in ``measured``, and their ratios."""
 
     def verdict(out: str) -> tuple[bool, str]:
         measured.update(json.loads(out.splitlines()[-1]))
         gancore_speed, hand = measured["fp32"], measured["hand"]
-        return True, (f"gancore {gancore_speed:.1f} steps/s, hand-written loop {hand:.1f} steps/s: ratio "
-                      f"{gancore_speed / hand:.2f} (medians of {rounds} rounds of {SPEED_STEPS} steps; speed.py's "
-                      f"{SPEED_CASE} case)")
+        note = (f"gancore {gancore_speed:.1f} steps/s, hand-written loop {hand:.1f} steps/s: ratio "
+                f"{gancore_speed / hand:.2f} (medians of {rounds} rounds of {SPEED_STEPS} steps; speed.py's "
+                f"{SPEED_CASE} case)")
+        if "channels_last" in measured:
+            note += (f"; channels_last {measured['channels_last']:.1f} steps/s, "
+                     f"{measured['channels_last'] / gancore_speed:.2f}x fp32 (hand-written loop in channels_last "
+                     f"{measured['hand channels_last']:.1f})")
+        if "bf16+channels_last" in measured:
+            note += (f"; bf16 {measured['bf16']:.1f}, bf16+channels_last {measured['bf16+channels_last']:.1f} steps/s, "
+                     f"{measured['bf16+channels_last'] / measured['bf16']:.2f}x bf16")
+        return True, note
 
     return verdict
 
@@ -316,10 +331,10 @@ def cpu_load_check(name: str, run: Path, work: Path, limit: float) -> Check:
     return run_check(name, command, limit, finite_samples(samples, 8), child_environment(CUDA_VISIBLE_DEVICES=""))
 
 
-def speed_check(rounds: int, limit: float) -> Check:
+def speed_check(rounds: int, bf16: bool, limit: float) -> Check:
     """speed.py's own comparison on the GPU, in a process of its own."""
-    code = (f"import json, speed; "
-            f"print(json.dumps(speed.measure({SPEED_CASE!r}, ['fp32'], {rounds}, {SPEED_STEPS}, {DEVICE!r})))")
+    code = (f"import json, speed; print(json.dumps(speed.measure({SPEED_CASE!r}, {speed_variants(bf16)!r}, {rounds}, "
+            f"{SPEED_STEPS}, {DEVICE!r})))")
     path = os.pathsep.join([str(BENCHMARKS), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     measured: dict[str, float] = {}
     check = run_check(SPEED_NAME, [sys.executable, "-c", code], limit, speed_ratio(rounds, measured),
@@ -450,7 +465,7 @@ def run_all(args: argparse.Namespace, facts: dict[str, object], work: Path) -> l
         else:
             checks.append(show(Check(name, "skipped", note=f"`{trained_check}` did not pass")))
     # Alone on the GPU, after everything else.
-    checks.append(show(in_time(end, SPEED_NAME, SPEED_LIMIT, partial(speed_check, args.rounds))))
+    checks.append(show(in_time(end, SPEED_NAME, SPEED_LIMIT, partial(speed_check, args.rounds, bool(facts["bf16"])))))
     checks.append(show(in_time(end, INCEPTION_NAME, INCEPTION_LIMIT, inception_check)))
     checks.append(show(in_time(end, STREAM_NAME, STREAM_LIMIT, stream_check)))
     return checks

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import torch
 from torch import nn
 
 from ._distributed import JobError
@@ -69,6 +70,20 @@ def keep_part_state(scheme: Scheme, built: Mapping[str, Any]) -> None:
             stateful[slot] = nn.ModuleList(modules) if isinstance(value, list) else modules[0]
     if stateful:
         scheme.parts = nn.ModuleDict(stateful)
+
+
+def to_channels_last(module: nn.Module) -> nn.Module:
+    """``module`` with its 4-D parameters and buffers (convolution weights) in channels-last
+    memory format, in place (``train.channels_last``); the rest as they are. The parameters
+    stay the same objects and their values and state_dict keys the same: a checkpoint
+    loads whichever format either side has.
+
+    ``to``, not ``contiguous``: a weight with one input channel (an image network's first
+    convolution on grey images) is contiguous in either format, and ``contiguous`` would
+    leave its strides saying the ordinary one, which the convolution then takes for its
+    format (PyTorch reads a tensor's format from its strides)."""
+    module._apply(lambda t: t.to(memory_format=torch.channels_last) if t.dim() == 4 else t)
+    return module
 
 
 def check_pack(scheme: Scheme, batch_size: int, world: int) -> None:

@@ -24,7 +24,8 @@ from ._rundir import RECIPE_FILE, check_run
 RESUMABLE_KEYS = ("train.steps", "train.device", "train.threads", "train.log_every", "train.sample_every",
                   "train.checkpoint_every", "train.keep_checkpoints", "train.num_samples", "eval.every",
                   "eval.metrics", "eval.num_samples", "eval.features", "eval.best",
-                  "train.on_nonfinite", "train.skip_limit", "train.backend", "train.sync_batchnorm", "callbacks")
+                  "train.on_nonfinite", "train.skip_limit", "train.backend", "train.sync_batchnorm", "train.channels_last",
+                  "callbacks")
 
 
 def new_recipe(source: str | Path | Mapping[str, Any], registry: Registry, *,

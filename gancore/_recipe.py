@@ -47,6 +47,7 @@ class TrainSettings(_Strict):
     sync_batchnorm: Annotated[bool, Field(description="with several CUDA processes, batch norm takes its statistics over the global batch (refused on the CPU)")] = False
     regularize_every: Annotated[int, Field(ge=1, le=1000, description="lazy regularization: the critic's penalties (R1, R2, gradient penalties) only every k-th step, as an update of their own scaled by k, with the regularized group's lr and betas adjusted by k/(k+1) as StyleGAN2 does (1: in every critic update)")] = 1
     compile: Annotated[bool, Field(description="torch.compile the networks (slower on small CPU models; see docs/benchmarks.md)")] = False
+    channels_last: Annotated[bool, Field(description="networks' 4-D weights and 4-D image batches in channels-last memory format: the same computation up to float rounding; no effect on other data (on the CPU measured: no faster for dcgan-mnist, 1.06-1.09x for r3gan's networks; see docs/benchmarks.md)")] = False
     log_every: Annotated[int, Field(ge=1, description="steps between metric lines")] = 50
     sample_every: Annotated[int, Field(ge=0, description="steps between sample grids (0: only at the end)")] = 500
     checkpoint_every: Annotated[int, Field(ge=0, description="steps between checkpoints (0: only at the end)")] = 1000

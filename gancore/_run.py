@@ -22,7 +22,7 @@ from torch.optim.swa_utils import AveragedModel
 from . import _checkpoint as ckpt
 from . import _rundir as rundir
 from ._artifacts import read_metrics, save_curves, save_samples
-from ._assemble import build_scheme, check_pack
+from ._assemble import build_scheme, check_pack, to_channels_last
 from ._batches import DeviceBatches, StreamedBatches, batches_for
 from ._distributed import JobError, own_state, process_seed, restore_streams
 from ._engine import Engine
@@ -136,6 +136,8 @@ class Run:
         check_networks(reg, r.slots, spec, self.device)  # before anything is allocated
         self.scheme, self.parts = build_scheme(r, reg, spec, self.random)
         self.scheme.to(self.device)
+        if r.train.channels_last:
+            to_channels_last(self.scheme)  # before the optimizers and EMA copies, which then share the format
         self.augmentation: Augmentation | None = getattr(self.scheme, "augmentation", None)
         check_pack(self.scheme, r.train.batch_size, world)
         if r.train.sync_batchnorm and world > 1 and self.device.type == "cuda":
@@ -190,8 +192,9 @@ class Run:
     @property
     def batches(self) -> DeviceBatches | StreamedBatches:
         if self._batches is None:
-            self._batches = batches_for(self.dataset.tensors, self.device, self.recipe.train.batch_size,
-                                        self.recipe.train.seed, rank=self.processes.rank, world=self.processes.world)
+            t = self.recipe.train
+            self._batches = batches_for(self.dataset.tensors, self.device, t.batch_size, t.seed, rank=self.processes.rank,
+                                        world=self.processes.world, channels_last=t.channels_last)
         return self._batches
 
     # -- training ---------------------------------------------------------------------------
@@ -432,7 +435,8 @@ class Run:
         batch = self.batches.peek(n) if self.scheme.needs_data_to_sample else None
         request = SampleRequest(n, self.device, labels=labels, batch=batch, generator=generator)
         with self.averaged(ema) as scheme:
-            return scheme.sample(request), labels
+            # In the ordinary layout whatever train.channels_last made of the networks' outputs.
+            return scheme.sample(request).contiguous(), labels
 
     def save_samples(self, callbacks: CallbackList | None = None) -> Path:
         assert self.out is not None

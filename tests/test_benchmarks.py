@@ -107,3 +107,67 @@ def test_the_device_report_is_a_table_and_json(device_check, tmp_path, capsys):
     assert report["counts"] == {"pass": 1, "fail": 1, "skipped": 1}
     assert report["checks"][1]["output"] == ["error: step 2: the loss | is nan"]
     assert sorted(p.name for p in args.out.iterdir()) == ["report.json", "report.md"]
+
+
+def test_the_speed_check_measures_channels_last_and_reports_its_ratios(device_check):
+    assert device_check.speed_variants(False) == ["fp32", "channels_last"]
+    assert device_check.speed_variants(True) == ["fp32", "channels_last", "bf16", "bf16+channels_last"]
+    measured = {}
+    speeds = {"hand": 100.0, "hand channels_last": 110.0, "fp32": 120.0, "channels_last": 150.0, "bf16": 200.0,
+              "bf16+channels_last": 260.0}
+    passed, note = device_check.speed_ratio(5, measured)("warming up\n" + json.dumps(speeds))
+    assert passed and measured == speeds
+    assert note.startswith("gancore 120.0 steps/s, hand-written loop 100.0 steps/s: ratio 1.20")
+    assert "channels_last 150.0 steps/s, 1.25x fp32 (hand-written loop in channels_last 110.0)" in note
+    assert note.endswith("bf16 200.0, bf16+channels_last 260.0 steps/s, 1.30x bf16")
+
+
+@pytest.fixture
+def speed(monkeypatch):
+    return load(BENCHMARKS / "speed.py", monkeypatch)
+
+
+def test_speed_cases_are_its_own_or_any_built_in_recipe(speed):
+    assert speed.case("dcgan-mnist") == speed.CASES["dcgan-mnist"]
+    recipe, overrides, described = speed.case("wgan-gp-mnist")  # as it is, described by its summary
+    assert (recipe, overrides) == ("wgan-gp-mnist", {}) and "WGAN" in described
+    with pytest.raises(ValueError, match="unknown case 'nope'"):
+        speed.case("nope")
+
+
+def test_the_hand_written_loop_writes_the_recipes_objective_in_either_format(speed):
+    import torch
+
+    import gancore
+
+    small = {"train.device": "cpu", "data.limit": 64, "train.batch_size": 16}
+    run = gancore.create_run("dcgan-mnist", overrides=small | {"loss.name": "non-saturating"})
+    assert speed.hand_update(run.recipe) is speed.hand_written_step
+    with pytest.raises(ValueError, match="not hinge"):
+        speed.hand_update(gancore.create_run("dcgan-mnist", overrides=small).recipe)
+    r3gan = {"loss.name": "rpgan", "regularizers": [{"name": "r1", "weight": 0.5}, {"name": "r2", "weight": 0.5}]}
+    run = gancore.create_run("dcgan-mnist", overrides=small | r3gan)
+    update = speed.hand_update(run.recipe)
+    assert update.func is speed.hand_written_r3gan_step and update.keywords == {"gamma": 0.5, "every": 1}
+    hand = speed.HandLoop(run, channels_last=True)
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in hand.D.parameters() if p.dim() == 4)
+    before = [p.detach().clone() for p in hand.D.parameters()]
+    hand.train(2)
+    assert all(torch.isfinite(p).all() for p in hand.D.parameters())
+    assert any(not torch.equal(a, p) for a, p in zip(before, hand.D.parameters()))
+
+
+def test_the_hand_written_r3gan_loop_regularizes_lazily_as_the_recipe_does(speed, monkeypatch):
+    import gancore
+
+    r3gan = {"train.device": "cpu", "data.limit": 64, "train.batch_size": 16, "train.regularize_every": 4,
+             "loss.name": "rpgan", "regularizers": [{"name": "r1", "weight": 0.5}, {"name": "r2", "weight": 0.5}]}
+    hand = speed.HandLoop(gancore.create_run("dcgan-mnist", overrides=r3gan))
+    assert hand.update.keywords == {"gamma": 0.5, "every": 4}
+    group = hand.opt_d.param_groups[0]  # StyleGAN2's adjustment, c = 4 / 5
+    assert group["lr"] == pytest.approx(5e-4 * 0.8) and group["betas"] == pytest.approx([0.5**0.8, 0.999**0.8])
+    assert hand.opt_g.param_groups[0]["lr"] == 5e-4
+    updates = []
+    monkeypatch.setattr(hand.opt_d, "step", lambda: updates.append(hand.steps))
+    hand.train(5)
+    assert updates == [0, 0, 1, 2, 3, 4, 4]  # steps 0 and 4 take the penalties' update too
