@@ -167,7 +167,7 @@ def test_every_section_and_part_is_checked(tiny_ring):
 def test_an_unknown_part_s_parameters_are_not_checked(tiny_ring):
     tiny_ring["critic"] = {"name": "mpl", "hiden": 3, "norm": "spectal"}
     assert errors_of(tiny_ring) == [
-        "critic.name: unknown critic 'mpl'; did you mean 'mlp'? (available: dcgan, infogan, mlp, patchgan, per-frame, sngan)"
+        "critic.name: unknown critic 'mpl'; did you mean 'mlp'? (available: dcgan, infogan, mlp, patchgan, per-frame, r3gan, sngan)"
     ]
 
 
