@@ -10,6 +10,7 @@ through the ``gancore.Step`` it is handed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -40,7 +41,7 @@ from ._random import Random
 from ._recipe import Recipe
 from ._registry import Registry
 from ._sampling import requested_labels
-from ._schedule import Target, Value
+from ._schedule import logged, set_scheduled
 from ._session import CallbackList, Meter, refuse_untrainable, training_session
 from ._step import Augmentation, Step
 from ._threads import choose_threads, with_threads
@@ -154,20 +155,11 @@ class Run:
                 self.ema[net_name] = averaged_copy(getattr(self.scheme, net_name), r.ema.decay, half_life=r.ema.half_life,
                                                    rampup=r.ema.rampup, batch_size=r.train.batch_size, start=r.ema.start,
                                                    length=self.ema_length)
-        self.engine.setup(self.optimizers, params, r.optim, schedules=r.schedules, set_value=self._set_scheduled)
+        self.engine.setup(self.optimizers, params, r.optim, schedules=r.schedules,
+                          set_value=functools.partial(set_scheduled, self.parts, self.ema_length))
         if r.train.compile:
             for net_name in self.networks():  # in place (nn.Module.compile): state_dict keys unchanged
                 getattr(self.scheme, net_name).compile()
-
-    def _set_scheduled(self, target: Target, value: Value) -> None:
-        """A scheduled value, before each step (the engine sets an optimizer's own): the
-        EMA's length, or a part's parameter (an attribute of the same name, which the part
-        reads each time it is used)."""
-        if target.where[0] == "ema":
-            setattr(self.ema_length, target.where[1], value)
-        else:
-            _, place, param = target.where
-            setattr(self.parts[place], param, list(value) if isinstance(value, tuple) else value)
 
     def networks(self) -> dict[str, nn.Module]:
         """The scheme's trained networks by attribute name (every group's)."""
@@ -278,8 +270,7 @@ class Run:
         row, elapsed = meter.row(self.step, self.processes)
         self.seconds += elapsed
         row = {"step": self.step, "seconds": round(self.seconds, 3)} | row
-        for name, value in self.engine.values.items():  # the scheduled values of the last step
-            row |= {f"{name}.{i}": v for i, v in enumerate(value)} if isinstance(value, tuple) else {name: value}
+        row |= logged(self.engine.values)  # the scheduled values of the last step
         if self.recipe.train.on_nonfinite == "skip" or self.recipe.train.amp == "fp16":
             row["skipped_updates"] = self.engine.guard.skipped
         if evaluate:

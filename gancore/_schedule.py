@@ -166,6 +166,25 @@ def _numeric(value: Any, current: Any, path: str) -> Value:
     return float(value)
 
 
+def logged(values: Mapping[str, Value]) -> dict[str, float]:
+    """Scheduled values as metrics columns: one per element of a list (``optim.critic.betas.1``)."""
+    out: dict[str, float] = {}
+    for name, value in values.items():
+        out |= {f"{name}.{i}": v for i, v in enumerate(value)} if isinstance(value, tuple) else {name: value}
+    return out
+
+
+def set_scheduled(parts: Mapping[str, Any], ema_length: Any, target: Target, value: Value) -> None:
+    """A run's scheduled value other than an optimizer's (the engine sets those): the EMA's
+    length (``ema_length``, which every EMA update reads), or a part's parameter, an
+    attribute of the same name that the part reads each time it is used."""
+    if target.where[0] == "ema":
+        setattr(ema_length, target.where[1], value)
+    else:
+        _, place, param = target.where
+        setattr(parts[place], param, list(value) if isinstance(value, tuple) else value)
+
+
 def is_numeric(value: Any) -> bool:
     """A value a schedule can move: a number, or a non-empty list of numbers (not a bool)."""
     if isinstance(value, bool):

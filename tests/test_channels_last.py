@@ -134,7 +134,7 @@ def test_resume_in_channels_last_is_exact(tmp_path):
 @pytest.mark.parametrize("first, then", [(True, False), (False, True)], ids=["on-then-off", "off-then-on"])
 def test_a_checkpoint_loads_and_trains_on_in_the_other_format(tmp_path, first, then):
     written = create(tmp_path / "run", on=first, **{"train.steps": 10}).train()
-    saved = torch.load(tmp_path / "run" / "checkpoints" / "step-0000010.pt", map_location="cpu", weights_only=False)
+    saved = torch.load(tmp_path / "run" / "checkpoints" / "step-0000010.pt", map_location="cpu", weights_only=True)
     conv = saved["scheme"]["critic.input.0.weight"]
     assert conv.is_contiguous(memory_format=CL if first else torch.contiguous_format)  # as it was: strided tensors
 
