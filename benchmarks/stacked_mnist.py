@@ -6,7 +6,7 @@ Each run trains a recipe (its own steps, or a time budget with --minutes) and cl
 every channel of 26,000 samples with the MNIST feature network (`stacked-mnist-modes`):
 a mode is a triple of digits with at least one sample.
 
-    python benchmarks/stacked_mnist.py [--seeds 3] [--minutes M] [--recipes a,b] [--jobs 2]
+    python benchmarks/stacked_mnist.py [--seeds 3] [--minutes M] [--recipes a,b] [--jobs 2] [--section NAME]
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--minutes", type=float, default=None, help="train each run for this long (default: its steps)")
     parser.add_argument("--steps", type=int, default=None, help="override every recipe's train.steps")
+    parser.add_argument("--section", default="stacked-mnist", help="the docs/benchmarks.md section to write")
     add_worker_options(parser)
     args = parser.parse_args()
     recipes = args.recipes.split(",")
@@ -85,7 +86,7 @@ def main() -> None:
     lines += [f"| {name} (published) | | {figures.split(' / ')[0]} | {figures.split(' / ')[1]} | |" for name, figures in ANCHORS]
     body = "\n".join(lines) + (f"\n\nMean ± standard error over {args.seeds} seeds, {SAMPLES:,} samples each, every "
                                f"channel classified by the MNIST feature network; {workers_note(args)}")
-    publish("stacked-mnist", body, not args.no_write, args.threads)
+    publish(args.section, body, not args.no_write, args.threads)
 
 
 if __name__ == "__main__":

@@ -368,20 +368,20 @@ def _recipe_check(reg: Registry, recipe: str) -> Callable[[], None]:
 
 
 def _user_data(reg: Registry, recipe: str) -> dict[str, Any]:
-    """What a recipe leaves to its user, such as the folder of an ``image-folder`` dataset:
-    the dataset's required parameters the recipe does not set, from the dataset's first
-    example (``data.root``), as overrides."""
+    """What a recipe leaves to its user or to a download, such as the folder of an
+    ``image-folder`` dataset or CIFAR-10's archive: the values of the dataset's first
+    example (``data.root``) that the recipe does not set, as overrides. The kit has no
+    network and no copy of the real data."""
     _, doc = load_source(recipe, reg)
     data = doc.get("data", {})
     if not isinstance(data, dict) or (("dataset", data.get("name")) not in reg.parts):
         return {}
-    entry = reg.get("dataset", data["name"])
-    missing = [k for k, f in entry.params.model_fields.items() if f.is_required() and k not in data]
+    example = examples(reg.get("dataset", data["name"]))[0]
+    missing = [k for k in example if k not in data]
     if not missing:
         return {}
-    example = examples(entry)[0]
     # An example dataset is small: a few samples per batch.
-    return {f"data.{k}": example[k] for k in missing if k in example} | {"train.batch_size": 4}
+    return {f"data.{k}": example[k] for k in missing} | {"train.batch_size": 4}
 
 
 def check_part(kind: str, name: str, *, registry: Registry | None = None) -> None:
