@@ -18,7 +18,7 @@ from ._runs import DEFAULT_DEVICE, DeviceOption, ThreadsOption, loaded_run, use_
 
 @app.command()
 def report(
-    runs: Annotated[list[Path], typer.Argument(metavar="RUN...", help="One or more run directories.")],
+    runs: Annotated[list[Path], typer.Argument(metavar="RUN", help="One or more run directories.")],
     out: Annotated[Optional[Path], typer.Option("--out", help="FILE.html, or a folder to write report.html into; default RUN/report.html for one run, report.html here for several.")] = None,
     device: DeviceOption = DEFAULT_DEVICE,
     threads: ThreadsOption = None,
