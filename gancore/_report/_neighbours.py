@@ -90,10 +90,12 @@ def _embedded(embed: _Embed, pool: Tensor, samples: Tensor, device: torch.device
 
 
 def _feature_space(run: Run, x: Tensor, notes: list[str]) -> tuple[str, _Embed]:
-    """The feature space of the run's first metric that embeds images like ``x`` (the
-    recipe's ``eval.features`` applies, as in an evaluation), else the pixels."""
+    """The feature space of the run's first metric (FID when it has it) that embeds images
+    like ``x`` (the recipe's ``eval.features`` applies, as in an evaluation), else the pixels."""
+    specs = metric_specs(run.registry, run.eval_metrics(), run.recipe.eval.features)
+    specs.sort(key=lambda spec: spec[0] != "fid")  # FID's space first: the one a run is most often judged in
     try:
-        for name, params in metric_specs(run.registry, run.eval_metrics(), run.recipe.eval.features):
+        for name, params in specs:
             metric = run.registry.build("metric", name, params, spec=run.spec)
             found = metric.feature_space_for(x)
             if found is not None:

@@ -33,7 +33,7 @@ img.grid { width: 280px; image-rendering: pixelated; border: 1px solid #ddd; }
 .strip { display: flex; gap: 0.6em; overflow-x: auto; padding-bottom: 0.5em; }
 .strip img { width: 150px; image-rendering: pixelated; border: 1px solid #ddd; }
 .charts { display: flex; flex-wrap: wrap; gap: 0.8em; }
-.charts figure { width: 420px; }
+.charts figure { width: 400px; }
 svg.chart { width: 100%; height: auto; }
 table { border-collapse: collapse; font-size: 13px; }
 td, th { border: 1px solid #ddd; padding: 2px 6px; text-align: left; vertical-align: top; }
@@ -78,10 +78,10 @@ def page(views: Sequence[RunView], charts: dict[str, list[tuple[str, str]]], ver
         _summary(views),
         "<h2>Samples</h2>",
         f'<div class="runs" style="{columns}">' + "".join(_samples(v) for v in views) + "</div>",
-        "<h2>Curves</h2>",
-        _charts(charts),
         "<h2>Nearest training images</h2>",
         f'<div class="runs" style="{columns}">' + "".join(_sheet(v) for v in views) + "</div>",
+        "<h2>Curves</h2>",
+        _charts(charts),
         "<h2>Recipes</h2>",
         f'<div class="runs" style="{columns}">' + "".join(_recipe(v) for v in views) + "</div>",
         "<h2>Environment</h2>",
