@@ -121,7 +121,7 @@ def test_report_renders_in_chromium_offline(runs, page):
     assert seen["scripts"] == 0
     assert HOSTILE in seen["text"]  # the recipe's markup shown as the text it is
     for shown in ("real data: 16 training images", "generated, step 4", "step 20", "mnist feature space",
-                  "the data are not images", "processes"):
+                  "the data are 2-D points", "processes"):
         assert shown in seen["text"], shown
 
 
@@ -144,10 +144,13 @@ def test_every_string_from_a_run_is_escaped(runs, tmp_path):
     shutil.copytree(ring, copy)
     with open(copy / "metrics.jsonl", "a") as fh:  # a metric (a plugin's name for it) holding markup
         fh.write(json.dumps({"step": 21, "<b>metric</b>": 1.0}) + "\n")
+    named = tmp_path / "<img src=x onerror=alert(1)>"  # a folder's name is the run's name on the page
+    shutil.copytree(images, named)
     out = tmp_path / "page.html"
-    assert invoke("report", images, copy, "--out", out, "--threads", "1").exit_code == 0
+    assert invoke("report", named, copy, "--out", out, "--threads", "1").exit_code == 0
     text = out.read_text()
-    assert "<script" not in text and "<b>" not in text
+    assert "<script" not in text and "<b>" not in text and "<img src=x" not in text
+    assert text.count("&lt;img src=x onerror=alert(1)&gt;") >= 6  # title, summary, each section, the legends
     assert "&lt;script&gt;alert(&#x27;recipe&#x27;)&lt;/script&gt; &amp; friends" in text
     assert "&lt;b&gt;metric&lt;/b&gt;" in text
     assert re.search(r"Content-Security-Policy\" content=\"default-src &#x27;none&#x27;", text)
@@ -175,6 +178,18 @@ def test_the_sheet_shows_the_nearest_training_images(runs):
     space = run.registry.build("features", "mnist", {})
     f_pool, f_samples = space.features(training.view(-1, 1, 28, 28)), space.features(sheet.samples)
     assert torch.allclose(torch.cdist(f_samples, f_pool).min(dim=1).values, sheet.distances[:, 0], rtol=1e-4, atol=1e-4)
+
+
+def test_the_sheet_falls_back_to_pixels_and_says_so(runs):
+    """A run none of whose metrics embeds images is searched pixel by pixel."""
+    run = gancore.load_run(runs[0], overrides={"eval.metrics": [{"name": "modes", "benchmark": "ring"}]})
+    sheet = neighbour_sheet(run)
+    assert sheet.space == "pixel space"
+    assert sheet.notes == ["no metric of this run embeds these images in a feature space"]
+    assert sheet.samples is not None and sheet.distances is not None
+    training = run.dataset.tensors["x"].float().div(127.5).sub(1).flatten(1)
+    nearest = torch.cdist(sheet.samples.flatten(1).double(), training.double()).min(dim=1).values
+    assert torch.allclose(nearest.float(), sheet.distances[:, 0], rtol=1e-4)
 
 
 def test_runs_record_their_environment(runs, tmp_path):

@@ -58,8 +58,10 @@ def neighbour_sheet(run: Run, seed: int | None = None) -> Sheet:
         return Sheet(missing="the run has no checkpoint yet: nothing to sample")
     if not run.finite:
         return Sheet(missing=f"the weights at step {run.step} are not finite (the run diverged)")
+    if tuple(run.spec.shape) == (2,):
+        return Sheet(missing="the data are 2-D points (see the scatter plots over time)")
     if not run.spec.is_image:
-        return Sheet(missing="the data are not images (see the scatter plots over time)")
+        return Sheet(missing=f"the data are not single images (each is {tuple(run.spec.shape)})")
     samples = run.sample(SAMPLES, seed=run.recipe.train.seed if seed is None else seed).float().cpu()
     data = run.dataset.tensors["x"]
     if samples.dim() != 4 or tuple(samples.shape[1:]) != tuple(data.shape[1:]):

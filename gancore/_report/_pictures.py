@@ -40,6 +40,11 @@ def real_picture(run: Run) -> tuple[bytes | None, str]:
     pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(run.recipe.train.seed))[:n]
     if data.dim() == 4:
         return png_bytes(image_grid(as_float(data[pick.sort().values]))), f"{n} training images"
+    if data.dim() == 5:  # sequences, drawn as the run draws its samples: a row per sequence
+        rows = min(8, len(data))
+        frames = as_float(data[pick[:rows].sort().values])
+        grid = image_grid(frames.reshape(-1, *frames.shape[2:]), columns=frames.shape[1])
+        return png_bytes(grid), f"{rows} training sequences of {frames.shape[1]} frames"
     if data.dim() == 2 and data.shape[1] == 2:
         shown = min(len(data), 2000)
         return scatter_png(data[:shown].float().cpu().numpy()), f"{shown} training points"
