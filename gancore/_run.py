@@ -37,7 +37,7 @@ from ._evaluate import (applicable_metrics, best_value, generated_like, latent_g
 from ._footprint import check_networks
 from ._optim import build_optimizer
 from ._parts import Callback, DataSpec, Dataset, SampleRequest, Scheme
-from ._plugins import host
+from ._plugins import plugin_versions
 from ._plugins import registry as default_registry
 from ._random import Random
 from ._recipe import Recipe
@@ -268,7 +268,7 @@ class Run:
         rundir.prepare(self.out, self.recipe.resolved(), self.step)
         # The plugins whose parts this run's registry holds, with their versions where the
         # process's plugin host loaded them (a registry built by hand has none to give).
-        versions = {name: info.version for name, info in host().plugins.items()}
+        versions = plugin_versions()
         used = {entry.plugin: versions.get(entry.plugin, "unknown") for entry in self.registry.entries()}
         record_session(self.out, self.step, describe(self.device, self.processes.world, used))
 
