@@ -39,6 +39,13 @@ class Metric:
     def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor]) -> dict[str, float]:
         raise NotImplementedError
 
+    def feature_space_for(self, x: Tensor) -> tuple[str, Features] | None:
+        """The registered name and the object of the feature space this metric embeds
+        samples like ``x`` in, or None for a metric that uses none. ``gancore report``
+        searches a run's nearest training images in it, so that its sheet and the run's
+        metrics see the same distances."""
+        return None
+
 
 class GeneratorMetric(Protocol):
     """How a metric with ``needs_generator = True`` is called: ``Metric.compute`` plus the

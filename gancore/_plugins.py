@@ -237,6 +237,12 @@ def host() -> PluginHost:
     return _host
 
 
+def plugin_versions() -> dict[str, str]:
+    """Each plugin's version as the process's host found it, without loading the plugins
+    (nothing when no host has loaded them: a run on a registry built by hand)."""
+    return {name: info.version for name, info in _host.plugins.items()} if _host is not None else {}
+
+
 def reload(**kwargs: Any) -> PluginHost:
     """Load the plugins again (with ``block``/``autoload``/``strict`` overrides)."""
     global _host

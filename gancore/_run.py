@@ -27,6 +27,7 @@ from ._assemble import build_scheme, check_pack, to_channels_last
 from ._batches import DeviceBatches, StreamedBatches, batches_for
 from ._distributed import JobError, own_state, process_seed, restore_streams
 from ._engine import Engine
+from ._environment import describe, record_session
 from ._errors import DivergenceError, GancoreError
 from ._datasets import build_dataset
 from ._documents import new_recipe, stored_recipe
@@ -36,6 +37,7 @@ from ._evaluate import (applicable_metrics, best_value, generated_like, latent_g
 from ._footprint import check_networks
 from ._optim import build_optimizer
 from ._parts import Callback, DataSpec, Dataset, SampleRequest, Scheme
+from ._plugins import plugin_versions
 from ._plugins import registry as default_registry
 from ._random import Random
 from ._recipe import Recipe
@@ -264,6 +266,11 @@ class Run:
             rundir.check_new(self.out, self.advice)
         self.new = False
         rundir.prepare(self.out, self.recipe.resolved(), self.step)
+        # The plugins whose parts this run's registry holds, with their versions where the
+        # process's plugin host loaded them (a registry built by hand has none to give).
+        versions = plugin_versions()
+        used = {entry.plugin: versions.get(entry.plugin, "unknown") for entry in self.registry.entries()}
+        record_session(self.out, self.step, describe(self.device, self.processes.world, used))
 
     def _metrics_row(self, meter: Meter, evaluate: bool) -> dict[str, Any]:
         self.engine.guard.check()  # nothing is logged past a divergence

@@ -25,15 +25,20 @@ def use_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def trained_run(run_dir: Path, *, device: str, step: int | None, best: bool) -> Run:
+def loaded_run(run_dir: Path, *, device: str, step: int | None = None, best: bool = False) -> Run:
+    """The run in ``run_dir`` on ``--device``, at its newest checkpoint (or none yet)."""
     try:
-        run = Run.load(run_dir, device=device, step=step, best=best)
+        return Run.load(run_dir, device=device, step=step, best=best)
     except GancoreError as exc:
         # The engine names the recipe's key; here the device came from the option.
         message = str(exc)
         if message.startswith("train.device:"):
             raise GancoreError("--device:" + message.removeprefix("train.device:")) from None
         raise
+
+
+def trained_run(run_dir: Path, *, device: str, step: int | None, best: bool) -> Run:
+    run = loaded_run(run_dir, device=device, step=step, best=best)
     if run.step == 0:
         raise GancoreError(f"{run_dir} has no checkpoint yet")
     run.require_finite()

@@ -40,6 +40,7 @@ def train(
     log_to: Annotated[Optional[list[str]], typer.Option("--log-to", metavar="CALLBACK", help="Add a callback by name, e.g. tensorboard or csv (repeatable; see gancore list callback).")] = None,
     nproc: Annotated[int, typer.Option("--nproc", metavar="N", help="Train in N processes on this machine (one per GPU), started as torchrun starts them; train.batch_size is the global batch.")] = 1,
     threads: Annotated[Optional[int], typer.Option("--threads", metavar="N", min=1, max=1024, help="CPU threads of each training process (train.threads; default: the machine's cores, divided among --nproc's processes).")] = None,
+    report: Annotated[bool, typer.Option("--report", help="At the end, write the run's report, RUN/report.html (as gancore report RUN does).")] = False,
 ) -> None:
     """Train a recipe. The run directory gets the resolved recipe, metrics.jsonl,
     sample grids and checkpoints. Exit codes: 2 bad input, 3 the run diverged
@@ -72,15 +73,16 @@ def train(
         else:
             run_name = _validated(name, overrides, log_to, nproc)
             out = out or _fresh_directory(run_name)
-        argv = _argv(ctx, recipe, overrides, out, device, resume, log_to)
+        argv = _argv(ctx, recipe, overrides, out, device, resume, log_to, report)
         raise typer.Exit(launch(nproc, argv, out=str(out)))
     try:
-        _train(recipe, overrides, out, device, resume, log_to)
+        _train(recipe, overrides, out, device, resume, log_to, report)
     finally:
         leave()
 
 
-def _train(recipe: str | None, overrides: list[str], out: Path | None, device: str | None, resume: bool, log_to: list[str]) -> None:
+def _train(recipe: str | None, overrides: list[str], out: Path | None, device: str | None, resume: bool, log_to: list[str],
+           report: bool) -> None:
     if resume:
         assert out is not None
         run = Run.load(out, overrides=overrides, device=device, log_to=log_to)
@@ -122,6 +124,11 @@ def _train(recipe: str | None, overrides: list[str], out: Path | None, device: s
     samples = sorted((run.out / "samples").glob("*.png"))
     console.print(f"done: {run.step} steps in {run.seconds:.1f} s; samples {samples[-1] if samples else '-'}; "
                   f"sample more with: gancore sample {run.out}")
+    if report:
+        from .._report import REPORT_FILE, write_report
+
+        size = write_report([run], run.out / REPORT_FILE)
+        console.print(f"wrote the run's report to {run.out / REPORT_FILE} ({size / 1e3:.1f} kB)")
 
 
 
@@ -165,7 +172,7 @@ def _check_share(batch_size: int, nproc: int) -> None:
 
 
 def _argv(ctx: typer.Context, recipe: str | None, overrides: list[str], out: Path | None, device: str | None,
-          resume: bool, log_to: list[str]) -> list[str]:
+          resume: bool, log_to: list[str], report: bool = False) -> list[str]:
     """The command line each process runs: this one without --nproc (and with --out)."""
     argv: list[str] = []
     top = ctx.parent.params if ctx.parent is not None else {}
@@ -186,4 +193,6 @@ def _argv(ctx: typer.Context, recipe: str | None, overrides: list[str], out: Pat
         argv.append("--resume")
     for name in log_to:
         argv += ["--log-to", name]
+    if report:
+        argv.append("--report")
     return argv

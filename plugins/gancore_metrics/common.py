@@ -52,12 +52,16 @@ class FeatureSpace:
         self._built: dict[str, Any] = {}
 
     def for_samples(self, x: Tensor) -> Any:
+        return self.named_for_samples(x)[1]
+
+    def named_for_samples(self, x: Tensor) -> tuple[str, Any]:
+        """The registered name of the space samples like ``x`` are embedded in, and the space."""
         choice = self.choice if self.choice is not None else data_features(x)
         name, params = (choice, {}) if isinstance(choice, str) else _table(choice)
         key = repr((name, sorted(params.items())))
         if key not in self._built:
             self._built[key] = self.build("features", name, params)
-        return self._built[key]
+        return name, self._built[key]
 
 
 def _table(choice: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -137,7 +141,17 @@ def histogram_kl_to_uniform(counts: Tensor) -> float:
     return float((p * (p * counts.numel()).log()).sum())
 
 
-class ImagesByDefault(gancore.Metric):
+class InFeatureSpace(gancore.Metric):
+    """A metric that embeds samples in its feature space (``self.space``), which it names
+    to whoever asks (a report's nearest-neighbour sheet searches the same space)."""
+
+    space: FeatureSpace
+
+    def feature_space_for(self, x: Tensor) -> tuple[str, gancore.Features] | None:
+        return self.space.named_for_samples(x)
+
+
+class ImagesByDefault(InFeatureSpace):
     """A metric in a feature space: ``gancore eval`` runs it by default on images (in the
     MNIST network's space where that network reads them, in Inception-v3's otherwise)."""
 
@@ -152,7 +166,7 @@ def mnist_sized(spec: gancore.DataSpec) -> bool:
     return spec.is_image and spec.shape[0] == 1 and spec.shape[1] in (28, 32)
 
 
-class MnistImagesByDefault(gancore.Metric):
+class MnistImagesByDefault(InFeatureSpace):
     """A metric whose default classifier is the bundled MNIST network: ``gancore eval``
     runs it by default where that network reads the data."""
 
