@@ -40,6 +40,7 @@ from ._parts import (
     Slot,
 )
 from ._plugins import PluginHost, build, host, registry, reload
+from ._projection import Projection, project
 from ._session import Progress, Stopped
 from ._random import Random
 from ._run import Run, create_run, load_run
@@ -73,6 +74,7 @@ __all__ = [
     "PluginError",
     "PluginHost",
     "PluginWarning",
+    "Projection",
     "Progress",
     "RecipeError",
     "RecipeWarning",
@@ -98,6 +100,7 @@ __all__ = [
     "input_gradients",
     "load_run",
     "load_statistics",
+    "project",
     "registry",
     "reload",
     "save_statistics",

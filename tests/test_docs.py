@@ -308,8 +308,9 @@ def test_a_missing_document_fails_rather_than_skips():
 # prints what the document shows under it. The conventions of the expected text:
 #
 # - a line ``...`` stands for any number of lines (none included);
-# - in the output of `train` and `eval`, decimal numbers (speeds, seconds, losses, metric
-#   values) are masked on both sides: they vary with the machine and its floating point;
+# - in the output of `train`, `eval` and `project`, decimal numbers (speeds, seconds, losses,
+#   metric values, distances) are masked on both sides: they vary with the machine and its
+#   floating point;
 #   everything else, step numbers and paths included, must match;
 # - ``$ echo $?`` shows the exit code of the command before it;
 # - the machine's memory is taken to be 25.3 GB, as in the examples, and the processes
@@ -423,7 +424,7 @@ def run_examples(examples: list[Example]) -> list[str]:
             problems.append(f"{where}\ncannot be checked: run it here or list it in NOT_RUN with the reason")
             continue
         code, actual = _run(words[1:], env)
-        volatile = bool({"train", "eval"} & set(words[1:4]))
+        volatile = bool({"train", "eval", "project"} & set(words[1:4]))
         if not output_matches(example.expected, actual, volatile):
             problems.append(f"{where}\nprints (exit code {code}):\n" + "\n".join(actual))
     return problems
