@@ -20,6 +20,8 @@ from ._evaluate import Features, LatentGenerator, Metric
 from ._errors import DivergenceError, DuplicateNameError, GancoreError, PluginError, PluginWarning, RecipeError, RecipeWarning, UnknownNameError
 from ._hooks import hookimpl, hookspec
 from ._image_store import cache_dir, stored_images
+from ._export import export_generator
+from ._load import load_generator
 from ._registry import Kind
 from ._params import Ref
 from ._parts import (
@@ -93,11 +95,13 @@ __all__ = [
     "build",
     "cache_dir",
     "create_run",
+    "export_generator",
     "frozen",
     "hookimpl",
     "hookspec",
     "host",
     "input_gradients",
+    "load_generator",
     "load_run",
     "load_statistics",
     "project",

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from ._errors import GancoreError
-
-if TYPE_CHECKING:
-    from ._parts import SampleRequest
 
 TRUNCATION_METHOD = "truncated"
 """The method a generator defines to truncate in its own space: ``truncated(z, psi, labels)``."""
@@ -140,15 +136,3 @@ def write_latents(path: Path, z: Tensor, labels: Tensor | None = None) -> None:
     np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy's stub: **arrays could fill its bool allow_pickle
     tmp.replace(path)
 
-
-def refuse_unused_codes(request: SampleRequest, scheme: str) -> None:
-    """After a scheme sampled: an error when the request asked for truncation or gave codes
-    and the scheme never took codes from it. Its latents are then not standard normal
-    codes (InfoGAN's categorical and uniform codes, a translator's images), which
-    truncating per element would not narrow as intended; the option is refused rather
-    than silently ignored."""
-    if request.drawn or (request.truncation is None and request.latents is None):
-        return
-    what = "truncation" if request.latents is None else "given latent codes"
-    raise GancoreError(f"{what}: scheme {scheme!r} does not sample from standard normal codes of the request "
-                       "(SampleRequest.latent), so they do not apply to this run")

@@ -34,14 +34,14 @@ from ._ema import EmaLength, averaged_copy, swapped_in
 from ._evaluate import (applicable_metrics, best_value, generated_like, latent_generator, metric_specs, real_subset,
                         score, warn_if_costly)
 from ._footprint import check_networks
-from ._latents import check_truncation, refuse_unused_codes
+from ._latents import check_truncation
 from ._optim import build_optimizer
 from ._parts import Callback, DataSpec, Dataset, SampleRequest, Scheme
 from ._plugins import registry as default_registry
 from ._random import Random
 from ._recipe import Recipe
 from ._registry import Registry
-from ._sampling import requested_labels
+from ._sampling import refuse_unused_codes, requested_labels
 from ._schedule import logged, set_scheduled
 from ._session import CallbackList, Meter, refuse_untrainable, training_session
 from ._step import Augmentation, Step

@@ -195,7 +195,7 @@ def _check_invocation(line: str, group) -> str | None:
 
 
 DOCUMENTS = ["README.md", "docs/cli.md", "docs/recipes.md", "docs/plugins.md", "docs/architecture.md",
-             "plugins/example-relativistic/README.md", "docs/augmentation.md"]
+             "plugins/example-relativistic/README.md", "docs/augmentation.md", "docs/after-training.md"]
 
 
 @pytest.mark.parametrize("name", DOCUMENTS)
@@ -319,7 +319,8 @@ def test_a_missing_document_fails_rather_than_skips():
 # Commands that cannot run here are listed in NOT_RUN with the reason; anything else that
 # is not `gancore` fails the test, so that no example goes unchecked by accident.
 
-EXAMPLE_DOCUMENTS = ["README.md", "docs/cli.md", "docs/recipes.md", "docs/distributed.md", "docs/augmentation.md", "docs/networks.md"]
+EXAMPLE_DOCUMENTS = ["README.md", "docs/cli.md", "docs/recipes.md", "docs/distributed.md", "docs/augmentation.md", "docs/networks.md",
+                     "docs/after-training.md"]
 
 NOT_RUN = {
     "gancore train gan-ring --set train.log_every=10 --out runs/int --device cpu":
