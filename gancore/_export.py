@@ -19,6 +19,13 @@ from ._model_card import write_card
 from ._plugins import host
 
 
+def uses_ema(run: Any, ema: bool) -> bool:
+    """Whether the generator exported is an EMA copy: asked for, kept by the run, and
+    started (before ``ema.start`` the run samples its live weights, and so does export)."""
+    average = run.ema.get("generator") if ema else None
+    return average is not None and int(average.n_averaged) > 0
+
+
 def export_run(run: Any, folder: Path, formats: Sequence[str], *, ema: bool = True) -> list[str]:
     """The run's generator (its EMA copy unless ``ema=False``) written to ``folder`` in
     ``formats``; returns the names of the files written (the model card and sample grid
@@ -57,7 +64,7 @@ def export_run(run: Any, folder: Path, formats: Sequence[str], *, ema: bool = Tr
             "latent_dim": latent_dim,
             "num_classes": num_classes,
             "data": spec_json(run.spec),
-            "run": {"recipe": run.name, "step": run.step, "ema": bool(ema and run.ema)},
+            "run": {"recipe": run.name, "step": run.step, "ema": uses_ema(run, ema)},
             "inputs": {"z": f"float32, N x {latent_dim}, standard normal",
                        **({"labels": f"int64, N, classes 0..{num_classes - 1}"} if num_classes else {})},
             "output": "float32, N x " + " x ".join(map(str, run.spec.shape)) + " (images in [-1, 1])",
@@ -81,5 +88,5 @@ def export_generator(run: Any, out: str | Path, *, formats: Sequence[str] = DEFA
     chosen = parse_formats(",".join(formats))
     written = export_run(run, folder, chosen, ema=ema)
     save_samples(run.sample(CARD_SAMPLES, ema=ema), folder / SAMPLE_FILE)
-    write_card(run, folder, written, ema=ema, repo=hub_repo)
+    write_card(run, folder, written, ema=uses_ema(run, ema), repo=hub_repo)
     return [folder / name for name in [*written, CARD_FILE, SAMPLE_FILE]]

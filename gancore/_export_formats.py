@@ -76,6 +76,11 @@ def cpu_copy(generator: nn.Module) -> nn.Module:
     """The generator on the CPU in eval mode and in the ordinary memory layout (a run's
     stays where it is): what every format is written from."""
     copied = copy.deepcopy(generator).cpu().eval()
+    for module in copied.modules():
+        # train.compile compiled the run's network in place; the copy's compiled call would
+        # still run the original (on the run's device): the copy is traced eagerly instead.
+        if getattr(module, "_compiled_call_impl", None) is not None:
+            module._compiled_call_impl = None
     for p in copied.parameters():
         p.requires_grad_(False)
     for tensor in [*copied.parameters(), *copied.buffers()]:

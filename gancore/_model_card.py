@@ -47,7 +47,7 @@ def write_card(run: Any, folder: Path, written: list[str], *, ema: bool, repo: s
         f"{run.recipe.description or 'A generator trained with gancore.'}",
         "",
         f"The generator of a gancore run at training step {run.step}, "
-        f"{'its exponential moving average' if ema and run.ema else 'its trained weights'}.",
+        f"{'its exponential moving average' if ema else 'its trained weights'}.",
         "",
         f"![samples]({SAMPLE_FILE})",
         "",

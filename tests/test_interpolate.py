@@ -91,6 +91,8 @@ def test_a_conditional_model_takes_a_class_for_every_frame_or_one_per_seed(runs,
     (["--label", "3"], "not class-conditional"),
     (["--out", "walk.avi"], "use a .gif or .mp4 file"),
     (["--frames", "1"], "--frames"),
+    (["--labels", "1,2"], "--labels: 2 classes for 4 seeds"),
+    (["--label", "1", "--labels", "1,2,3,4"], "give --label (one class for every frame) or --labels"),
 ])
 def test_bad_options_are_one_error_line(runs, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from .._errors import GancoreError
-from .._export import export_generator
+from .._export import export_generator, uses_ema
 from .._export_formats import DEFAULT_FORMATS, parse_formats
 from .._hub import check_repo, hub_module, upload
 from ._app import app
@@ -41,7 +41,7 @@ def export(
     # Exported on the CPU, whatever the run trained on: every format is written from there.
     run = trained_run(run_dir, device="cpu", step=step, best=best)
     written = export_generator(run, folder, formats=chosen, ema=not no_ema, hub_repo=hub_repo)
-    weights = "EMA" if not no_ema and run.ema else "live"
+    weights = "EMA" if uses_ema(run, not no_ema) else "live"
     console.print(f"wrote {', '.join(p.name for p in written)} to {folder} (the generator at step {run.step}, "
                   f"{weights} weights)")
     if hub_repo is not None:
