@@ -411,7 +411,7 @@ class SampleRequest:
     latents: Tensor | None = None
     #: The sizes of the codes ``latent`` handed out: how the engine knows that a scheme
     #: used the request's codes, and so that truncation or given codes took effect.
-    drawn: list[int] = field(default_factory=list, compare=False, repr=False)
+    drawn: list[int] = field(default_factory=list, init=False, compare=False, repr=False)
 
     def latent(self, dim: int, *, truncate: bool = True) -> Tensor:
         """``n`` standard normal codes of size ``dim``, drawn on the CPU from ``generator``

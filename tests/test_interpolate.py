@@ -100,9 +100,29 @@ def test_bad_options_are_one_error_line(runs, tmp_path, monkeypatch, args, messa
     assert done.exit_code == 2 and message in done.output and "Traceback" not in done.output
 
 
-@pytest.mark.skipif(importlib.util.find_spec("imageio_ffmpeg") is not None, reason="the video extra is installed")
-def test_mp4_without_the_video_extra_says_how_to_install_it(runs, tmp_path):
+def test_mp4_without_the_video_extra_says_how_to_install_it(runs, tmp_path, monkeypatch):
+    from gancore import _animation
+
+    real = _animation.importlib.import_module
+
+    def missing(name, *args):
+        if name == "imageio_ffmpeg":
+            raise ImportError(f"No module named {name!r}")
+        return real(name, *args)
+
+    monkeypatch.setattr(_animation.importlib, "import_module", missing)
     done = invoke(runs[0].out, "--out", tmp_path / "walk.mp4")
     assert done.exit_code == 2
     assert done.output.strip() == "error: writing .mp4 needs the video extra: pip install 'gancore[video]' (or write a .gif)"
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(importlib.util.find_spec("imageio_ffmpeg") is None, reason="needs the video extra")
+def test_mp4_with_the_video_extra_has_the_frames_asked_for(runs, tmp_path):
+    import imageio_ffmpeg
+
+    done = invoke(runs[0].out, "--frames", 10, "--out", tmp_path / "walk.mp4")
+    assert done.exit_code == 0, done.output
+    reader = imageio_ffmpeg.read_frames(str(tmp_path / "walk.mp4"))
+    meta = next(reader)
+    assert meta["size"] == (112, 112) and meta["fps"] == 12 and sum(1 for _ in reader) == 10
