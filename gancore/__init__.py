@@ -20,6 +20,8 @@ from ._evaluate import Features, LatentGenerator, Metric
 from ._errors import DivergenceError, DuplicateNameError, GancoreError, PluginError, PluginWarning, RecipeError, RecipeWarning, UnknownNameError
 from ._hooks import hookimpl, hookspec
 from ._image_store import cache_dir, stored_images
+from ._export import export_generator
+from ._load import load_generator
 from ._registry import Kind
 from ._params import Ref
 from ._parts import (
@@ -40,6 +42,7 @@ from ._parts import (
     Slot,
 )
 from ._plugins import PluginHost, build, host, registry, reload
+from ._projection import Projection, project
 from ._session import Progress, Stopped
 from ._random import Random
 from ._run import Run, create_run, load_run
@@ -73,6 +76,7 @@ __all__ = [
     "PluginError",
     "PluginHost",
     "PluginWarning",
+    "Projection",
     "Progress",
     "RecipeError",
     "RecipeWarning",
@@ -91,13 +95,16 @@ __all__ = [
     "build",
     "cache_dir",
     "create_run",
+    "export_generator",
     "frozen",
     "hookimpl",
     "hookspec",
     "host",
     "input_gradients",
+    "load_generator",
     "load_run",
     "load_statistics",
+    "project",
     "registry",
     "reload",
     "save_statistics",

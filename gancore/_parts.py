@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeGuard, runtime_ch
 import torch
 from torch import Tensor, nn
 
+from ._latents import TRUNCATION_METHOD
+from ._latents import truncate as truncated_codes
 from ._random import Random
 
 if TYPE_CHECKING:
@@ -105,7 +107,13 @@ class Batches(Protocol):
 class Generator(Protocol):
     """``forward(z, labels=None) -> samples``. Attributes: ``latent_dim`` (int) and, when
     class-conditional, ``num_classes`` (int). Image-to-image generators take an image as
-    ``z`` and need no ``latent_dim``."""
+    ``z`` and need no ``latent_dim``.
+
+    Optional: ``truncated(z, psi, labels=None) -> samples``, the truncation trick in the
+    generator's own terms (a mapping network's: ``w`` pulled towards its average by
+    ``psi``). Sampling with a truncation calls it with standard normal ``z`` where it
+    exists; otherwise ``z`` itself is truncated (elements outside ``[-psi, psi]`` drawn
+    again)."""
 
     def __call__(self, z: Tensor, labels: Tensor | None = None) -> Tensor: ...
 
@@ -397,11 +405,41 @@ class SampleRequest:
     labels: Tensor | None = None
     batch: Mapping[str, Tensor] | None = None
     generator: torch.Generator | None = None
+    #: Truncation's bound (``gancore sample --truncation``): codes drawn within it.
+    truncation: float | None = None
+    #: Codes to use instead of drawing them (``gancore sample --latents``): n x dim.
+    latents: Tensor | None = None
+    #: The sizes of the codes ``latent`` handed out: how the engine knows that a scheme
+    #: used the request's codes, and so that truncation or given codes took effect.
+    drawn: list[int] = field(default_factory=list, init=False, compare=False, repr=False)
 
-    def latent(self, dim: int) -> Tensor:
+    def latent(self, dim: int, *, truncate: bool = True) -> Tensor:
         """``n`` standard normal codes of size ``dim``, drawn on the CPU from ``generator``
-        (the same samples on every device), then moved to ``device``."""
-        return torch.randn(self.n, dim, generator=self.generator).to(self.device)
+        (the same samples on every device), then moved to ``device``. With ``truncation``
+        every element outside ``[-truncation, truncation]`` is drawn again inside it (the
+        truncation trick; ``truncate=False`` leaves that to the caller); with ``latents``
+        these codes are returned instead (truncated likewise)."""
+        self.drawn.append(dim)
+        if self.latents is not None:
+            if tuple(self.latents.shape) != (self.n, dim):
+                raise ValueError(f"the given codes are {tuple(self.latents.shape)}; this model takes {self.n} x {dim}")
+            z = self.latents.float().cpu()
+        else:
+            z = torch.randn(self.n, dim, generator=self.generator)
+        if truncate and self.truncation is not None:
+            z = truncated_codes(z, self.truncation, self.generator)
+        return z.to(self.device)
+
+    def generate(self, network: Callable[..., Tensor], dim: int) -> Tensor:
+        """``network(z, labels)`` on the request's codes of size ``dim``: the sampling of a
+        scheme whose generator maps standard normal codes. A network that defines
+        ``truncated(z, psi, labels)`` (a mapping network's own truncation: StyleGAN's pull
+        towards the average ``w``) is given the untruncated codes and ``psi`` instead."""
+        own = getattr(network, TRUNCATION_METHOD, None)
+        if self.truncation is not None and callable(own):
+            samples: Tensor = own(self.latent(dim, truncate=False), self.truncation, self.labels)
+            return samples
+        return network(self.latent(dim), self.labels)
 
     def source(self, *fields: str) -> list[Tensor]:
         """The first ``n`` items of each named field of ``batch``, on ``device``."""

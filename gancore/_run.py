@@ -35,6 +35,7 @@ from ._ema import EmaLength, averaged_copy, swapped_in
 from ._evaluate import (applicable_metrics, best_value, generated_like, latent_generator, metric_specs, real_subset,
                         score, warn_if_costly)
 from ._footprint import check_networks
+from ._latents import check_truncation
 from ._optim import build_optimizer
 from ._parts import Callback, DataSpec, Dataset, SampleRequest, Scheme
 from ._plugins import plugin_versions
@@ -42,7 +43,7 @@ from ._plugins import registry as default_registry
 from ._random import Random
 from ._recipe import Recipe
 from ._registry import Registry
-from ._sampling import requested_labels
+from ._sampling import refuse_unused_codes, requested_labels
 from ._schedule import logged, set_scheduled
 from ._session import CallbackList, Meter, refuse_untrainable, training_session
 from ._step import Augmentation, Step
@@ -417,24 +418,37 @@ class Run:
         return swapped_in(self.scheme, self.ema if use else {})
 
     def sample(self, n: int, *, labels: Tensor | list[int] | int | None = None, seed: int | None = None,
-               ema: bool = True) -> Tensor:
+               ema: bool = True, truncation: float | None = None, latents: Tensor | None = None) -> Tensor:
         """``n`` samples from the latest weights (the EMA copy when the run keeps one)."""
-        return self.sample_with_labels(n, labels=labels, seed=seed, ema=ema)[0]
+        return self.sample_with_labels(n, labels=labels, seed=seed, ema=ema, truncation=truncation, latents=latents)[0]
 
     def sample_with_labels(self, n: int, *, labels: Tensor | list[int] | int | None = None, seed: int | None = None,
-                           ema: bool = True) -> tuple[Tensor, Tensor | None]:
+                           ema: bool = True, truncation: float | None = None,
+                           latents: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """``n`` samples and the classes they were drawn for (None for an unconditional
         model). Without ``labels``, a conditional model draws the classes its scheme
-        chooses (``Scheme.sample_classes``: every class in turn, or InfoGAN's grid rows)."""
+        chooses (``Scheme.sample_classes``: every class in turn, or InfoGAN's grid rows).
+        ``truncation`` (psi > 0) draws the codes within [-psi, psi] (or in the generator's
+        own terms: ``Generator.truncated``); ``latents`` (n x latent_dim) are the codes to
+        use instead of drawing them. Both need a scheme that samples standard normal codes
+        through ``SampleRequest.latent``; any other is refused."""
         labels = requested_labels(self.scheme, n, labels)
         if labels is not None:
             labels = labels.to(self.device)
         generator = torch.Generator().manual_seed(self.recipe.train.seed if seed is None else seed)
         batch = self.batches.peek(n) if self.scheme.needs_data_to_sample else None
-        request = SampleRequest(n, self.device, labels=labels, batch=batch, generator=generator)
+        request = SampleRequest(n, self.device, labels=labels, batch=batch, generator=generator,
+                                truncation=check_truncation(truncation), latents=latents)
         with self.averaged(ema) as scheme:
-            # In the ordinary layout whatever train.channels_last made of the networks' outputs.
-            return scheme.sample(request).contiguous(), labels
+            try:
+                # In the ordinary layout whatever train.channels_last made of the networks' outputs.
+                samples = scheme.sample(request).contiguous()
+            except ValueError as exc:
+                if latents is None:
+                    raise
+                raise GancoreError(f"latents: {exc}") from None
+        refuse_unused_codes(request, self.recipe.scheme[1])
+        return samples, labels
 
     def save_samples(self, callbacks: CallbackList | None = None) -> Path:
         assert self.out is not None

@@ -195,7 +195,8 @@ def _check_invocation(line: str, group) -> str | None:
 
 
 DOCUMENTS = ["README.md", "docs/cli.md", "docs/recipes.md", "docs/plugins.md", "docs/architecture.md",
-             "plugins/example-relativistic/README.md", "docs/augmentation.md", "docs/report.md"]
+             "plugins/example-relativistic/README.md", "docs/augmentation.md", "docs/report.md",
+             "docs/after-training.md"]
 
 
 @pytest.mark.parametrize("name", DOCUMENTS)
@@ -308,9 +309,9 @@ def test_a_missing_document_fails_rather_than_skips():
 # prints what the document shows under it. The conventions of the expected text:
 #
 # - a line ``...`` stands for any number of lines (none included);
-# - in the output of `train`, `eval` and `report`, decimal numbers (speeds, seconds, losses,
-#   metric values, a page's size) are masked on both sides: they vary with the machine and
-#   its floating point;
+# - in the output of `train`, `eval`, `report` and `project`, decimal numbers (speeds,
+#   seconds, losses, metric values, a page's size, distances) are masked on both sides:
+#   they vary with the machine and its floating point;
 #   everything else, step numbers and paths included, must match;
 # - ``$ echo $?`` shows the exit code of the command before it;
 # - the machine's memory is taken to be 25.3 GB, as in the examples, and the processes
@@ -319,7 +320,8 @@ def test_a_missing_document_fails_rather_than_skips():
 # Commands that cannot run here are listed in NOT_RUN with the reason; anything else that
 # is not `gancore` fails the test, so that no example goes unchecked by accident.
 
-EXAMPLE_DOCUMENTS = ["README.md", "docs/cli.md", "docs/recipes.md", "docs/distributed.md", "docs/augmentation.md", "docs/networks.md"]
+EXAMPLE_DOCUMENTS = ["README.md", "docs/cli.md", "docs/recipes.md", "docs/distributed.md", "docs/augmentation.md", "docs/networks.md",
+                     "docs/after-training.md"]
 
 NOT_RUN = {
     "gancore train gan-ring --set train.log_every=10 --out runs/int --device cpu":
@@ -424,7 +426,7 @@ def run_examples(examples: list[Example]) -> list[str]:
             problems.append(f"{where}\ncannot be checked: run it here or list it in NOT_RUN with the reason")
             continue
         code, actual = _run(words[1:], env)
-        volatile = bool({"train", "eval", "report"} & set(words[1:4]))
+        volatile = bool({"train", "eval", "report", "project"} & set(words[1:4]))
         if not output_matches(example.expected, actual, volatile):
             problems.append(f"{where}\nprints (exit code {code}):\n" + "\n".join(actual))
     return problems

@@ -4,8 +4,9 @@ Batch and Weight Normalization in Generative Adversarial Networks").
 
 For every held-out image a latent code is optimised (Adam, from several random starts at
 once, batched over images) to minimise the squared distance of ``G(z)`` to the image; the
-best start counts. A generator that covers the data reconstructs unseen images closely; one
-that dropped modes or produces only a few prototypes cannot.
+best start counts (the search is ``gancore.project``, which ``gancore project`` runs on a
+user's images too). A generator that covers the data reconstructs unseen images closely;
+one that dropped modes or produces only a few prototypes cannot.
 """
 
 from __future__ import annotations
@@ -67,20 +68,8 @@ class Reconstruction(gancore.Metric):
 
     def reconstruct(self, generator: gancore.LatentGenerator, images: Tensor, codes: torch.Generator) -> Tensor:
         """The smallest squared distance (summed over pixels) of each image to ``G(z)``."""
-        n, k = images.shape[0], self.restarts
-        target = images.to(generator.device).repeat(k, *([1] * (images.dim() - 1)))  # restart-major
-        z = torch.randn(k * n, generator.latent_dim, generator=codes).to(generator.device).requires_grad_()
-        optimizer = torch.optim.Adam([z], lr=self.lr)
-        with torch.enable_grad():
-            for _ in range(self.steps):
-                # Each code's own distance: summing them keeps every code's gradient its own.
-                # Only the codes are optimised, never a weight: an evaluation, not a training update.
-                distance = (generator(z) - target).pow(2).flatten(1).sum(1)
-                (z.grad,) = torch.autograd.grad(distance.sum(), z)
-                optimizer.step()
-        with torch.no_grad():
-            final = (generator(z.detach()) - target).pow(2).flatten(1).sum(1)
-        return final.view(k, n).min(0).values.cpu()
+        found = gancore.project(generator, images, steps=self.steps, restarts=self.restarts, lr=self.lr, random=codes)
+        return found.distances
 
     def compute(self, real: Mapping[str, Tensor], fake: Mapping[str, Tensor], *,
                 generator: gancore.LatentGenerator | None = None) -> dict[str, float]:

@@ -70,4 +70,5 @@ class Adversarial(gancore.Scheme):
         return logs | {"loss_generator": gen_loss.detach()}
 
     def sample(self, request: gancore.SampleRequest) -> Tensor:
-        return self.generator(request.latent(self.latent_dim), request.labels)
+        # generate: the request's codes (drawn, truncated or given) through the generator
+        return request.generate(self.generator, self.latent_dim)
