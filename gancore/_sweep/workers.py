@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -66,14 +67,21 @@ def run_trials(sweep: Sweep, folder: Path, *, threads: int | None, say: Callable
     """Run trials until the study has ``sweep.trials`` finished (or started by others);
     the number of the signal that stopped this process, 0 when none did."""
     study = open_study(sweep, open_storage(storage_url(sweep, folder), heartbeat=True), seed_offset=seed_offset)
-    with WorkerLock(folder) as me, StopRequests() as signals:
-        run_trial = objective(sweep, folder, me.name, threads, lambda: signals.requested)
-        while not signals.requested:
+    with WorkerLock(folder) as me, StopRequests() as between, _SignalsSeen() as seen:
+        # A signal during a trial's training goes to the run's own handler (it saves the
+        # step); one in its last step ends nothing there, so the sweep looks for it too.
+        def signalled() -> int:
+            return between.requested or seen.last()
+
+        run_trial = objective(sweep, folder, me.name, threads, signalled)
+        while not signalled():
             started: list[int] = []
             with _AskLock(folder) as asking:
                 for number in recover_abandoned(study, folder):
                     say(f"trial {number}: its process ended while it ran; queued again")
-                optuna.storages.fail_stale_trials(study)
+                with warnings.catch_warnings():  # Optuna marks it experimental; it is what optimize itself calls
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    optuna.storages.fail_stale_trials(study)
                 counted = tally(study)
                 if counted.finished + counted.running >= sweep.trials:
                     break
@@ -91,7 +99,49 @@ def run_trials(sweep: Sweep, folder: Path, *, threads: int | None, say: Callable
                     return exc.signum
             if started:
                 say(line(_trial(study, started[0]), sweep))
-    return signals.requested or 0
+        return signalled()
+
+
+class _SignalsSeen:
+    """Every signal this process receives, whichever Python handler takes it: the
+    interpreter writes each one's number to a wakeup pipe (``signal.set_wakeup_fd``)."""
+
+    def __init__(self) -> None:
+        self._pipe: tuple[int, int] | None = None
+        self._previous = -1
+        self._seen = 0
+
+    def __enter__(self) -> _SignalsSeen:
+        read, write = os.pipe()
+        os.set_blocking(read, False)
+        os.set_blocking(write, False)
+        try:
+            self._previous = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+        except ValueError:  # not the main thread: signals reach only the main thread anyway
+            os.close(read)
+            os.close(write)
+            return self
+        self._pipe = (read, write)
+        return self
+
+    def last(self) -> int:
+        """The number of the last signal received so far, 0 for none."""
+        if self._pipe is not None:
+            try:
+                data = os.read(self._pipe[0], 512)
+            except BlockingIOError:
+                data = b""
+            for number in data:
+                if number in SIGNALS:  # the stop signals; any other a handler may have taken is not one
+                    self._seen = number
+        return self._seen
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pipe is not None:
+            signal.set_wakeup_fd(self._previous)
+            for fd in self._pipe:
+                os.close(fd)
+            self._pipe = None
 
 
 def _trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:
