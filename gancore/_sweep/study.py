@@ -50,11 +50,6 @@ STEP = "step"  # the step it ended at
 _DEFINING = ("recipe", "name", "overrides", "space", "objective")
 _STUDY_ATTR = "gancore_sweep"
 
-# Optuna marks its heartbeat experimental, and would say so for every trial; the sweep
-# prints one line per trial of its own instead of Optuna's log.
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning, module=r"optuna\.|gancore\._sweep")
-optuna.logging.set_verbosity(optuna.logging.CRITICAL)
-
 
 def storage_url(sweep: Sweep, folder: Path) -> str:
     return sweep.storage or f"sqlite:///{(folder / DATABASE).resolve()}"
@@ -79,8 +74,13 @@ def open_storage(url: str, *, heartbeat: bool = False) -> optuna.storages.RDBSto
     if heartbeat:
         beats = {"heartbeat_interval": HEARTBEAT_SECONDS, "grace_period": GRACE_SECONDS,
                  "heartbeat_stale_trial_callback": _stale}
+    # The sweep prints a line per trial of its own; Optuna's log would repeat each, and
+    # log a failed trial's traceback when its reason is one line.
+    optuna.logging.set_verbosity(optuna.logging.CRITICAL)
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **beats)
+        with warnings.catch_warnings():  # Optuna marks its heartbeat experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **beats)
     except ImportError as exc:
         raise GancoreError(f"storage {shown(url)}: {exc}; install the database's Python driver") from None
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy's many errors for a URL or database that does not work

@@ -416,7 +416,9 @@ def _check_against_recipe(sweep: Sweep, registry: Registry, lines: list[str], *,
         # A part's name in the space starts its table afresh, as --set does: said in the docs, not per probe.
         warnings.simplefilter("ignore", RecipeWarning)
         base = problems({})
-        lines.extend(f"recipe with [overrides] and [objective]: {line}" for line in base)
+        for line in base:  # the objective's metric parameters are the recipe's eval.metrics.0
+            lines.append(line.replace("eval.metrics.0.", "objective.params.", 1) if line.startswith("eval.metrics.0.")
+                         else f"recipe with [overrides] and [objective]: {line}")
         for key, dimension in sweep.space.items():
             said = set(base)  # what the recipe refuses without this key, or at this key's other values
             for value in dimension if isinstance(dimension, list) else dimension.ends():
