@@ -97,7 +97,8 @@ def test_importing_gancore_does_not_import_optuna():
 
 
 def test_trials_are_runs_the_sweep_continues_and_show_prints_the_table(tmp_path):
-    table = dict(recipe=tiny_recipe(40), name="tiny", trials=3, space={"loss.name": ["non-saturating", "hinge", "least-squares"]},
+    losses = ["non-saturating", "hinge", "least-squares", "wasserstein"]
+    table = dict(recipe=tiny_recipe(40), name="tiny", trials=3, space={"loss.name": losses},
                  objective={"metric": "fid", "every": 20}, sampler={"name": "grid", "seed": 0})
     path = sweep_file(tmp_path, **table)
     out = tmp_path / "sw"
@@ -105,7 +106,7 @@ def test_trials_are_runs_the_sweep_continues_and_show_prints_the_table(tmp_path)
     assert result.exit_code == 0, result.output
     assert result.output.count(" complete at step 40: fid ") == 3
     trials = study(out, "sweep").trials
-    assert sorted(t.params["loss.name"] for t in trials) == ["hinge", "least-squares", "non-saturating"]
+    assert len({t.params["loss.name"] for t in trials}) == 3
     for t in trials:
         run = out / t.user_attrs["run"]
         recipe = tomllib.loads((run / "recipe.toml").read_text())
@@ -137,6 +138,11 @@ def test_trials_are_runs_the_sweep_continues_and_show_prints_the_table(tmp_path)
     other = sweep_file(tmp_path, stem="other", **(table | {"space": {"loss.name": ["hinge"]}, "study": "sweep"}))
     refused = invoke("sweep", other, "--out", out)
     assert refused.exit_code == 2 and "holds another sweep (its space differ" in refused.output
+
+    sweep_file(tmp_path, **(table | {"trials": 4}))  # more trials: the same study goes on
+    more = invoke("sweep", path, "--out", out, "--threads", 1)
+    assert more.exit_code == 0 and "3 finished already" in more.output and " complete at step 40" in more.output
+    assert sorted(t.params["loss.name"] for t in study(out, "sweep").trials) == sorted(losses)
 
 
 def test_a_refused_value_and_a_diverging_run_fail_their_trials_and_the_sweep_goes_on(tmp_path):
