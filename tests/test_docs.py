@@ -196,7 +196,7 @@ def _check_invocation(line: str, group) -> str | None:
 
 DOCUMENTS = ["README.md", "docs/cli.md", "docs/recipes.md", "docs/plugins.md", "docs/architecture.md",
              "plugins/example-relativistic/README.md", "docs/augmentation.md", "docs/report.md",
-             "docs/after-training.md"]
+             "docs/after-training.md", "docs/sweeps.md", "docs/distributed.md"]
 
 
 @pytest.mark.parametrize("name", DOCUMENTS)
