@@ -16,7 +16,7 @@ A case is one of CASES, or any built-in recipe by name (as it is: its loss must 
 hand-written loop writes), e.g. `--cases r3gan-mnist`.
 
     python benchmarks/speed.py [--rounds 5] [--steps 100] [--threads 2] [--device cpu]
-                               [--cases dcgan-mnist,RECIPE] [--variants fp32,channels_last]
+                               [--cases dcgan-mnist,RECIPE] [--variants fp32,channels_last] [--section NAME]
 """
 
 from __future__ import annotations
@@ -48,6 +48,10 @@ VARIANTS = {
     "channels_last": ({"train.channels_last": True}, "networks and image batches in channels-last memory format "
                       "(against the hand-written loop in that format)"),
     "bf16+channels_last": ({"train.amp": "bf16", "train.channels_last": True}, "bf16 autocast in channels-last format"),
+    # For recipes that turn on lazy regularization or channels-last themselves (r3gan-mnist):
+    # what each saves, against the same recipe without it.
+    "every_step": ({"train.regularize_every": 1}, "the recipe with its penalties in every step (no lazy regularization)"),
+    "contiguous": ({"train.channels_last": False}, "the recipe in the ordinary (contiguous) memory format"),
 }
 # A channels-last variant: the variant it is otherwise the same as, which it is also reported against.
 SAME_WITHOUT_CHANNELS_LAST = {"channels_last": "fp32", "bf16+channels_last": "bf16"}
@@ -194,6 +198,7 @@ def main() -> None:
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--section", default=None, help="the docs/benchmarks.md section to write (default: speed-DEVICE)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     variants = args.variants.split(",")
@@ -228,7 +233,7 @@ def main() -> None:
     same = f" Against the same variant without channels_last: {'; '.join(versus)}." if versus else ""
     body = (f"{table}\n\nSteps per second, and in bold the ratio to {against}. {legend}.{same} "
             f"Median of {args.rounds} alternating rounds of {args.steps} steps each, device {args.device}.")
-    publish(f"speed-{args.device.split(':')[0]}", body, not args.no_write, args.threads)
+    publish(args.section or f"speed-{args.device.split(':')[0]}", body, not args.no_write, args.threads)
 
 
 if __name__ == "__main__":

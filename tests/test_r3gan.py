@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
 import gancore
@@ -17,6 +17,7 @@ from gancore_nets.r3gan import (
     LEAKY_GAIN,
     DiscriminativeBasis,
     GenerativeBasis,
+    InwardClamp,
     R3GANCritic,
     R3GANGenerator,
     Resample,
@@ -430,3 +431,37 @@ def test_a_tiny_r3gan_learns_with_rpgan_and_r1():
     assert all(math.isfinite(v) for v in gaps)
     assert max(gaps) > 0.5  # the critic told real from fake
     assert distance() < 0.5 * before, (before, distance())  # the samples moved toward the data
+
+
+def test_the_output_clamp_passes_only_gradients_that_lead_back_into_the_range():
+    y = torch.tensor([-5e9, -2.0, -0.5, 0.5, 2.0, 3.0], requires_grad=True)
+    out = InwardClamp.apply(y)
+    # Exactly the clamp, even far outside (a straight-through sum would round -5e9 to garbage).
+    assert out.tolist() == [-1.0, -1.0, -0.5, 0.5, 1.0, 1.0]
+    out.backward(torch.tensor([1.0, -1.0, 1.0, -1.0, -1.0, 1.0]))
+    # A descent step moves y by -grad: -5e9 would go lower and 2.0 higher (blocked); -2.0
+    # would rise and 3.0 fall (passed); inside the range everything passes.
+    assert y.grad.tolist() == [0.0, -1.0, 1.0, -1.0, 0.0, 1.0]
+
+
+def test_a_generator_whose_pixels_are_pushed_outwards_stops_moving_them():
+    # The critic of an all-black dataset asks every pixel to be darker, forever: with the
+    # inward clamp the generator's pre-clamp output stops once past -1 (after Adam's
+    # momentum has carried it a little further) instead of running off.
+    torch.manual_seed(0)
+    gen = R3GANGenerator(spec=gancore.DataSpec((1, 28, 28)), **TINY)
+    opt = torch.optim.Adam(gen.parameters(), lr=1e-2)
+    z = torch.randn(16, gen.latent_dim)
+
+    def train(steps: int) -> tuple[Tensor, Tensor]:
+        for _ in range(steps):
+            opt.zero_grad()
+            gen(z).sum().backward()  # descent lowers every pixel
+            opt.step()
+        with torch.no_grad():
+            return gen.output(gen.stages(gen.basis(z))), gen(z)
+
+    raw_early, samples = train(100)
+    assert (samples == -1.0).all()  # it got there
+    raw_late, _ = train(100)
+    assert torch.allclose(raw_late, raw_early, rtol=1e-2)  # and stayed

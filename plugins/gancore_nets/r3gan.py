@@ -24,8 +24,8 @@ is that 2x2 average.
 The generator modulates a learned start-size basis (one map per channel) by a linear map
 of z, and ends in a 1x1 convolution to the data's channels: linear, as the paper's, but
 clamped to [-1, 1] (gancore's generators keep their samples in the data's range) with the
-identity's gradient, so that pixels pushed past the range keep learning (``output =
-"clamp"``); ``output = "tanh"`` squashes instead, which on MNIST lets a generator saturate
+identity's gradient wherever it leads back into the range, so that pixels past it keep
+learning and none runs away (``output = "clamp"``); ``output = "tanh"`` squashes instead, which on MNIST lets a generator saturate
 at the all-black background and stop there. The critic starts with a
 1x1 convolution from the data's channels, and ends in the paper's discriminative basis: a
 depthwise convolution over the whole start-size map, one feature per channel, then a
@@ -62,7 +62,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -297,6 +297,30 @@ def stage_blocks(width: int, count: int, expansion: int, cardinality: int, gain:
 # ---------------------------------------------------------------- networks
 
 
+class InwardClamp(torch.autograd.Function):
+    """Clamps to [-1, 1]; its gradient is the identity's inside the range and, outside it,
+    only where a descent step moves the value back towards the range.
+
+    A plain straight-through clamp passes every gradient, and on MNIST the critic asks for
+    ever darker background pixels: they ran off to -1e9 within 1,000 steps, the activations
+    before them with them, and the generator collapsed. Under tanh the same pixels saturate
+    and stop learning. Values are exactly the clamp's (``y + (clamp(y) - y).detach()``
+    rounds to garbage once ``|y|`` is large)."""
+
+    @staticmethod
+    def forward(ctx: Any, y: Tensor) -> Tensor:
+        ctx.save_for_backward(y)
+        return y.clamp(-1.0, 1.0)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        (y,) = ctx.saved_tensors
+        # Descent moves y by -grad: below -1 only a negative gradient raises it, above 1
+        # only a positive one lowers it.
+        outward = ((y < -1.0) & (grad > 0)) | ((y > 1.0) & (grad < 0))
+        return grad.masked_fill(outward, 0.0)
+
+
 class R3GANGenerator(nn.Module):
     """R3GAN generator: a start-size basis modulated by z, residual stages doubling the side, a 1x1 conv out.
 
@@ -359,10 +383,9 @@ class R3GANGenerator(nn.Module):
         y = self.output(self.stages(self.basis(code)))
         if self.squash == "tanh":
             return torch.tanh(y)
-        # Straight through: samples stay in the data's range, but a pixel pushed past it
-        # still gets the gradient of the paper's linear output. Under tanh an MNIST
-        # generator driven to the all-black background saturates there and stops learning.
-        return y + (y.clamp(-1.0, 1.0) - y).detach()
+        # Samples stay in the data's range; a pixel past it still learns to come back, as
+        # the paper's linear output would, but is never pushed further out (see InwardClamp).
+        return InwardClamp.apply(y)
 
 
 class R3GANCritic(nn.Module):
