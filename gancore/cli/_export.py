@@ -13,7 +13,7 @@ from .._export_formats import DEFAULT_FORMATS, parse_formats
 from .._hub import check_repo, hub_module, upload
 from ._app import app
 from ._output import console, plugin_warnings
-from ._runs import ThreadsOption, trained_run, use_threads
+from ._runs import BestOption, NoEmaOption, StepOption, ThreadsOption, trained_run, use_threads
 
 
 @app.command()
@@ -21,9 +21,9 @@ def export(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="A run directory.")],
     out: Annotated[Optional[Path], typer.Option("--out", help="The folder to write (new, empty, or a previous export's); default RUN/export.")] = None,
     formats: Annotated[str, typer.Option("--format", metavar="FORMATS", help="Comma-separated: pt2 (torch.export program, needs torch only), safetensors (weights and config.json, for gancore.load_generator), onnx (the onnx extra).")] = ",".join(DEFAULT_FORMATS),
-    no_ema: Annotated[bool, typer.Option("--no-ema", help="Export the live weights even if the run keeps an EMA copy.")] = False,
-    step: Annotated[Optional[int], typer.Option("--step", min=0, help="Use the checkpoint of this step (default: the latest).")] = None,
-    best: Annotated[bool, typer.Option("--best", help="Use the run's best-scoring checkpoint.")] = False,
+    no_ema: NoEmaOption = False,
+    step: StepOption = None,
+    best: BestOption = False,
     hub_repo: Annotated[Optional[str], typer.Option("--hub-repo", metavar="OWNER/NAME", help="Also push the folder, with its model card, to this Hugging Face Hub model repository (the hub extra).")] = None,
     threads: ThreadsOption = None,
 ) -> None:

@@ -14,7 +14,8 @@ from .._latents import latent_size, loop_path, seed_code
 from ._app import app
 from ._output import console, plugin_warnings
 from ._paths import output_file
-from ._runs import DEFAULT_DEVICE, DeviceOption, ThreadsOption, trained_run, use_threads
+from ._runs import (DEFAULT_DEVICE, BestOption, DeviceOption, NoEmaOption, StepOption, ThreadsOption, trained_run,
+                    use_threads)
 
 CHUNK = 256  # frames generated at once: bounds memory for long walks
 
@@ -37,9 +38,9 @@ def interpolate(
     labels: Annotated[Optional[str], typer.Option("--labels", metavar="L1,L2,...", help="A class per seed (class-conditional models): each frame takes the class of the nearer seed.")] = None,
     fps: Annotated[float, typer.Option("--fps", min=0.1, max=100, help="Frames per second.")] = 12.0,
     scale: Annotated[int, typer.Option("--scale", min=1, max=32, help="Enlarge each image by this factor (whole pixels).")] = 4,
-    step: Annotated[Optional[int], typer.Option("--step", min=0, help="Use the checkpoint of this step (default: the latest).")] = None,
-    best: Annotated[bool, typer.Option("--best", help="Use the run's best-scoring checkpoint.")] = False,
-    no_ema: Annotated[bool, typer.Option("--no-ema", help="Use the live weights even if the run keeps an EMA copy.")] = False,
+    step: StepOption = None,
+    best: BestOption = False,
+    no_ema: NoEmaOption = False,
     device: DeviceOption = DEFAULT_DEVICE,
     threads: ThreadsOption = None,
 ) -> None:

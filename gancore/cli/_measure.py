@@ -22,7 +22,7 @@ from ._app import app
 from ._metrics import metric_items
 from ._output import console, plugin_warnings, print_json, print_table
 from ._paths import output_file
-from ._runs import DEFAULT_DEVICE, DeviceOption, ThreadsOption, trained_run, use_threads
+from ._runs import DEFAULT_DEVICE, BestOption, DeviceOption, StepOption, ThreadsOption, trained_run, use_threads
 
 FeaturesOption = Annotated[Optional[str], typer.Option("--features", help="Feature space of every metric that takes one (see gancore list features); default: each metric's own.")]
 WeightsOption = Annotated[Optional[Path], typer.Option("--weights", help="Weights file of the feature space (inception: pt_inception-2015-12-05-6726825d.pth; also GANCORE_INCEPTION_WEIGHTS).")]
@@ -65,8 +65,8 @@ def eval_(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN", help="A run directory.")],
     metrics: Annotated[Optional[list[str]], typer.Option("--metrics", metavar="METRIC", help="A metric: its name, or a TOML table of its name and parameters, '{ name = \"kid\", subsets = 10 }'; repeatable (default: the recipe's eval.metrics, else every metric that fits the data).")] = None,
     num: Annotated[Optional[int], typer.Option("--num", min=1, help="Generated and real samples (default: the recipe's eval.num_samples).")] = None,
-    step: Annotated[Optional[int], typer.Option("--step", min=0, help="Use the checkpoint of this step (default: the latest).")] = None,
-    best: Annotated[bool, typer.Option("--best", help="Use the run's best-scoring checkpoint (kept when [eval] evaluates during training).")] = False,
+    step: StepOption = None,
+    best: BestOption = False,
     features: FeaturesOption = None,
     weights: WeightsOption = None,
     resize: ResizeOption = None,

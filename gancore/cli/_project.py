@@ -19,7 +19,8 @@ from .._parts import side_by_side
 from .._projection import project as find_codes
 from ._app import app
 from ._output import console, plugin_warnings
-from ._runs import DEFAULT_DEVICE, DeviceOption, ThreadsOption, trained_run, use_threads
+from ._runs import (DEFAULT_DEVICE, BestOption, DeviceOption, NoEmaOption, StepOption, ThreadsOption, trained_run,
+                    use_threads)
 
 BATCH = 256  # images searched at once (times --restarts codes): the reconstruction metric's default batch
 LATENTS_FILE, SHEET_FILE, DISTANCES_FILE = "latents.npz", "comparison.png", "distances.json"
@@ -34,9 +35,9 @@ def project(
     restarts: Annotated[int, typer.Option("--restarts", min=1, max=64, help="Random starting codes per image; the closest reconstruction counts.")] = 4,
     lr: Annotated[float, typer.Option("--lr", min=1e-6, max=10, help="Adam's learning rate on the codes.")] = 0.05,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the starting codes.")] = 0,
-    step: Annotated[Optional[int], typer.Option("--step", min=0, help="Use the checkpoint of this step (default: the latest).")] = None,
-    best: Annotated[bool, typer.Option("--best", help="Use the run's best-scoring checkpoint.")] = False,
-    no_ema: Annotated[bool, typer.Option("--no-ema", help="Use the live weights even if the run keeps an EMA copy.")] = False,
+    step: StepOption = None,
+    best: BestOption = False,
+    no_ema: NoEmaOption = False,
     device: DeviceOption = DEFAULT_DEVICE,
     threads: ThreadsOption = None,
 ) -> None:

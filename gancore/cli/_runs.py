@@ -18,6 +18,12 @@ ThreadsOption = Annotated[Optional[int], typer.Option(
     "--threads", metavar="N", min=1, max=1024,
     help="CPU threads of this process (default: the machine's cores; give 1 per process when several run at once).")]
 
+# Which weights a command that uses a trained run reads.
+StepOption = Annotated[Optional[int], typer.Option("--step", min=0, help="Use the checkpoint of this step (default: the latest).")]
+BestOption = Annotated[bool, typer.Option(
+    "--best", help="Use the run's best-scoring checkpoint (kept when [eval] evaluates during training).")]
+NoEmaOption = Annotated[bool, typer.Option("--no-ema", help="Use the live weights even if the run keeps an EMA copy.")]
+
 
 def use_threads(threads: int | None) -> None:
     """``--threads`` of a command that computes outside a recipe's training."""

@@ -15,7 +15,8 @@ from .._latents import check_truncation, read_latents
 from ._app import app
 from ._output import console, plugin_warnings
 from ._paths import output_file
-from ._runs import DEFAULT_DEVICE, DeviceOption, ThreadsOption, trained_run, use_threads
+from ._runs import (DEFAULT_DEVICE, BestOption, DeviceOption, NoEmaOption, StepOption, ThreadsOption, trained_run,
+                    use_threads)
 
 
 @app.command()
@@ -25,9 +26,9 @@ def sample(
     out: Annotated[Optional[Path], typer.Option("--out", help="FILE.npz (arrays) or FILE.png (grid), or a folder to write sample.png into; default RUN/sample.png.")] = None,
     label: Annotated[Optional[int], typer.Option("--label", help="Class to draw (class-conditional models).")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the latent draws (default 0).")] = None,
-    step: Annotated[Optional[int], typer.Option("--step", min=0, help="Use the checkpoint of this step (default: the latest).")] = None,
-    best: Annotated[bool, typer.Option("--best", help="Use the run's best-scoring checkpoint (kept when [eval] evaluates during training).")] = False,
-    no_ema: Annotated[bool, typer.Option("--no-ema", help="Use the live weights even if the run keeps an EMA copy.")] = False,
+    step: StepOption = None,
+    best: BestOption = False,
+    no_ema: NoEmaOption = False,
     truncation: Annotated[Optional[float], typer.Option("--truncation", metavar="PSI", help="Draw the codes within [-PSI, PSI] (the truncation trick): less varied, more typical samples as PSI falls.")] = None,
     latents: Annotated[Optional[Path], typer.Option("--latents", metavar="FILE.npz", help="Generate from these codes (array z, N x latent_dim; labels if conditional), as gancore project writes them.")] = None,
     device: DeviceOption = DEFAULT_DEVICE,
