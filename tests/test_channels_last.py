@@ -150,7 +150,9 @@ def test_a_checkpoint_loads_and_trains_on_in_the_other_format(tmp_path, first, t
     assert loaded.sample(4).is_contiguous()
 
 
-NEEDS_FILES = {"sngan-images"}  # data.root: a folder of one's own images (its networks train in sngan-mnist)
+# data.root: a folder of one's own images, or CIFAR-10's archive, which tests cannot download; their
+# networks train in channels-last in sngan-mnist and test_r3gan_networks_train_in_channels_last_as_without_it
+NEEDS_FILES = {"sngan-images", "r3gan-images", "r3gan-cifar10"}
 
 
 @pytest.mark.parametrize("name", sorted(set(gancore.registry().recipes) - NEEDS_FILES))
